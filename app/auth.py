@@ -1,0 +1,63 @@
+"""Who is calling: API keys (API_KEYS) or HS256 tokens signed with JWT_SECRET, in API_KEY_HEADER.
+
+With neither configured the service is open (the seed README's curl examples send no key).
+Keys are compared in constant time and never logged or echoed.
+"""
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, request
+
+from . import hs256
+from .config import Config
+from .errors import ApiError
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, type="invalid_request_error", code="invalid_api_key")
+
+
+class ClientAuth:
+    def __init__(self, config: Config):
+        self.header = config.api_key_header
+        self.keys = [key.encode() for key in config.api_keys]
+        self.jwt_key = config.jwt_secret.encode() if config.jwt_secret else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys or self.jwt_key)
+
+    def check(self) -> None:
+        """before_request hook for the client blueprints."""
+        if not self.enabled or request.method == "OPTIONS":
+            return
+        value = request.headers.get(self.header, "").strip()
+        if value[:7].lower() == "bearer ":
+            value = value[7:].strip()
+        if not value:
+            raise _unauthorized(f"Missing API key: send it in the {self.header} header "
+                                f"({'Bearer <key>' if self.header.lower() == 'authorization' else '<key>'}).")
+        if not self._valid(value):
+            raise _unauthorized("Incorrect API key provided.")
+
+    def _valid(self, value: str) -> bool:
+        given = value.encode()
+        # Compare against every key so the time taken does not depend on which one matched.
+        matched = False
+        for key in self.keys:
+            matched |= hmac.compare_digest(given, key)
+        if matched:
+            return True
+        if self.jwt_key and value.count(".") == 2:
+            try:
+                hs256.verify(value, self.jwt_key, leeway=0)
+                return True
+            except hs256.InvalidToken:
+                return False
+        return False
+
+
+def require_client() -> None:
+    """before_request hook of every client blueprint (/v1, /gemini)."""
+    current_app.extensions["gbp.auth"].check()

@@ -1,0 +1,231 @@
+"""Every setting of the proxy, read once from the environment (and a .env file).
+
+Names and defaults follow the seed README; each value is validated here so that a bad
+setting stops the service at start with a message naming the variable.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlsplit
+
+# Model ids the upstream is known to accept (upstream-protocol.md §7.1, [H]/[M] entries).
+DEFAULT_UPSTREAM_MODELS = (
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3-flash-preview",
+    "gemini-3-pro-preview",
+    "gemini-3.1-pro-preview",
+)
+AUTO_MODEL = "gemini-business"  # no modelId upstream: the service picks ("auto")
+# OpenAI chat names that clients hard-code; they go to DEFAULT_MODEL unless MODEL_ALIASES says otherwise.
+DEFAULT_ALIAS_PATTERNS = ("gpt-3.5*", "gpt-4*", "gpt-5*", "o1*", "o3*", "o4*", "chatgpt-*")
+LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    server_address: str = "0.0.0.0"
+    server_port: int = 8080
+    gemini_business_url: str = "https://business.gemini.google"
+    api_base_url: str = "https://biz-discoveryengine.googleapis.com/v1alpha"
+    auth_url: str = "https://auth.business.gemini.google"
+    account_email: str = ""
+    config_id: str = ""
+    secure_c_ses: str = ""
+    host_c_oses: str = ""
+    csesidx: str = ""
+    session_timeout: int = 1800
+    openai_compatible: bool = True
+    api_key_header: str = "Authorization"
+    default_model: str = AUTO_MODEL
+    upstream_models: tuple[str, ...] = DEFAULT_UPSTREAM_MODELS
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    log_level: str = "INFO"
+    log_format: str = "json"
+    jwt_secret: str = ""
+    api_keys: tuple[str, ...] = ()
+    data_dir: str = "data"
+    upstream_connect_timeout: float = 10.0
+    upstream_read_timeout: float = 300.0
+    keepalive_interval: float = 15.0
+    max_request_bytes: int = 20 * 1024 * 1024
+    upstream_language: str = "en-US"
+    upstream_timezone: str = "Etc/UTC"
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def client_auth_enabled(self) -> bool:
+        return bool(self.api_keys or self.jwt_secret)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.secure_c_ses and self.csesidx and self.config_id)
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line or a response."""
+        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, *self.api_keys) if s]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        if environ is None:
+            _load_dotenv()
+            environ = os.environ
+        return _Reader(environ).build()
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a pinned dependency
+        return
+    load_dotenv(os.environ.get("ENV_FILE", ".env"), override=False)
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]):
+        self.env = environ
+
+    def raw(self, *names: str) -> tuple[str, str | None]:
+        """First name that is set (non-empty), and its stripped value."""
+        for name in names:
+            value = self.env.get(name)
+            if value is not None and value.strip() != "":
+                return name, value.strip()
+        return names[0], None
+
+    def text(self, *names: str, default: str = "") -> str:
+        return self.raw(*names)[1] or default
+
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self.raw(name)[1]
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise ConfigError(f"{name} must be {bound}, got {number}")
+        return number
+
+    def number(self, name: str, default: float, minimum: float = 0.001) -> float:
+        value = self.raw(name)[1]
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+        if not number >= minimum:
+            raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)[1]
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+    def url(self, name: str, default: str) -> str:
+        value = self.text(name, default=default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        return value
+
+    def choice(self, name: str, default: str, allowed: Mapping[str, str] | tuple[str, ...]) -> str:
+        value = self.text(name, default=default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return allowed[value] if isinstance(allowed, Mapping) else value
+
+    def words(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.raw(name)[1]
+        if value is None:
+            return default
+        return tuple(word.strip() for word in value.split(",") if word.strip())
+
+    def build(self) -> Config:
+        csesidx = self.text("GEMINI_BUSINESS_CSESIDX")
+        if csesidx and not csesidx.isdigit():
+            raise ConfigError(f"GEMINI_BUSINESS_CSESIDX must be digits, got {csesidx!r}")
+        config_id = self.text("GEMINI_BUSINESS_CONFIG_ID")
+        if config_id and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", config_id):
+            raise ConfigError("GEMINI_BUSINESS_CONFIG_ID must be the UUID after /cid/ in the Gemini Business URL")
+        secure_c_ses = self.text("GEMINI_BUSINESS_SECURE_C_SES")
+        if bool(secure_c_ses) != bool(csesidx):
+            missing = "GEMINI_BUSINESS_CSESIDX" if secure_c_ses else "GEMINI_BUSINESS_SECURE_C_SES"
+            raise ConfigError(f"{missing} must be set together with the other account cookie settings")
+        if secure_c_ses and not config_id:
+            raise ConfigError("GEMINI_BUSINESS_CONFIG_ID must be set when account cookies are given")
+        header = self.text("API_KEY_HEADER", default="Authorization")
+        if not re.fullmatch(r"[A-Za-z0-9-]+", header):
+            raise ConfigError(f"API_KEY_HEADER must be an HTTP header name, got {header!r}")
+        models = self.words("MODELS", DEFAULT_UPSTREAM_MODELS)
+        for model in models:
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", model):
+                raise ConfigError(f"MODELS has an invalid model id {model!r}")
+        default_model = self.text("DEFAULT_MODEL", default=AUTO_MODEL)
+        catalogue = (AUTO_MODEL, *models)
+        if default_model not in catalogue:
+            raise ConfigError(f"DEFAULT_MODEL must be one of {', '.join(catalogue)}, got {default_model!r}")
+        return Config(
+            server_address=self.text("SERVER_ADDRESS", default="0.0.0.0"),
+            server_port=self.integer(self.raw("SERVER_PORT", "PORT")[0], 8080, 1, 65535),
+            gemini_business_url=self.url("GEMINI_BUSINESS_URL", "https://business.gemini.google"),
+            api_base_url=self.url("API_BASE_URL", "https://biz-discoveryengine.googleapis.com/v1alpha"),
+            auth_url=self.url("AUTH_URL", "https://auth.business.gemini.google"),
+            account_email=self.text("ACCOUNT_EMAIL", "GEMINI_BUSINESS_EMAIL"),
+            config_id=config_id,
+            secure_c_ses=secure_c_ses,
+            host_c_oses=self.text("GEMINI_BUSINESS_HOST_C_OSES"),
+            csesidx=csesidx,
+            session_timeout=self.integer("SESSION_TIMEOUT", 1800, 1),
+            openai_compatible=self.boolean("OPENAI_COMPATIBLE", True),
+            api_key_header=header,
+            default_model=default_model,
+            upstream_models=models,
+            model_aliases=self.aliases(default_model, catalogue),
+            log_level=self.choice("LOG_LEVEL", "info", LOG_LEVELS),
+            log_format=self.choice("LOG_FORMAT", "json", ("json", "text")),
+            jwt_secret=self.text("JWT_SECRET"),
+            api_keys=self.words("API_KEYS"),
+            data_dir=self.text("DATA_DIR", default="data"),
+            upstream_connect_timeout=self.number("UPSTREAM_CONNECT_TIMEOUT", 10.0),
+            upstream_read_timeout=self.number("UPSTREAM_READ_TIMEOUT", 300.0),
+            keepalive_interval=self.number("KEEPALIVE_INTERVAL", 15.0),
+            max_request_bytes=self.integer("MAX_REQUEST_MB", 20, 1, 1024) * 1024 * 1024,
+            upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
+            upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),
+            extra=self.env,
+        )
+
+    def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        value = self.raw("MODEL_ALIASES")[1]
+        if value is None:
+            return tuple((pattern, default_model) for pattern in DEFAULT_ALIAS_PATTERNS)
+        pairs = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            alias, sep, target = (part.strip() for part in item.partition("="))
+            if not sep or not alias or not target:
+                raise ConfigError(f"MODEL_ALIASES entries must look like alias=target, got {item.strip()!r}")
+            if target not in catalogue:
+                raise ConfigError(f"MODEL_ALIASES maps {alias!r} to {target!r}, which is not a model "
+                                  f"({', '.join(catalogue)})")
+            pairs.append((alias.lower(), target))
+        return tuple(pairs)

@@ -1,0 +1,109 @@
+"""One error type for everything a client sees, and the handlers that render it.
+
+Every error leaves as OpenAI's envelope {"error": {"message", "type", "param", "code"}},
+whatever raised it: our own validation, Werkzeug (404/405/413), an upstream failure or a bug.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .upstream import errors as up
+
+log = logging.getLogger("gbp.errors")
+
+DEFAULT_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable_error",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, type: str | None = None, code: str | None = None,
+                 param: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or DEFAULT_TYPES.get(status, "server_error")
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def bad_request(message: str, param: str | None = None, code: str | None = "invalid_value") -> ApiError:
+    return ApiError(400, message, param=param, code=code)
+
+
+def from_upstream(exc: up.UpstreamError) -> ApiError:
+    """What a client is told when Gemini Business fails (before or after the first byte)."""
+    detail = exc.public_message()
+    if isinstance(exc, up.RateLimited):
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(min(59, max(1, int(exc.retry_after))))
+        return ApiError(429, f"Gemini Business is rate limiting this account: {detail}",
+                        type="rate_limit_error", code="rate_limit_exceeded", headers=headers)
+    if isinstance(exc, up.AccountUnavailable):
+        return ApiError(503, f"No usable Gemini Business account: {detail}",
+                        type="service_unavailable_error", code="account_unavailable",
+                        headers={"Retry-After": "30"})
+    if isinstance(exc, up.UpstreamTimeout):
+        return ApiError(504, f"Gemini Business did not answer in time: {detail}", type="server_error", code="timeout")
+    if isinstance(exc, up.UpstreamRejected):
+        return ApiError(400, f"Gemini Business rejected the request: {detail}", code="upstream_invalid_request")
+    if isinstance(exc, up.UpstreamOverloaded):
+        return ApiError(503, f"Gemini Business is unavailable: {detail}", type="service_unavailable_error",
+                        code="upstream_unavailable", headers={"Retry-After": "5"})
+    return ApiError(502, f"Gemini Business failed: {detail}", type="server_error", code="upstream_error")
+
+
+def render(error: ApiError):
+    response = jsonify(error.body())
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    if status == 404:
+        error = ApiError(404, "Unknown request URL. Please check the URL and method.", code="unknown_url")
+    elif status == 405:
+        error = ApiError(405, "Method not allowed for this URL.", code="method_not_allowed")
+    elif status == 413:
+        error = ApiError(413, "Request body is too large.", code="request_too_large")
+    elif status >= 500:
+        error = ApiError(status, "Internal server error.", code=None)
+    else:
+        error = ApiError(status, exc.description or exc.name, code=None)
+    response = render(error)
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    log.exception("unhandled error while serving a request")
+    return render(ApiError(500, "Internal server error; the gateway log has the details.", code=None))
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(ApiError, render)
+    app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,187 @@
+"""Validate a Chat Completions request body into a ChatRequest.
+
+Wrong types are a 400 naming the `param`; unknown fields are ignored; parameters whose
+silent omission would change the answer (n>1, logprobs, forced tools, JSON modes, non-text
+parts) are refused with `unsupported_value`/`unsupported_parameter` until they are built.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ApiError, bad_request
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    text: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Message, ...]
+    stream: bool = False
+    include_usage: bool = False
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+def parse_chat(body: dict) -> ChatRequest:
+    model = body.get("model")
+    if model is None:
+        raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
+    _expect(model, str, "model")
+    if not model.strip():
+        raise bad_request("model must not be empty", "model")
+    stream = _optional(body, "stream", bool) or False
+    options = _optional(body, "stream_options", dict) or {}
+    include_usage = _optional(options, "include_usage", bool, "stream_options.include_usage") or False
+    _refuse_unsupported(body)
+    return ChatRequest(
+        model=model,
+        messages=_messages(body.get("messages")),
+        stream=stream,
+        include_usage=include_usage and stream,
+        max_tokens=_max_tokens(body),
+        stop=_stop(body.get("stop")),
+    )
+
+
+def _messages(value) -> tuple[Message, ...]:
+    if value is None:
+        raise bad_request("you must provide a messages parameter", "messages", "missing_required_parameter")
+    _expect(value, list, "messages")
+    if not value:
+        raise bad_request("messages must contain at least one message", "messages")
+    out = []
+    for i, message in enumerate(value):
+        where = f"messages[{i}]"
+        _expect(message, dict, where)
+        role = message.get("role")
+        if role not in ROLES:
+            raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
+        name = message.get("name") if isinstance(message.get("name"), str) else ""
+        text = _content(message.get("content"), f"{where}.content", role)
+        if role == "assistant":
+            text = _with_tool_calls(text, message.get("tool_calls"), f"{where}.tool_calls")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            name = call_id if isinstance(call_id, str) else name
+        out.append(Message(role, text, name))
+    return tuple(out)
+
+
+def _content(value, where: str, role: str) -> str:
+    if value is None:
+        if role in ("assistant", "function"):
+            return ""
+        raise bad_request(f"{where} is required for {role} messages", where, "missing_required_parameter")
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise bad_request(f"{where} must be a string or an array of content parts", where, "invalid_type")
+    texts = []
+    for j, part in enumerate(value):
+        here = f"{where}[{j}]"
+        _expect(part, dict, here)
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(_expect(part.get("text"), str, f"{here}.text"))
+        elif kind == "refusal" and role == "assistant":
+            texts.append(_expect(part.get("refusal"), str, f"{here}.refusal"))
+        elif kind in ("image_url", "input_audio", "file"):
+            raise bad_request(f"{here}: content parts of type {kind!r} are not supported yet; send text",
+                              here, "unsupported_value")
+        else:
+            raise bad_request(f"{here}.type must be 'text'", f"{here}.type")
+    return "\n".join(texts)
+
+
+def _with_tool_calls(text: str, calls, where: str) -> str:
+    """An earlier assistant turn that called tools is replayed as text describing the calls."""
+    if calls is None:
+        return text
+    _expect(calls, list, where)
+    lines = [text] if text else []
+    for k, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise bad_request(f"{where}[{k}].function.name must be a string", f"{where}[{k}].function.name")
+        arguments = function.get("arguments")
+        lines.append(f"[called tool {function['name']} with {arguments if isinstance(arguments, str) else '{}'}]")
+    return "\n".join(lines)
+
+
+def _max_tokens(body: dict) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):  # the newer name wins when both are sent
+        value = _optional(body, name, int)
+        if value is not None:
+            if value < 1:
+                raise bad_request(f"{name} must be at least 1", name)
+            return value
+    return None
+
+
+def _stop(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        if len(value) > 4:
+            raise bad_request("stop may hold at most 4 sequences", "stop")
+        return tuple(value)
+    raise bad_request("stop must be a string or an array of strings", "stop", "invalid_type")
+
+
+def _refuse_unsupported(body: dict) -> None:
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        _optional(body, name, float)
+    n = _optional(body, "n", int)
+    if n is not None and n != 1:
+        raise bad_request("only n=1 is supported", "n", "unsupported_value")
+    if _optional(body, "logprobs", bool):
+        raise bad_request("logprobs are not available from Gemini Business", "logprobs", "unsupported_parameter")
+    modalities = _optional(body, "modalities", list) or []
+    if any(m != "text" for m in modalities):
+        raise bad_request("only text output is supported", "modalities", "unsupported_value")
+    fmt = _optional(body, "response_format", dict)
+    if fmt is not None and fmt.get("type", "text") != "text":
+        raise bad_request(f"response_format type {fmt.get('type')!r} is not supported yet",
+                          "response_format", "unsupported_value")
+    _tools(body)
+
+
+def _tools(body: dict) -> None:
+    """Tools may be offered (the model answers in text), but a call cannot be forced yet."""
+    tools = _optional(body, "tools", list) or []
+    for k, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise bad_request("only function tools are supported", f"tools[{k}]", "unsupported_value")
+    choice = body.get("tool_choice")
+    if tools and (choice == "required" or isinstance(choice, dict)):
+        raise bad_request("forcing a tool call is not supported yet", "tool_choice", "unsupported_value")
+    if choice is not None and not isinstance(choice, (str, dict)):
+        raise bad_request("tool_choice must be a string or an object", "tool_choice", "invalid_type")
+
+
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+               list: "an array", dict: "an object"}
+
+
+def _expect(value, kind: type, param: str):
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ApiError(400, f"{param} must be {_TYPE_NAMES[kind]}", param=param, code="invalid_type")
+    return value
+
+
+def _optional(container: dict, name: str, kind: type, param: str | None = None):
+    value = container.get(name)
+    return None if value is None else _expect(value, kind, param or name)

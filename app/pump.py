@@ -1,0 +1,85 @@
+"""Reads an upstream answer in the background so a streaming response can wait on it with a deadline.
+
+The reader runs in its own thread (a greenlet under gevent's monkey-patching) and passes
+events through a queue. The response generator can then send keep-alive comments while the
+upstream is quiet, and cancel the upstream call the moment its client goes away.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Iterable, Iterator
+
+KEEPALIVE = object()  # yielded by events() when nothing arrived within the interval
+_END = object()
+
+
+class EventPump:
+    def __init__(self, source: Iterable, closer=None):
+        self._source = source
+        self._closer = closer
+        self._queue: queue.Queue = queue.Queue()
+        self._closed = False
+        self._buffer: list = []
+        self._done = False
+        threading.Thread(target=self._run, name="upstream-reader", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            for event in self._source:
+                if self._closed:
+                    return
+                self._queue.put((event, None))
+            self._queue.put((_END, None))
+        except BaseException as exc:  # handed to the consumer, who decides what the client sees
+            if not self._closed:
+                self._queue.put((None, exc))
+
+    def _next(self, timeout: float):
+        """Next event, KEEPALIVE after `timeout` seconds of quiet, or _END; re-raises the reader's error."""
+        try:
+            event, error = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return KEEPALIVE
+        if error is not None:
+            raise error
+        return event
+
+    def prefetch(self, wait: float, visible) -> None:
+        """Buffer events until one for which visible(event) holds, the end, or `wait` seconds pass.
+
+        Errors raised meanwhile propagate, so the caller can still answer with a real HTTP status.
+        """
+        deadline = time.monotonic() + wait
+        while not self._done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            event = self._next(left)
+            if event is KEEPALIVE:
+                return
+            if event is _END:
+                self._done = True
+                return
+            self._buffer.append(event)
+            if visible(event):
+                return
+
+    def events(self, interval: float) -> Iterator:
+        """Buffered events first, then live ones; KEEPALIVE whenever `interval` seconds pass quietly."""
+        while self._buffer:
+            yield self._buffer.pop(0)
+        while not self._done:
+            event = self._next(interval)
+            if event is _END:
+                self._done = True
+                return
+            yield event
+
+    def close(self) -> None:
+        """Stop reading and cancel the upstream call (safe to call twice)."""
+        if not self._closed:
+            self._closed = True
+            if self._closer is not None:
+                self._closer()

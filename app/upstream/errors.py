@@ -1,0 +1,73 @@
+"""What can go wrong when talking to Gemini Business, as exceptions the rest of the app can branch on.
+
+Messages here may reach clients (see app/errors.py), so they never contain credentials.
+"""
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """Base class. `status` is the upstream HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+    def public_message(self) -> str:
+        parts = [self.message]
+        if self.status:
+            parts.append(f"(upstream HTTP {self.status}{', ' + self.reason if self.reason else ''})")
+        elif self.reason:
+            parts.append(f"({self.reason})")
+        return " ".join(parts)
+
+
+class AccountUnavailable(UpstreamError):
+    """No account can serve: none configured, or its cookies are dead (needs a new sign-in)."""
+
+
+class CookieExpired(AccountUnavailable):
+    """getoxsrf refused the account's cookies (EXPIRED_SIGN_IN, no key, or a refreshcookies redirect)."""
+
+
+class Unauthorized(UpstreamError):
+    """A widget endpoint rejected the bearer JWT even after a fresh one was signed."""
+
+
+class RateLimited(UpstreamError):
+    """HTTP 429 or an in-stream RESOURCE_EXHAUSTED element."""
+
+
+class UpstreamRejected(UpstreamError):
+    """HTTP 400: the upstream considers the request itself invalid."""
+
+
+class Forbidden(UpstreamError):
+    """HTTP 403: banned account, stale csesidx or a session of another login (meaning disputed)."""
+
+
+class SessionGone(UpstreamError):
+    """HTTP 404 for a session we named: the upstream no longer knows it."""
+
+
+class UpstreamOverloaded(UpstreamError):
+    """HTTP 503 from the upstream."""
+
+
+class UpstreamFailed(UpstreamError):
+    """5xx, connection failure, or an answer we cannot use."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """Connect or read timeout."""
+
+
+class StreamBroken(UpstreamFailed):
+    """The streamed array was truncated or malformed."""
+
+
+class EmptyAnswer(UpstreamFailed):
+    """The stream ended without any answer text or file."""

@@ -1,0 +1,117 @@
+"""Bearer tokens for the widget API: getoxsrf gives a signing key, we sign a 300 s JWT with it.
+
+A token is cached per worker (TTLCache) and re-signed TOKEN_REUSE seconds after it was made,
+so it never reaches the upstream near its expiry; `invalidate` drops it after a 401.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Callable
+
+import requests
+from cachetools import TTLCache
+
+from .. import hs256, logs
+from ..accounts.account import Account
+from . import errors, identity
+
+log = logging.getLogger("gbp.upstream.tokens")
+XSSI_PREFIX = ")]}'"
+
+
+class TokenSource:
+    def __init__(self, http: requests.Session, base_url: str, timeout: tuple[float, float],
+                 clock: Callable[[], float] = time.time):
+        self.http = http
+        self.base_url = base_url
+        self.timeout = timeout
+        self.clock = clock
+        self._cache: TTLCache = TTLCache(maxsize=4096, ttl=identity.TOKEN_REUSE, timer=clock)
+        self._locks: dict[str, threading.Lock] = {}
+
+    def bearer(self, account: Account) -> str:
+        token = self._cache.get(account.id)
+        if token is not None:
+            return token
+        # One getoxsrf per account at a time: concurrent requests wait for the same token.
+        with self._locks.setdefault(account.id, threading.Lock()):
+            token = self._cache.get(account.id)
+            if token is None:
+                token = self._sign(account, *self._fetch_key(account))
+                self._cache[account.id] = token
+            return token
+
+    def invalidate(self, account: Account) -> None:
+        self._cache.pop(account.id, None)
+
+    def _sign(self, account: Account, key: bytes, key_id: str) -> str:
+        now = int(self.clock())
+        header = {"alg": "HS256", "typ": "JWT", "kid": key_id}
+        payload = {
+            "iss": identity.JWT_ISSUER,
+            "aud": identity.JWT_AUDIENCE,
+            "sub": f"csesidx/{account.csesidx}",
+            "iat": now,
+            "exp": now + identity.JWT_LIFETIME,
+            "nbf": now,
+        }
+        token = hs256.sign(header, payload, key)
+        logs.add_secret(token)
+        return token
+
+    def _fetch_key(self, account: Account) -> tuple[bytes, str]:
+        url = f"{self.base_url}/auth/getoxsrf"
+        started = self.clock()
+        try:
+            response = self.http.get(url, params={"csesidx": account.csesidx},
+                                     headers=identity.getoxsrf_headers(account.cookie_header()),
+                                     timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            raise errors.UpstreamTimeout("getoxsrf timed out") from exc
+        except requests.RequestException as exc:
+            raise errors.UpstreamFailed(f"getoxsrf failed: {type(exc).__name__}") from exc
+        log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status_code,
+                                              "account": account.id,
+                                              "ms": round((self.clock() - started) * 1000, 1)})
+        return parse_key(response)
+
+
+def parse_key(response: requests.Response) -> tuple[bytes, str]:
+    """(HMAC key, key id) from a getoxsrf response, or the error it means (§3.2, §9)."""
+    status = response.status_code
+    if status in (301, 302, 303, 307, 308):
+        where = response.headers.get("location", "")
+        reason = "refreshcookies" if "refreshcookies" in where else "redirect"
+        raise errors.CookieExpired("the account's cookies need refreshing", status=status, reason=reason)
+    body = _strip_xssi(response.text)
+    if status == 401:
+        raise errors.CookieExpired("the account's sign-in has expired", status=status,
+                                   reason=body.get("status") or "EXPIRED_SIGN_IN")
+    if status == 429:
+        raise errors.RateLimited("getoxsrf is rate limited", status=status)
+    if status >= 500:
+        raise errors.UpstreamFailed("getoxsrf failed", status=status)
+    if status != 200:
+        raise errors.CookieExpired("getoxsrf refused the account", status=status)
+    key, key_id = body.get("xsrfToken"), body.get("keyId")
+    if not isinstance(key, str) or not isinstance(key_id, str) or not key or not key_id:
+        raise errors.CookieExpired("getoxsrf returned no signing key", status=status, reason="no key")
+    try:
+        return hs256.b64url_decode(key), key_id
+    except hs256.InvalidToken as exc:
+        raise errors.UpstreamFailed("getoxsrf returned an undecodable key") from exc
+
+
+def _strip_xssi(text: str) -> dict:
+    text = text.strip()
+    if text.startswith(XSSI_PREFIX):
+        text = text[len(XSSI_PREFIX):].lstrip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+

@@ -1,0 +1,160 @@
+"""GeminiBusiness against canned HTTP answers (edge cases; the simulator covers the happy path)."""
+import base64
+import json
+
+import pytest
+import responses
+
+from app.accounts.account import Account
+from app.config import Config
+from app.upstream import errors
+from app.upstream.client import GeminiBusiness
+from app.upstream.events import Text, Thought
+
+API = "https://api.example/v1alpha"
+SESSION = "collections/default_collection/engines/agentspace-engine/sessions/123"
+ACCOUNT = Account("a", "cookie", "42", "cfg-1")
+KEY = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def client():
+    config = Config.from_env({"API_BASE_URL": API, "GEMINI_BUSINESS_URL": "https://biz.example",
+                              "UPSTREAM_READ_TIMEOUT": "5"})
+    return GeminiBusiness(config)
+
+
+def keys(count=1):
+    for n in range(count):
+        responses.add(responses.GET, "https://biz.example/auth/getoxsrf",
+                      body=")]}'\n" + json.dumps({"xsrfToken": KEY, "keyId": f"kid-{n}"}))
+
+
+def widget(verb, **kwargs):
+    responses.add(responses.POST, f"{API}/locations/global/{verb}", **kwargs)
+
+
+def stream_body(*texts, thought=None):
+    elements = []
+    if thought:
+        elements.append({"streamAssistResponse": {"answer": {"replies": [
+            {"groundedContent": {"content": {"text": thought, "thought": True}}}]}}})
+    for text in texts:
+        elements.append({"streamAssistResponse": {"answer": {"replies": [
+            {"groundedContent": {"content": {"text": text}}}]}}})
+    return json.dumps(elements)
+
+
+def sent_body(call):
+    return json.loads(call.request.body)
+
+
+@responses.activate
+def test_create_session_sends_the_envelope_and_returns_the_name(client):
+    keys()
+    widget("widgetCreateSession", json={"session": {"name": SESSION}})
+    assert client.create_session(ACCOUNT) == SESSION
+    body = sent_body(responses.calls[1])
+    assert body == {"configId": "cfg-1", "additionalParams": {"token": "-"},
+                    "createSessionRequest": {"session": {"name": "", "displayName": ""}}}
+    headers = responses.calls[1].request.headers
+    assert headers["origin"] == "https://business.gemini.google"
+    assert headers["authorization"].startswith("Bearer ey")
+    assert headers["x-server-timeout"] == "1800"
+
+
+@responses.activate
+def test_stream_assist_body_and_auto_model(client):
+    keys()
+    widget("widgetStreamAssist", body=stream_body("Hi"))
+    widget("widgetStreamAssist", body=stream_body("Hi"))
+    assert list(client.stream_assist(ACCOUNT, SESSION, "hello", None)) == [Text("Hi")]
+    assert list(client.stream_assist(ACCOUNT, SESSION, "hello", "gemini-2.5-pro")) == [Text("Hi")]
+    auto, pinned = (sent_body(c)["streamAssistRequest"] for c in responses.calls[1:])
+    assert "assistGenerationConfig" not in auto
+    assert pinned["assistGenerationConfig"] == {"modelId": "gemini-2.5-pro"}
+    assert auto["query"] == {"parts": [{"text": "hello"}]}
+    assert auto["session"] == SESSION and auto["fileIds"] == [] and auto["filter"] == ""
+    assert auto["answerGenerationMode"] == "NORMAL" and auto["assistSkippingMode"] == "REQUEST_ASSIST"
+
+
+@responses.activate
+def test_a_refused_jwt_is_resigned_once_and_the_call_retried(client):
+    keys(2)
+    widget("widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    widget("widgetCreateSession", json={"session": {"name": SESSION}})
+    assert client.create_session(ACCOUNT) == SESSION
+    first, second = (c.request.headers["authorization"] for c in responses.calls if c.request.method == "POST")
+    assert first != second
+    assert sum(c.request.method == "GET" for c in responses.calls) == 2
+
+
+@responses.activate
+def test_a_second_401_is_unauthorized(client):
+    keys(2)
+    for _ in range(2):
+        widget("widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    with pytest.raises(errors.Unauthorized):
+        client.create_session(ACCOUNT)
+    assert len(responses.calls) == 4
+
+
+@pytest.mark.parametrize("status,body,exc", [
+    (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota"}}, errors.RateLimited),
+    (400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad"}}, errors.UpstreamRejected),
+    (403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no"}}, errors.Forbidden),
+    (404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "gone"}}, errors.SessionGone),
+    (500, {"error": {"code": 500, "status": "INTERNAL", "message": "boom"}}, errors.UpstreamFailed),
+    (503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}, errors.UpstreamOverloaded),
+    (502, "<html>bad gateway</html>", errors.UpstreamFailed),
+])
+@responses.activate
+def test_http_errors_map_to_exceptions(client, status, body, exc):
+    keys()
+    kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
+    widget("widgetStreamAssist", status=status, headers={"Retry-After": "17"}, **kwargs)
+    with pytest.raises(exc) as caught:
+        client.stream_assist(ACCOUNT, SESSION, "q", None)
+    assert caught.value.status == status
+    if exc is errors.RateLimited:
+        assert caught.value.retry_after == 17
+
+
+@responses.activate
+def test_thoughts_without_an_answer_are_an_empty_answer(client):
+    keys()
+    widget("widgetStreamAssist", body=stream_body(thought="hmm"))
+    stream = client.stream_assist(ACCOUNT, SESSION, "q", None)
+    events = []
+    with pytest.raises(errors.EmptyAnswer):
+        for event in stream:
+            events.append(event)
+    assert events == [Thought("hmm")]
+
+
+@responses.activate
+def test_a_body_of_tokens_only_is_an_auth_failure(client):
+    keys()
+    widget("widgetStreamAssist", body='[{"uToken": "abc"}]')
+    with pytest.raises(errors.Unauthorized):
+        list(client.stream_assist(ACCOUNT, SESSION, "q", None))
+
+
+@responses.activate
+def test_a_truncated_stream_is_broken_not_success(client):
+    keys()
+    widget("widgetStreamAssist", body=stream_body("Hello", "world")[:-30])
+    seen = []
+    with pytest.raises(errors.StreamBroken):
+        for event in client.stream_assist(ACCOUNT, SESSION, "q", None):
+            seen.append(event)
+    assert seen == [Text("Hello")]
+
+
+@responses.activate
+def test_connection_failure_is_upstream_failed(client):
+    keys()
+    import requests
+    widget("widgetCreateSession", body=requests.ConnectionError("refused"))
+    with pytest.raises(errors.UpstreamFailed):
+        client.create_session(ACCOUNT)
