@@ -1,0 +1,113 @@
+"""Accounts the fake service knows: the four credentials of §2.1 plus an expiry.
+
+Records come in the import format of upstream-protocol.md §2.3. `expires_at` is treated
+as the moment the cookie stops working at getoxsrf (the simplest thing tests can steer);
+a naive "YYYY-MM-DD HH:MM:SS" is Beijing time (UTC+8), as in the projects that write it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8))
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+class AccountError(ValueError):
+    """An import record is unusable; the message says which field."""
+
+
+@dataclass
+class Account:
+    email: str
+    secure_c_ses: str
+    csesidx: str
+    config_id: str
+    host_c_oses: str | None = None
+    expires_at: float | None = None  # unix seconds; None = never
+    signed_out: bool = False  # set by POST /__sim__/accounts/<csesidx>/expire
+
+    def is_expired(self, now: float) -> bool:
+        return self.signed_out or (self.expires_at is not None and now >= self.expires_at)
+
+    def to_json(self, now: float) -> dict:
+        return {
+            "id": self.email, "secure_c_ses": self.secure_c_ses,
+            "host_c_oses": self.host_c_oses, "csesidx": self.csesidx,
+            "config_id": self.config_id, "expires_at": self.expires_at,
+            "expired": self.is_expired(now),
+        }
+
+
+def parse_expiry(value) -> float | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        raise AccountError("expires_at must be a date string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise AccountError(f"expires_at is not a date: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return moment.timestamp()
+
+
+def account_from_record(record) -> Account:
+    if not isinstance(record, dict):
+        raise AccountError("an account must be a JSON object")
+    for name in ("secure_c_ses", "csesidx", "config_id"):
+        if not isinstance(record.get(name), str) or not record[name]:
+            raise AccountError(f"{name} is required and must be a non-empty string")
+    if not record["csesidx"].isdigit():
+        raise AccountError("csesidx must be a string of digits")
+    if not _UUID.match(record["config_id"]):
+        raise AccountError("config_id must be a UUID")
+    oses = record.get("host_c_oses")
+    if oses is not None and not isinstance(oses, str):
+        raise AccountError("host_c_oses must be a string")
+    return Account(
+        email=str(record.get("id") or f"{record['csesidx']}@example.com"),
+        secure_c_ses=record["secure_c_ses"], csesidx=record["csesidx"],
+        config_id=record["config_id"], host_c_oses=oses or None,
+        expires_at=parse_expiry(record.get("expires_at")),
+    )
+
+
+def accounts_from_payload(payload) -> list[Account]:
+    """One record or a list of them, all validated before any is used."""
+    records = payload if isinstance(payload, list) else [payload]
+    return [account_from_record(r) for r in records]
+
+
+class AccountBook:
+    """Accounts by csesidx; a newer record for the same csesidx replaces the older."""
+
+    def __init__(self, accounts: list[Account] = ()):
+        self._lock = threading.Lock()
+        self._by_csesidx: dict[str, Account] = {}
+        self.add(accounts)
+
+    def add(self, accounts: list[Account]) -> None:
+        with self._lock:
+            for account in accounts:
+                self._by_csesidx[account.csesidx] = account
+
+    def get(self, csesidx: str | None) -> Account | None:
+        return self._by_csesidx.get(csesidx or "")
+
+    def by_cookie(self, secure_c_ses: str | None) -> Account | None:
+        if not secure_c_ses:
+            return None
+        for account in list(self._by_csesidx.values()):
+            if account.secure_c_ses == secure_c_ses:
+                return account
+        return None
+
+    def all(self) -> list[Account]:
+        return list(self._by_csesidx.values())

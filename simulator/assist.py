@@ -1,0 +1,81 @@
+"""widgetStreamAssist: validate the request (§5.2), pick the reply and any stream fault,
+then stream the array (§6) and keep the turn in the session when the answer finished."""
+
+from __future__ import annotations
+
+from flask import request
+
+from .elements import SessionInfo, plan_for
+from .envelope import Call, owned_session
+from .errors import GoogleError, resource_exhausted
+from .faults import STREAM_KINDS
+from .replies import reply_for
+from .sessions import Turn, new_numeric_id
+from .state import current_entry, note
+from .streaming import SOCKET_KEY, ClientWatch, StreamRun, stream_response
+
+
+def query_text(body: dict) -> str:
+    query = body.get("query")
+    parts = query.get("parts") if isinstance(query, dict) else None
+    first = parts[0] if isinstance(parts, list) and parts else None
+    text = first.get("text") if isinstance(first, dict) else None
+    if not isinstance(text, str):
+        raise GoogleError(400, "query.parts[0].text is required.")
+    return text
+
+
+def check_model(body: dict, models) -> None:
+    config = body.get("assistGenerationConfig")
+    if config is None:
+        return  # "auto": the server picks (§7.1)
+    if not isinstance(config, dict):
+        raise GoogleError(400, "assistGenerationConfig must be an object.")
+    model = config.get("modelId")
+    if model is not None and model not in models:
+        raise GoogleError(400, f"Model {model!r} is not supported.")
+
+
+def check_file_ids(body: dict) -> None:
+    # The simulator has no uploads, so no fileId can belong to this session (§12).
+    file_ids = body.get("fileIds") or []
+    if not isinstance(file_ids, list):
+        raise GoogleError(400, "fileIds must be a list.")
+    if file_ids:
+        raise GoogleError(400, f"File {file_ids[0]!r} not found in this session.")
+
+
+def stream_assist(call: Call):
+    state, body, csesidx = call.state, call.request, call.account.csesidx
+    session = owned_session(call, body.get("session"))
+    text = query_text(body)
+    check_model(body, state.settings.models)
+    check_file_ids(body)
+    if not state.quota.try_spend(csesidx, call.now, state.settings.quota,
+                                 state.settings.quota_window):
+        note(quota="exhausted")
+        raise resource_exhausted("RATE_LIMIT_EXCEEDED")
+    fault = state.faults.take("widgetStreamAssist", csesidx, kinds=STREAM_KINDS)
+    if fault is not None:
+        note(fault=fault.kind)
+    reply = reply_for(text, session.queries(), state.settings.reply_words)
+    info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
+    plan = plan_for(reply, info, fault)
+    turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
+                reply.text if "text" in plan.keeps else "", call.now,
+                info.query_id, info.turn_id)
+
+    entry = current_entry()
+
+    def keep_turn():
+        state.sessions.add_turn(session, turn)
+
+    def log_outcome(outcome: str):
+        if entry is not None:
+            state.log.finish(entry, outcome)
+
+    run = StreamRun(
+        plan, state.settings, seed=text, watch=ClientWatch(request.environ.get(SOCKET_KEY)),
+        faults=state.faults, on_last_piece=keep_turn if plan.records_turn else None,
+        on_end=log_outcome)
+    return stream_response(run)

@@ -1,0 +1,133 @@
+"""The control API under /__sim__/ (a path the real service never uses): knobs, faults,
+accounts, keys, the request log and reset, for tests. No authentication, by design: the
+simulator only ever listens where tests run."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .accounts import AccountError, accounts_from_payload
+from .errors import GoogleError
+from .faults import FaultError
+from .settings import SettingsError
+from .state import current_state
+
+bp = Blueprint("control", __name__, url_prefix="/__sim__")
+
+
+def _json_body():
+    body = request.get_json(silent=True)
+    if body is None:
+        raise GoogleError(400, "The request body must be JSON.")
+    return body
+
+
+@bp.get("/health")
+def health():
+    return jsonify({"ok": True})
+
+
+@bp.get("/settings")
+def get_settings():
+    return jsonify(current_state().settings.to_json())
+
+
+@bp.patch("/settings")
+def patch_settings():
+    state = current_state()
+    try:
+        state.settings = state.settings.updated(_json_body())
+    except SettingsError as exc:
+        raise GoogleError(400, str(exc)) from exc
+    return jsonify(state.settings.to_json())
+
+
+@bp.get("/faults")
+def list_faults():
+    return jsonify({"faults": [f.to_json() for f in current_state().faults.list()]})
+
+
+@bp.post("/faults")
+def add_fault():
+    try:
+        fault = current_state().faults.add(_json_body())
+    except FaultError as exc:
+        raise GoogleError(400, str(exc)) from exc
+    return jsonify(fault.to_json()), 201
+
+
+@bp.delete("/faults")
+def clear_faults():
+    current_state().faults.clear()
+    return jsonify({"faults": []})
+
+
+@bp.post("/release")
+def release():
+    return jsonify({"released": current_state().faults.release()})
+
+
+@bp.post("/keys/expire")
+def expire_keys():
+    state = current_state()
+    return jsonify({"expired": state.keys.expire_all(state.now())})
+
+
+@bp.get("/accounts")
+def list_accounts():
+    state = current_state()
+    now = state.now()
+    return jsonify({"accounts": [a.to_json(now) for a in state.accounts.all()],
+                    "quota": state.quota.usage()})
+
+
+@bp.post("/accounts")
+def add_accounts():
+    state = current_state()
+    try:
+        added = accounts_from_payload(_json_body())
+    except AccountError as exc:
+        raise GoogleError(400, str(exc)) from exc
+    state.accounts.add(added)
+    now = state.now()
+    return jsonify({"accounts": [a.to_json(now) for a in added]}), 201
+
+
+@bp.post("/accounts/<csesidx>/expire")
+def expire_account(csesidx: str):
+    state = current_state()
+    account = state.accounts.get(csesidx)
+    if account is None:
+        raise GoogleError(404, f"No account with csesidx {csesidx}.")
+    account.signed_out = True
+    return jsonify(account.to_json(state.now()))
+
+
+@bp.get("/requests")
+def list_requests():
+    since = request.args.get("since", "0")
+    if not since.lstrip("-").isdigit():
+        raise GoogleError(400, "since must be an integer.")
+    return jsonify({"requests": current_state().log.since(int(since))})
+
+
+@bp.delete("/requests")
+def clear_requests():
+    current_state().log.clear()
+    return jsonify({"requests": []})
+
+
+@bp.get("/sessions")
+def list_sessions():
+    sessions = current_state().sessions.all()
+    return jsonify({"sessions": [{
+        "name": s.name, "id": s.id, "owner": s.owner, "display_name": s.display_name,
+        "turns": [{"query": t.query, "reply": t.reply, "thoughts": t.thoughts,
+                   "query_id": t.query_id, "turn_id": t.turn_id} for t in s.turns],
+    } for s in sessions]})
+
+
+@bp.post("/reset")
+def reset():
+    current_state().reset()
+    return jsonify({"ok": True})

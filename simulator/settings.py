@@ -1,0 +1,123 @@
+"""Run-time knobs of the simulator: defaults, validation and partial updates.
+
+Every knob can be set on the command line and changed later through
+PATCH /__sim__/settings, so both paths go through `Settings.updated`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+DEFAULT_MODELS = (
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3-flash-preview",
+    "gemini-3-pro-preview",
+    "gemini-3.1-pro-preview",
+)
+LAYOUTS = ("lines", "pretty", "crlf")
+# The real reaction to a wrong configId is unknown (§12); these are the plausible ones.
+CONFIG_MISMATCH_STATUSES = (400, 401, 403, 404)
+FOREIGN_SESSION_STATUSES = (403, 404)
+
+
+class SettingsError(ValueError):
+    """A knob got a value it cannot take; the message names the knob."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    ttfb: float = 0.05  # seconds before the first array element
+    chunk_delay: float = 0.02  # seconds between array elements
+    piece_delay: float = 0.001  # pause between the byte pieces of one element
+    reply_words: int = 40
+    layout: str = "lines"
+    key_lifetime: float = 3600.0  # seconds a getoxsrf key signs valid JWTs
+    require_oses: bool = False
+    models: tuple[str, ...] = field(default=DEFAULT_MODELS)
+    config_mismatch_status: int = 400
+    foreign_session_status: int = 404
+    quota: int | None = None  # widgetStreamAssist calls per window per account
+    quota_window: float = 60.0
+    project_number: str = "987654321098"
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["models"] = list(self.models)
+        return data
+
+    def updated(self, patch: dict) -> "Settings":
+        """A copy with `patch` applied; raises SettingsError naming the first bad key."""
+        if not isinstance(patch, dict):
+            raise SettingsError("settings must be a JSON object")
+        known = {f.name for f in dataclasses.fields(self)}
+        changes = {}
+        for key, value in patch.items():
+            if key not in known:
+                raise SettingsError(f"unknown setting: {key}")
+            changes[key] = _VALIDATORS[key](key, value)
+        return dataclasses.replace(self, **changes)
+
+
+def _number(key, value, minimum=0.0):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise SettingsError(f"{key} must be a number >= {minimum}")
+    return float(value)
+
+
+def _count(key, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(f"{key} must be an integer >= 0")
+    return value
+
+
+def _one_of(choices):
+    def check(key, value):
+        if value not in choices or isinstance(value, bool):
+            raise SettingsError(f"{key} must be one of {list(choices)}")
+        return value
+    return check
+
+
+def _flag(key, value):
+    if not isinstance(value, bool):
+        raise SettingsError(f"{key} must be true or false")
+    return value
+
+
+def _models(key, value):
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(m, str) and m for m in value
+    ):
+        raise SettingsError(f"{key} must be a list of non-empty model ids")
+    return tuple(value)
+
+
+def _quota(key, value):
+    return None if value is None else _count(key, value)
+
+
+def _digits(key, value):
+    if not isinstance(value, str) or not value.isdigit():
+        raise SettingsError(f"{key} must be a string of digits")
+    return value
+
+
+_VALIDATORS = {
+    "ttfb": _number,
+    "chunk_delay": _number,
+    "piece_delay": _number,
+    "reply_words": _count,
+    "layout": _one_of(LAYOUTS),
+    "key_lifetime": _number,
+    "require_oses": _flag,
+    "models": _models,
+    "config_mismatch_status": _one_of(CONFIG_MISMATCH_STATUSES),
+    "foreign_session_status": _one_of(FOREIGN_SESSION_STATUSES),
+    "quota": _quota,
+    "quota_window": lambda key, value: _number(key, value, minimum=0.001),
+    "project_number": _digits,
+}

@@ -1,0 +1,67 @@
+"""Everything the fake service remembers, in one object per app, and how to reset it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from flask import current_app, g
+
+from .accounts import Account, AccountBook
+from .faults import FaultBook
+from .quota import QuotaCounters
+from .requestlog import RequestLog
+from .sessions import SessionBook
+from .settings import Settings
+from .tokens import KeyRing
+
+EXTENSION = "simulator"
+
+
+class SimState:
+    def __init__(self, settings: Settings, accounts: list[Account], sink=None,
+                 clock=time.time):
+        self.clock = clock  # tests may swap it to move time without sleeping
+        self._startup_settings = settings
+        self._startup_accounts = [dataclasses.replace(a) for a in accounts]
+        self.settings = settings
+        self.accounts = AccountBook(self._fresh_accounts())
+        self.keys = KeyRing()
+        self.sessions = SessionBook()
+        self.faults = FaultBook()
+        self.log = RequestLog(sink)
+        self.quota = QuotaCounters()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def _fresh_accounts(self) -> list[Account]:
+        return [dataclasses.replace(a) for a in self._startup_accounts]
+
+    def reset(self) -> None:
+        """Back to start-up: settings, accounts, no faults, log, sessions or quota use.
+
+        Keys of start-up accounts survive, so a proxy holding a cached JWT is not thrown
+        into a 401 by a reset between two tests; keys of other accounts are forgotten."""
+        self.faults.clear()
+        self.settings = self._startup_settings
+        self.accounts = AccountBook(self._fresh_accounts())
+        self.keys.forget_accounts_except({a.csesidx for a in self._startup_accounts})
+        self.sessions.clear()
+        self.log.clear()
+        self.quota.clear()
+
+
+def current_state() -> SimState:
+    return current_app.extensions[EXTENSION]
+
+
+def note(**fields) -> None:
+    """Adds what the handler learned (verb, csesidx, fault) to this request's log entry."""
+    entry = g.get("sim_entry")
+    if entry is not None:
+        entry.update(fields)
+
+
+def current_entry() -> dict | None:
+    return g.get("sim_entry")
