@@ -1,0 +1,162 @@
+"""The real thing: `python -m simulator` in a subprocess, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from simulator.demo import DEMO_CONFIG_ID, DEMO_CSESIDX, DEMO_SECURE_C_SES
+from simulator.replies import reply_for
+from tests.simulator.simkit import XSSI, sign_jwt, splits_a_character, texts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_simulator(*args: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([process.stdout], [], [], 15)
+    line = process.stdout.readline() if ready else ""
+    if not line.startswith("simulator listening on http://"):
+        process.kill()
+        raise RuntimeError(f"simulator did not start: {line!r} {process.stderr.read()}")
+    return process, line.split(" on ", 1)[1].strip()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
+    process, url = start_simulator("--ttfb", "0.05", "--chunk-delay", "0.01", "--log", str(log))
+    yield url, log
+    process.terminate()
+    process.wait(5)
+
+
+@pytest.fixture
+def base(server):
+    url, _ = server
+    requests.post(url + "/__sim__/reset", timeout=5).raise_for_status()
+    return url
+
+
+def bearer(base: str) -> dict:
+    response = requests.get(base + "/auth/getoxsrf", params={"csesidx": DEMO_CSESIDX},
+                            cookies={"__Secure-C_SES": DEMO_SECURE_C_SES}, timeout=5)
+    assert response.status_code == 200 and response.text.startswith(XSSI)
+    key = json.loads(response.text[len(XSSI):])
+    return {"authorization": "Bearer " + sign_jwt(key["xsrfToken"], key["keyId"], DEMO_CSESIDX)}
+
+
+def widget(base: str, verb: str, inner: dict, **kw) -> requests.Response:
+    body = {"configId": DEMO_CONFIG_ID, "additionalParams": {"token": "-"},
+            verb[6].lower() + verb[7:] + "Request": inner}
+    return requests.post(f"{base}/v1alpha/locations/global/{verb}", json=body,
+                         headers=bearer(base), timeout=10, **kw)
+
+
+def open_chat(base: str, text: str) -> requests.Response:
+    session = widget(base, "widgetCreateSession", {"session": {"name": ""}}).json()
+    inner = {"session": session["session"]["name"], "query": {"parts": [{"text": text}]},
+             "assistGenerationConfig": {"modelId": "gemini-2.5-pro"}}
+    response = widget(base, "widgetStreamAssist", inner, stream=True)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    return response
+
+
+def wait_for_entry(base: str, verb: str, outcome: str, timeout: float = 3) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in requests.get(base + "/__sim__/requests", timeout=5).json()["requests"]:
+            if entry["verb"] == verb and entry["outcome"] == outcome:
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no {verb} request ended {outcome!r}")
+
+
+def test_stream_arrives_in_irregular_reads(base):
+    query = "Is the café open? — 你好"
+    with open_chat(base, query) as response:
+        reads = list(response.iter_content(chunk_size=None))
+    assert reads[0] == b"["
+    body = b"".join(reads)
+    elements = json.loads(body)
+    assert "".join(texts(elements, False)) == reply_for(query, [], 40).text
+    assert len(reads) > 2 * len(elements)
+    assert any(splits_a_character(r) for r in reads), "a read ends inside a UTF-8 character"
+    element_ends = {1, len(body)} | {i + 1 for i, byte in enumerate(body) if byte == 0x0A}
+    read_ends = set(itertools.accumulate(len(r) for r in reads))
+    assert read_ends - element_ends, "reads do not line up with elements"
+
+
+def test_hang_blocks_nobody_and_abort_is_seen(base):
+    requests.post(base + "/__sim__/faults", json={"kind": "hang", "after": 1, "seconds": 30},
+                  timeout=5).raise_for_status()
+    hanging = open_chat(base, "hang")
+    reads = hanging.iter_content(chunk_size=None)
+    received = b""
+    while b",\n" not in received:
+        received += next(reads)  # the first element arrived, now it hangs
+
+    started = time.monotonic()
+    with open_chat(base, "meanwhile") as other:
+        assert json.loads(other.content)  # a second chat completes during the hang
+    assert time.monotonic() - started < 3
+
+    hanging.close()  # the client goes away during the hang
+    entry = wait_for_entry(base, "widgetStreamAssist", "aborted")
+    assert entry["fault"] == "hang"
+
+
+def test_gate_over_http(base):
+    requests.post(base + "/__sim__/faults", json={"kind": "gate", "after": 2},
+                  timeout=5).raise_for_status()
+    result = {}
+
+    def chat():
+        with open_chat(base, "gated") as response:
+            result["body"] = response.content
+    thread = threading.Thread(target=chat)
+    thread.start()
+    time.sleep(0.3)
+    assert "body" not in result
+    assert requests.post(base + "/__sim__/release", timeout=5).json() == {"released": 1}
+    thread.join(5)
+    assert "".join(texts(json.loads(result["body"]), False)) == reply_for("gated", [], 40).text
+
+
+def test_log_file_gets_json_lines(base, server):
+    requests.get(base + "/auth/getoxsrf", params={"csesidx": "1"}, timeout=5)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        lines = server[1].read_text(encoding="utf-8").splitlines()
+        if any(json.loads(l)["query"] == {"csesidx": "1"} for l in lines):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the request never reached the log file")
+
+
+def test_accounts_file_and_bad_start(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps([{"id": "a@example.com", "secure_c_ses": "ses-a",
+                                     "csesidx": "55", "config_id": DEMO_CONFIG_ID}]))
+    process, url = start_simulator("--accounts", str(accounts), "--quiet")
+    try:
+        listed = requests.get(url + "/__sim__/accounts", timeout=5).json()["accounts"]
+        assert [a["csesidx"] for a in listed] == ["55"]
+    finally:
+        process.terminate()
+        process.wait(5)
+    bad = subprocess.run([sys.executable, "-m", "simulator", "--accounts", str(tmp_path / "x")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=15)
+    assert bad.returncode == 2 and "simulator:" in bad.stderr
