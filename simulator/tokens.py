@@ -87,8 +87,9 @@ class KeyRing:
 def split_bearer(authorization: str | None) -> list[str]:
     if not authorization or not authorization.startswith("Bearer "):
         raise AuthFailure(MISSING, "no bearer token")
-    parts = authorization[len("Bearer "):].strip().split(".")
-    if len(parts) != 3 or not all(parts):
+    token = authorization[len("Bearer "):].strip()
+    parts = token.split(".")
+    if not token.isascii() or len(parts) != 3 or not all(parts):
         raise AuthFailure(INVALID, "not a three-part JWT")
     return parts
 

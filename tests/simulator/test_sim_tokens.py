@@ -102,8 +102,9 @@ def other_key_signature(up):
     (lambda up: sign_jwt(up.key()["xsrfToken"], up.key()["keyId"], DEMO_CSESIDX,
                          header={"alg": "none"}), "ACCESS_TOKEN_TYPE_UNSUPPORTED"),
     (lambda up: "not-a-jwt", "ACCESS_TOKEN_TYPE_UNSUPPORTED"),
+    (lambda up: up.token().split(".")[0] + ".\u00e9.x", "ACCESS_TOKEN_TYPE_UNSUPPORTED"),
 ], ids=["signature", "other-key", "aud", "iss", "sub", "sub-bare", "exp-past",
-        "nbf-future", "no-exp", "unknown-kid", "alg-none", "garbage"])
+        "nbf-future", "no-exp", "unknown-kid", "alg-none", "garbage", "non-ascii"])
 def test_bad_tokens_rejected(up, make, reason):
     response = call_with(up, make(up))
     assert response.status_code == 401
