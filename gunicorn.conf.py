@@ -29,3 +29,4 @@ errorlog = "-"
 loglevel = {"debug": "debug", "warn": "warning", "warning": "warning", "error": "error"}.get(
     (os.environ.get("LOG_LEVEL") or "info").lower(), "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
+control_socket_disable = True  # gunicorn 27's admin socket is unused; several instances would share its path

@@ -57,7 +57,7 @@ def start_streaming(services: Services, turn: Turn) -> tuple[Answer, EventPump]:
     real HTTP statuses; after it they can only be reported in-band.
     """
     answer = start(services, turn)
-    pump = EventPump(answer.stream, closer=answer.stream.close)
+    pump = EventPump(answer.stream, closer=answer.stream.abort)
     try:
         pump.prefetch(services.config.keepalive_interval, is_visible)
     except BaseException:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 
 import requests
@@ -110,6 +111,7 @@ class AssistStream:
         self.response = response
         self.session: str | None = None
         self.closed = False
+        self.aborted = False
 
     def __iter__(self):
         scanner = ArrayScanner()
@@ -142,14 +144,27 @@ class AssistStream:
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise errors.UpstreamTimeout("the upstream stream went quiet for too long") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            if self.closed:
+            if self.closed or self.aborted:
                 return b""
             raise errors.StreamBroken(f"the upstream stream broke off ({type(exc).__name__})") from exc
 
     def close(self) -> None:
+        """Release the response; call from the thread that iterates."""
         if not self.closed:
             self.closed = True
             self.response.close()
+
+    def abort(self) -> None:
+        """Cancel from another thread (the client went away). Closing the response there would
+        race the reader inside the same buffered file, so shut the socket: the blocked read
+        returns at once and the reader closes the response itself."""
+        self.aborted = True
+        sock = getattr(getattr(self.response.raw, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
 
 def _json(response: requests.Response) -> dict:

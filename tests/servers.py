@@ -1,0 +1,129 @@
+"""Real processes for integration tests: the simulator, gunicorn+gevent, nginx.
+
+Each runs on a free loopback port; its output is collected line by line so tests can read
+the logs (request ids, worker pids) and check that no secret ever reached them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    def __init__(self, name: str, command: list[str], env: dict | None = None, cwd: Path = ROOT):
+        self.name = name
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> list[str]:
+        with self._lock:
+            return list(self.lines)
+
+    def json_logs(self) -> list[dict]:
+        entries = []
+        for line in self.output():
+            if line.startswith("{"):
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    pass
+        return entries
+
+    def wait_until(self, check, timeout: float = 20.0, what: str = "ready") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n" + "\n".join(self.output()[-40:]))
+            try:
+                if check():
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not {what} after {timeout}s:\n" + "\n".join(self.output()[-40:]))
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+class Simulator(Process):
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__("simulator", [sys.executable, "-m", "simulator", "--host", "127.0.0.1",
+                                       "--port", str(self.port), *args])
+        self.wait_until(lambda: requests.get(f"{self.url}/__sim__/health", timeout=1).ok)
+
+    def control(self, method: str, path: str, **kwargs):
+        response = requests.request(method, f"{self.url}/__sim__/{path}", timeout=5, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def fault(self, kind: str, **params):
+        return self.control("POST", "faults", json={"kind": kind, **params})
+
+    def requests_log(self, since: int = 0) -> list[dict]:
+        return self.control("GET", f"requests?since={since}")["requests"]
+
+    def proxy_env(self) -> dict:
+        """Settings that point a proxy at this simulator."""
+        return {"GEMINI_BUSINESS_URL": self.url, "API_BASE_URL": f"{self.url}/v1alpha", "AUTH_URL": self.url}
+
+
+class Gunicorn(Process):
+    """The proxy exactly as users run it: gunicorn -c gunicorn.conf.py wsgi:app (gevent workers)."""
+
+    def __init__(self, env: dict, workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
+               "ENV_FILE": "/nonexistent", **env}
+        super().__init__("gunicorn", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env)
+        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok)
+        self.workers = workers
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """Quick shutdown: a graceful one would wait for the tests' idle keep-alive connections."""
+        super().stop(sig)
+
+    def pid_of(self, request_id: str, timeout: float = 5.0) -> int:
+        """Which worker served a request, from its 'request done' log line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for entry in self.json_logs():
+                if entry.get("request_id") == request_id and entry.get("message") == "request done":
+                    return entry["pid"]
+            time.sleep(0.02)
+        raise AssertionError(f"no log line for request {request_id}")
