@@ -127,3 +127,25 @@ class Gunicorn(Process):
                     return entry["pid"]
             time.sleep(0.02)
         raise AssertionError(f"no log line for request {request_id}")
+
+
+class Nginx(Process):
+    """nginx running deploy/nginx.conf unchanged but for the upstream address and listen port."""
+
+    def __init__(self, upstream_port: int, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        site = (ROOT / "deploy" / "nginx.conf").read_text()
+        for old, new in (("server gemini-proxy:8080;", f"server 127.0.0.1:{upstream_port};"),
+                         ("listen 80;", f"listen 127.0.0.1:{self.port};")):
+            assert old in site, f"deploy/nginx.conf no longer has {old!r}"
+            site = site.replace(old, new)
+        (workdir / "site.conf").write_text(site)
+        temp = " ".join(f"{kind}_temp_path {workdir}/{kind};" for kind in
+                        ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (workdir / "nginx.conf").write_text(
+            f"daemon off;\npid {workdir}/nginx.pid;\nerror_log stderr warn;\nevents {{}}\n"
+            f"http {{\n  access_log off;\n  {temp}\n  include {workdir}/site.conf;\n}}\n")
+        binary = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if Path(p).exists()), "nginx")
+        super().__init__("nginx", [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])
+        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok)
