@@ -4,18 +4,27 @@ gevent workers: one greenlet per request, so long streams cost a greenlet, not a
 Patch before anything imports ssl, requests or urllib3 (gunicorn reads this file first).
 """
 import os
+import sys
 
 from gevent import monkey
 
 monkey.patch_all()
 
-from dotenv import load_dotenv  # noqa: E402  (after patching, on purpose)
+# Run from the project folder wherever gunicorn is started: imports, .env and DATA_DIR resolve there.
+chdir = os.path.dirname(os.path.abspath(__file__))
+os.chdir(chdir)
+sys.path.insert(0, chdir)
 
-load_dotenv(os.environ.get("ENV_FILE", ".env"), override=False)
+from app.config import Config, ConfigError  # noqa: E402  (after patching, on purpose)
 
-_host = os.environ.get("SERVER_ADDRESS") or "0.0.0.0"
-_port = os.environ.get("SERVER_PORT") or os.environ.get("PORT") or "8080"
-bind = os.environ.get("GUNICORN_BIND") or f"{_host}:{_port}"
+# Validate every setting once, in the master: a bad value stops the service with one clear
+# line instead of each worker failing to boot with a traceback.
+try:
+    _config = Config.from_env()  # also loads .env (ENV_FILE)
+except ConfigError as exc:
+    sys.exit(f"gemini-business-proxy: configuration error: {exc}")
+
+bind = os.environ.get("GUNICORN_BIND") or f"{_config.server_address}:{_config.server_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 worker_class = "gevent"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
@@ -26,7 +35,6 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)  # longer than nginx's upstream keepalive
 accesslog = None  # the app logs each request itself, with request ids and redaction
 errorlog = "-"
-loglevel = {"debug": "debug", "warn": "warning", "warning": "warning", "error": "error"}.get(
-    (os.environ.get("LOG_LEVEL") or "info").lower(), "info")
+loglevel = {"DEBUG": "debug", "WARNING": "warning", "ERROR": "error"}.get(_config.log_level, "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
 control_socket_disable = True  # gunicorn 27's admin socket is unused; several instances would share its path

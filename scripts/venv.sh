@@ -21,11 +21,11 @@ ensure_venv() {
         fi
     fi
     # Reinstall only when the requirements changed since the last install.
-    local stamp="$dir/.requirements.sha256" wanted
+    local stamp="$dir/.installed-$requirements.sha256" wanted
     wanted=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted:$requirements" ]; then
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         echo "Installing Python packages from $requirements into $dir ..." >&2
         "$dir/bin/pip" install --disable-pip-version-check -q -r "$requirements"
-        echo "$wanted:$requirements" > "$stamp"
+        echo "$wanted" > "$stamp"
     fi
 }
