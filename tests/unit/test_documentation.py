@@ -1,0 +1,43 @@
+"""The documents users rely on stay true to the code."""
+import re
+from pathlib import Path
+
+from app.config import Config
+from simulator import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_read_by_the_code() -> set[str]:
+    code = (ROOT / "app" / "config.py").read_text() + (ROOT / "gunicorn.conf.py").read_text()
+    return set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', code)) - {"DEBUG", "INFO", "WARNING", "ERROR", "ENV_FILE",
+                                                                "GUNICORN_BIND", "WORKER_CONNECTIONS"}
+
+
+def test_every_setting_is_in_env_example_and_the_readme():
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in settings_read_by_the_code():
+        assert re.search(rf"^#? ?{name}=", example, re.M), f"{name} missing from .env.example"
+        assert f"`{name}`" in readme, f"{name} missing from the README's configuration table"
+
+
+def test_env_example_is_a_valid_configuration():
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            assert "#" not in value, f"inline comment on {name}: docker run --env-file would keep it"
+            values[name] = value
+    config = Config.from_env(values)
+    assert not config.has_credentials and config.server_port == 8080
+
+
+def test_demo_env_matches_the_simulator_demo_account():
+    values = dict(line.split("=", 1) for line in (ROOT / "deploy" / "demo.env").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert values["GEMINI_BUSINESS_SECURE_C_SES"] == demo.DEMO_SECURE_C_SES
+    assert values["GEMINI_BUSINESS_HOST_C_OSES"] == demo.DEMO_HOST_C_OSES
+    assert values["GEMINI_BUSINESS_CSESIDX"] == demo.DEMO_CSESIDX
+    assert values["GEMINI_BUSINESS_CONFIG_ID"] == demo.DEMO_CONFIG_ID
+    assert values["ACCOUNT_EMAIL"] == demo.DEMO_EMAIL
