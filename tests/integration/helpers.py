@@ -40,9 +40,9 @@ def sse_data(lines):
 
 
 def stream_assist_queries(simulator):
-    """The query texts the proxy sent upstream, in order."""
+    """The query texts the upstream accepted, in order (a call refused with 401 and retried counts once)."""
     return [r["body"]["streamAssistRequest"]["query"]["parts"][0]["text"]
-            for r in simulator.requests_log() if r["path"].endswith("widgetStreamAssist")]
+            for r in simulator.requests_log() if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
 
 
 class Worker:

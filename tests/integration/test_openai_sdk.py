@@ -165,3 +165,18 @@ def test_max_tokens_and_stop_are_honoured(proxy):
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text == reply[:reply.index("Unicode")]
     assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["stop"]
+
+
+def test_raw_http_errors(proxy):
+    import requests
+    url = f"{proxy.url}/v1/chat/completions"
+    missing = requests.post(url, json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}, timeout=10)
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
+    broken = requests.post(url, data="{not json", headers={"Authorization": "Bearer sk-canary-key-4242",
+                                                          "Content-Type": "application/json"}, timeout=10)
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
+    unknown = requests.get(f"{proxy.url}/v1/embeddings", headers={"Authorization": "Bearer sk-canary-key-4242"},
+                           timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_url"
+    for response in (missing, broken, unknown):
+        assert response.headers["content-type"] == "application/json" and response.headers["x-request-id"]

@@ -41,3 +41,15 @@ def test_demo_env_matches_the_simulator_demo_account():
     assert values["GEMINI_BUSINESS_CSESIDX"] == demo.DEMO_CSESIDX
     assert values["GEMINI_BUSINESS_CONFIG_ID"] == demo.DEMO_CONFIG_ID
     assert values["ACCOUNT_EMAIL"] == demo.DEMO_EMAIL
+
+
+def test_docker_runs_what_the_tests_run():
+    """No Docker engine here: the tests run the image's command and nginx file outside it."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
+    servers = (ROOT / "tests" / "servers.py").read_text()
+    assert '"gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"' in servers
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in compose
+    assert "server gemini-proxy:8080;" in (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"^  gemini-proxy:$", compose, re.M), "the seed README's `logs -f gemini-proxy` needs this name"
