@@ -47,3 +47,27 @@ def test_run_sh_starts_the_demo_and_prints_a_working_curl(tmp_path):
                 pass
     finally:
         run.stop()
+
+
+def test_a_stream_longer_than_the_worker_timeout_is_not_killed(simulator, tmp_path_factory):
+    """GUNICORN_TIMEOUT is a stuck-worker watchdog: a gevent worker stays alive through a long stream."""
+    from tests.integration.conftest import proxy_env
+    from tests.integration.helpers import expected, sse_data
+    from tests.servers import Gunicorn
+
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, GUNICORN_TIMEOUT="1", UPSTREAM_READ_TIMEOUT="10"), workers=1)
+    try:
+        simulator.fault("gate", after=2)
+        response = requests.post(f"{server.url}/v1/chat/completions", stream=True, timeout=30,
+                                 json={"model": "gpt-4o", "stream": True,
+                                       "messages": [{"role": "user", "content": "long"}]})
+        lines = response.iter_lines()
+        keepalives = 0
+        while keepalives < 6:  # three seconds of a quiet stream: three watchdog periods
+            keepalives += next(lines) == b": keep-alive"
+        simulator.control("POST", "release")
+        rest = [line.decode() for line in lines]
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in sse_data(rest)) == expected("long").text
+        assert not any("WORKER TIMEOUT" in line for line in server.output())
+    finally:
+        server.stop()
