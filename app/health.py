@@ -34,12 +34,10 @@ class TokenProbe:
         return self.result
 
 
-_probe = TokenProbe()
-
-
 def _state() -> tuple[dict, bool]:
     services = current_app.extensions["gbp"]
-    usable, detail = _probe.usable(services)
+    probe = current_app.extensions.setdefault("gbp.health", TokenProbe())
+    usable, detail = probe.usable(services)
     ready = usable > 0
     return {
         "status": "ok" if ready else "degraded",
