@@ -13,6 +13,7 @@ from .config import Config
 from .store import open_store
 from .upstream.client import GeminiBusiness
 from .upstream.models import Catalogue
+from .upstream.spares import SpareSessions
 
 log = logging.getLogger("gbp")
 
@@ -25,12 +26,14 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    upstream = upstream or GeminiBusiness(config)
     app.extensions["gbp"] = Services(
         config=config,
         store=open_store(config),
-        upstream=upstream or GeminiBusiness(config),
+        upstream=upstream,
         pool=AccountPool.from_config(config),
         catalogue=Catalogue(config),
+        spares=SpareSessions(upstream, enabled=config.precreate_sessions),
     )
     errors.register(app)
     observe.install(app)

@@ -13,8 +13,10 @@ from .config import Config
 from .pump import KEEPALIVE, EventPump
 from .store.sqlite import SqliteStore
 from .upstream.client import AssistStream, GeminiBusiness
+from .upstream.errors import SessionGone
 from .upstream.events import FileReply, Skipped, Text, Thought
 from .upstream.models import Catalogue, Model
+from .upstream.spares import SpareSessions
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Services:
     upstream: GeminiBusiness
     pool: AccountPool
     catalogue: Catalogue
+    spares: SpareSessions
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,15 @@ class Answer:
 def start(services: Services, turn: Turn) -> Answer:
     """Send the turn upstream; returns once the answer stream is open (HTTP errors raise here)."""
     account = turn.account or services.pool.acquire()
-    session = turn.session or services.upstream.create_session(account)
-    stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+    session = turn.session or services.spares.take(account)
+    try:
+        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+    except SessionGone:
+        if turn.session:
+            raise  # a native session's history is upstream: never switch it silently
+        # A ready-made session the upstream no longer knows: make one now and ask again.
+        session = services.upstream.create_session(account)
+        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
     return Answer(account, session, stream)
 
 

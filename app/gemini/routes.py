@@ -48,6 +48,8 @@ def create_session():
     elif not isinstance(name, str) or (model := services.catalogue.resolve(name)) is None:
         raise ApiError(404, f"The model {name!r} does not exist.", param="model", code="model_not_found")
     account = services.pool.acquire()
+    # Made now, not taken from the spares: a native session must exist upstream for as long as
+    # the client keeps it, and a spare could be one the upstream has already forgotten.
     upstream = services.upstream.create_session(account)
     session = _sessions().create(upstream, account.id, model.id)
     response = jsonify(session.public())

@@ -180,3 +180,20 @@ def test_raw_http_errors(proxy):
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_url"
     for response in (missing, broken, unknown):
         assert response.headers["content-type"] == "application/json" and response.headers["x-request-id"]
+
+
+def test_a_ready_made_session_saves_the_create_round_trip(open_proxy, simulator):
+    """After one chat, the worker (open_proxy has one) holds an empty session for the next."""
+    import time
+
+    client = openai_client(open_proxy)
+    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "warm up"}])
+    deadline = time.monotonic() + 5
+    while sum(r["path"].endswith("widgetCreateSession") and r["status"] == 200
+              for r in simulator.requests_log()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    simulator.control("DELETE", "requests")
+    content = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "fast"}])
+    assert content.choices[0].message.content == expected("fast").text
+    verbs = [r["path"].rsplit("/", 1)[-1] for r in simulator.requests_log()]
+    assert verbs[0] == "widgetStreamAssist"  # no createSession before the answer was asked for
