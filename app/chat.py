@@ -48,15 +48,16 @@ class Answer:
 def start(services: Services, turn: Turn) -> Answer:
     """Send the turn upstream; returns once the answer stream is open (HTTP errors raise here)."""
     account = turn.account or services.pool.acquire()
-    session = turn.session or services.spares.take(account)
+    if turn.session:  # a native session: its history is upstream, never switch it silently
+        stream = services.upstream.stream_assist(account, turn.session, turn.text, turn.model.upstream_id)
+        return Answer(account, turn.session, stream)
+    session = services.spares.take(account)
     try:
         stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
-    except SessionGone:
-        if turn.session:
-            raise  # a native session's history is upstream: never switch it silently
-        # A ready-made session the upstream no longer knows: make one now and ask again.
+    except SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
         session = services.upstream.create_session(account)
         stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+    services.spares.refill(account)  # while the upstream thinks, not before the query went out
     return Answer(account, session, stream)
 
 

@@ -27,19 +27,21 @@ class SpareSessions:
         self._filling: set[str] = set()
 
     def take(self, account: Account) -> str:
-        """An empty upstream session for `account`: a ready one if there is one, else made now."""
-        if not self.enabled:
-            return self.upstream.create_session(account)
-        session = self._ready.pop(account.id, None)
-        self._refill(account)
+        """An empty upstream session for `account`: a ready one if there is one, else made now.
+
+        Call refill() once the request's own upstream call is under way, so the two never
+        compete for this worker's CPU before the query has gone out.
+        """
+        session = self._ready.pop(account.id, None) if self.enabled else None
         return session or self.upstream.create_session(account)
 
     def discard(self, account: Account) -> None:
         """Forget the ready session (e.g. the upstream no longer knows it)."""
         self._ready.pop(account.id, None)
 
-    def _refill(self, account: Account) -> None:
-        if account.id in self._filling:
+    def refill(self, account: Account) -> None:
+        """Prepare the next spare in the background, unless one is ready or being made."""
+        if not self.enabled or account.id in self._filling or account.id in self._ready:
             return
         self._filling.add(account.id)
         threading.Thread(target=self._fill, args=(account,), name="spare-session", daemon=True).start()

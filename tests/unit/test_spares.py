@@ -29,42 +29,48 @@ def settle(spares):
         time.sleep(0.01)
 
 
-def test_first_take_makes_one_and_prepares_the_next():
+def test_a_refilled_spare_is_taken_without_a_call():
     upstream = FakeUpstream()
     spares = SpareSessions(upstream)
-    first = spares.take(ACCOUNT)
+    assert spares.take(ACCOUNT) == "sessions/1"  # none ready yet: made in the request
+    spares.refill(ACCOUNT)
     settle(spares)
-    second = spares.take(ACCOUNT)  # the spare made in the background
-    settle(spares)
-    assert first != second and upstream.made == 3  # first, its spare (= second), the next spare
+    assert upstream.made == 2
+    assert spares.take(ACCOUNT) == "sessions/2"  # the spare
+    assert upstream.made == 2
+
+
+def test_refill_keeps_one_spare_per_account():
+    upstream = FakeUpstream()
+    spares = SpareSessions(upstream)
+    for _ in range(3):
+        spares.refill(ACCOUNT)
+        settle(spares)
+    assert upstream.made == 1
 
 
 def test_disabled_always_makes_a_session_in_the_request():
     upstream = FakeUpstream()
     spares = SpareSessions(upstream, enabled=False)
+    spares.refill(ACCOUNT)
     assert [spares.take(ACCOUNT) for _ in range(3)] == ["sessions/1", "sessions/2", "sessions/3"]
     assert not spares._filling
 
 
-def test_background_failure_is_not_fatal_and_the_request_makes_its_own():
+def test_background_failure_is_not_fatal():
     upstream = FakeUpstream()
     spares = SpareSessions(upstream)
     upstream.fail = True
-    try:
-        spares.take(ACCOUNT)
-    except UpstreamFailed:
-        pass
+    spares.refill(ACCOUNT)
     settle(spares)
     upstream.fail = False
-    assert spares.take(ACCOUNT).startswith("sessions/")
+    assert spares.take(ACCOUNT) == "sessions/2"  # made in the request after the failed refill
 
 
 def test_stale_spares_expire():
     upstream = FakeUpstream()
     spares = SpareSessions(upstream, ttl=0.05)
-    spares.take(ACCOUNT)
+    spares.refill(ACCOUNT)
     settle(spares)
     time.sleep(0.1)
-    before = upstream.made
-    spares.take(ACCOUNT)
-    assert upstream.made > before  # the old spare was too old to use
+    assert spares.take(ACCOUNT) == "sessions/2"  # the old spare was too old to use
