@@ -140,7 +140,7 @@ class AssistStream:
 
     def _read(self) -> bytes:
         try:
-            return self.response.raw.read1(READ_SIZE)
+            return self.response.raw.read1(READ_SIZE, decode_content=True)  # gzip/deflate too
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise errors.UpstreamTimeout("the upstream stream went quiet for too long") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:

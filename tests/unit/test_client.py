@@ -158,3 +158,12 @@ def test_connection_failure_is_upstream_failed(client):
     widget("widgetCreateSession", body=requests.ConnectionError("refused"))
     with pytest.raises(errors.UpstreamFailed):
         client.create_session(ACCOUNT)
+
+
+@responses.activate
+def test_a_gzip_encoded_stream_is_decoded_as_it_arrives(client):
+    import gzip
+    keys()
+    widget("widgetStreamAssist", body=gzip.compress(stream_body("Hello", "world").encode()),
+           headers={"Content-Encoding": "gzip"})
+    assert list(client.stream_assist(ACCOUNT, SESSION, "q", None)) == [Text("Hello"), Text("world")]
