@@ -51,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--models", help="comma-separated known modelIds")
     parser.add_argument("--quota", type=int, help="streamAssist calls per window per account")
     parser.add_argument("--quota-window", type=float, help="quota window in seconds")
+    parser.add_argument("--cookie-lifetime", type=float,
+                        help="seconds the cookies of a sign-in work")
+    parser.add_argument("--maildir", help="deliver sign-in codes as mail into this Maildir")
     parser.add_argument("--log", help="write received requests to FILE as JSON lines")
     parser.add_argument("--quiet", action="store_true", help="no request lines on stdout")
     return parser.parse_args(argv)
@@ -59,7 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name) for name in (
         "ttfb", "chunk_delay", "piece_delay", "reply_words", "layout", "key_lifetime",
-        "require_oses", "models", "quota", "quota_window") if getattr(args, name) is not None}
+        "require_oses", "models", "quota", "quota_window", "cookie_lifetime", "maildir")
+        if getattr(args, name) is not None}
     return Settings().updated(overrides)
 
 

@@ -3,13 +3,16 @@
 Records come in the import format of upstream-protocol.md §2.3. `expires_at` is treated
 as the moment the cookie stops working at getoxsrf (the simplest thing tests can steer);
 a naive "YYYY-MM-DD HH:MM:SS" is Beijing time (UTC+8), as in the projects that write it.
+
+A sign-in (signin.py) gives an account new cookies; the ones it had keep working until
+their own expiry, as a browser that signed in elsewhere does not log the others out.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8))
@@ -21,6 +24,15 @@ class AccountError(ValueError):
 
 
 @dataclass
+class Cookies:
+    """One cookie pair an account was given, with its own expiry."""
+
+    secure_c_ses: str
+    host_c_oses: str | None
+    expires_at: float | None  # unix seconds; None = never
+
+
+@dataclass
 class Account:
     email: str
     secure_c_ses: str
@@ -29,16 +41,34 @@ class Account:
     host_c_oses: str | None = None
     expires_at: float | None = None  # unix seconds; None = never
     signed_out: bool = False  # set by POST /__sim__/accounts/<csesidx>/expire
+    earlier: list[Cookies] = field(default_factory=list)  # replaced by a sign-in
 
     def is_expired(self, now: float) -> bool:
         return self.signed_out or (self.expires_at is not None and now >= self.expires_at)
+
+    def current(self) -> Cookies:
+        return Cookies(self.secure_c_ses, self.host_c_oses, self.expires_at)
+
+    def cookies_for(self, secure_c_ses: str) -> Cookies | None:
+        """The pair this `__Secure-C_SES` value belongs to, current or earlier."""
+        for cookies in [self.current(), *self.earlier]:
+            if cookies.secure_c_ses == secure_c_ses:
+                return cookies
+        return None
+
+    def renew(self, cookies: Cookies) -> None:
+        """A fresh sign-in: new current cookies; a signed-out account's old ones stay dead."""
+        self.earlier = [] if self.signed_out else [self.current(), *self.earlier]
+        self.signed_out = False
+        self.secure_c_ses, self.host_c_oses = cookies.secure_c_ses, cookies.host_c_oses
+        self.expires_at = cookies.expires_at
 
     def to_json(self, now: float) -> dict:
         return {
             "id": self.email, "secure_c_ses": self.secure_c_ses,
             "host_c_oses": self.host_c_oses, "csesidx": self.csesidx,
             "config_id": self.config_id, "expires_at": self.expires_at,
-            "expired": self.is_expired(now),
+            "expired": self.is_expired(now), "earlier_cookies": len(self.earlier),
         }
 
 
@@ -101,13 +131,30 @@ class AccountBook:
     def get(self, csesidx: str | None) -> Account | None:
         return self._by_csesidx.get(csesidx or "")
 
-    def by_cookie(self, secure_c_ses: str | None) -> Account | None:
+    def by_cookie(self, secure_c_ses: str | None) -> tuple[Account, Cookies] | None:
+        """The account a `__Secure-C_SES` value signs in, and the pair it belongs to."""
         if not secure_c_ses:
             return None
         for account in list(self._by_csesidx.values()):
-            if account.secure_c_ses == secure_c_ses:
-                return account
+            cookies = account.cookies_for(secure_c_ses)
+            if cookies is not None:
+                return account, cookies
         return None
+
+    def by_email(self, email: str) -> Account | None:
+        wanted = email.strip().lower()
+        return next((a for a in list(self._by_csesidx.values())
+                     if a.email.lower() == wanted), None)
+
+    def signed_in(self, secure_c_ses: str | None, now: float) -> tuple[Account, Cookies] | None:
+        """As by_cookie, but only while that pair works (not expired, not signed out)."""
+        found = self.by_cookie(secure_c_ses)
+        if found is None:
+            return None
+        account, cookies = found
+        if account.signed_out or (cookies.expires_at is not None and now >= cookies.expires_at):
+            return None
+        return found
 
     def all(self) -> list[Account]:
         return list(self._by_csesidx.values())

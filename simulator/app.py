@@ -1,11 +1,12 @@
-"""The Flask app: wires the state, the three fake hosts and the control API together."""
+"""The Flask app: wires the state, the fake hosts (API and sign-in pages) and the control API
+together."""
 
 from __future__ import annotations
 
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import control, oxsrf, widgets
+from . import control, oxsrf, signin, widgets
 from .accounts import accounts_from_payload
 from .demo import DEMO_ACCOUNT
 from .errors import GoogleError
@@ -27,6 +28,7 @@ def create_app(settings=None, accounts=None, sink=None) -> Flask:
     app.extensions[EXTENSION] = SimState(settings, accounts_from_payload(records), sink)
     app.register_blueprint(oxsrf.bp)
     app.register_blueprint(widgets.bp)
+    app.register_blueprint(signin.bp)
     app.register_blueprint(control.bp)
     app.before_request(_open_log_entry)
     app.after_request(_close_log_entry)

@@ -1,5 +1,5 @@
 """The control API under /__sim__/ (a path the real service never uses): knobs, faults,
-accounts, keys, the request log and reset, for tests. No authentication, by design: the
+accounts, keys, the request log, sign-in mail and reset, for tests. No authentication, by design: the
 simulator only ever listens where tests run."""
 
 from __future__ import annotations
@@ -125,6 +125,18 @@ def list_sessions():
         "turns": [{"query": t.query, "reply": t.reply, "thoughts": t.thoughts,
                    "query_id": t.query_id, "turn_id": t.turn_id} for t in s.turns],
     } for s in sessions]})
+
+
+@bp.get("/mail")
+def list_mail():
+    """Every code the sign-in pages sent: email, code, time, status, delivered_at."""
+    return jsonify({"mail": current_state().signin.outbox.list()})
+
+
+@bp.delete("/mail")
+def clear_mail():
+    current_state().signin.outbox.clear()
+    return jsonify({"mail": []})
 
 
 @bp.post("/reset")

@@ -4,6 +4,11 @@ A fault hits the next `count` matching requests (-1: until cleared). Matching me
 request passed authentication (a valid cookie at getoxsrf, a valid JWT at a widget
 verb), its account is the `csesidx` filter if one is given, and its verb is the `verb`
 filter, or, without one, a verb the kind applies to by default (DEFAULT_VERBS).
+
+Sign-in faults (SIGNIN_KINDS) hit the steps of the browser sign-in instead, named like
+verbs: `login_email` (the email is submitted), `send_code` (a code is about to be
+mailed: entering the code page or Resend) and `verify_code` (a right code was entered).
+They filter by `email` (case-insensitive), since no csesidx exists before sign-in.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ WIDGET_VERBS = (
     "widgetGetSession", "widgetDeleteSession", "widgetGetEngineUserData",
 )
 ALL_VERBS = ("getoxsrf",) + WIDGET_VERBS
+SIGNIN_VERBS = ("login_email", "send_code", "verify_code")
 STREAM_KINDS = ("stream_429", "truncate", "hang", "gate", "malformed", "skip",
                 "thoughts_only", "empty", "token_only")
 DEFAULT_VERBS = {
@@ -29,7 +35,16 @@ DEFAULT_VERBS = {
     "http_429": WIDGET_VERBS,
     "http_error": WIDGET_VERBS,
     **{kind: ("widgetStreamAssist",) for kind in STREAM_KINDS},
+    "signin_error": ("login_email",),
+    "signin_restricted": ("login_email",),
+    "signin_captcha": ("send_code",),
+    "mail_delay": ("send_code",),
+    "no_mail": ("send_code",),
 }
+SIGNIN_KINDS = ("signin_error", "signin_restricted", "signin_captcha", "mail_delay", "no_mail")
+# Where a sign-in fault may be moved with `verb` (a rejection can come before or after the code).
+SIGNIN_ALLOWED = {"signin_error": ("login_email", "verify_code"),
+                  "signin_restricted": ("login_email", "verify_code")}
 HOLDING_KINDS = ("gate", "hang")
 HTTP_ERROR_STATUSES = (400, 401, 403, 404, 500, 502, 503, 504)
 
@@ -50,13 +65,15 @@ class Fault:
     message: str | None = None  # http_error: replaces the stock message
     retry_after: int | None = None  # http_429: Retry-After header
     reason: str | None = None  # http_429/stream_429: ErrorInfo reason; skip: skipped reason
-    seconds: float = 600.0  # hang
+    seconds: float = 600.0  # hang; mail_delay (default 5)
+    email: str | None = None  # sign-in kinds: only this address
     hits: int = 0
     released: threading.Event = field(default_factory=threading.Event, repr=False)
 
-    def matches(self, verb: str, csesidx: str | None) -> bool:
+    def matches(self, verb: str, csesidx: str | None, email: str | None = None) -> bool:
         verbs = (self.verb,) if self.verb else DEFAULT_VERBS[self.kind]
-        return verb in verbs and self.csesidx in (None, csesidx)
+        return (verb in verbs and self.csesidx in (None, csesidx)
+                and self.email in (None, (email or "").lower()))
 
     def to_json(self) -> dict:
         data = {k: v for k, v in vars(self).items() if k != "released"}
@@ -90,11 +107,13 @@ def fault_from_spec(spec, fault_id: int) -> Fault:
     if count == 0:
         raise FaultError("count must be -1 or at least 1")
     allowed = ALL_VERBS if kind in ("http_429", "http_error") else DEFAULT_VERBS[kind]
+    allowed = SIGNIN_ALLOWED.get(kind, allowed)
     if spec.get("verb") not in (None, *allowed):
         raise FaultError(f"verb for {kind} must be one of {list(allowed)}")
     if kind == "http_error" and spec.get("status", 500) not in HTTP_ERROR_STATUSES:
         raise FaultError(f"status must be one of {list(HTTP_ERROR_STATUSES)}")
-    seconds = spec.get("seconds", 600.0)
+    _check_filters(spec, kind)
+    seconds = spec.get("seconds", 5.0 if kind == "mail_delay" else 600.0)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
         raise FaultError("seconds must be a number >= 0")
     return Fault(
@@ -103,7 +122,16 @@ def fault_from_spec(spec, fault_id: int) -> Fault:
         status=spec.get("status", 500), message=_str_or_none(spec, "message"),
         retry_after=_int(spec, "retry_after", None, 0),
         reason=_str_or_none(spec, "reason"), seconds=float(seconds),
+        email=(_str_or_none(spec, "email") or "").lower() or None,
     )
+
+
+def _check_filters(spec, kind) -> None:
+    """Sign-in faults filter by email, the others by csesidx."""
+    if kind in SIGNIN_KINDS and spec.get("csesidx") is not None:
+        raise FaultError(f"{kind} filters by email, not csesidx")
+    if kind not in SIGNIN_KINDS and spec.get("email") is not None:
+        raise FaultError(f"only sign-in faults {list(SIGNIN_KINDS)} filter by email")
 
 
 def _csesidx(spec) -> str | None:
@@ -140,11 +168,12 @@ class FaultBook:
             self._faults.append(fault)
         return fault
 
-    def take(self, verb: str, csesidx: str | None, kinds=None) -> Fault | None:
+    def take(self, verb: str, csesidx: str | None, kinds=None,
+             email: str | None = None) -> Fault | None:
         """The first live fault matching this request (limited to `kinds`), counted as a hit."""
         with self._lock:
             for fault in self._faults:
-                if (kinds is None or fault.kind in kinds) and fault.matches(verb, csesidx):
+                if (kinds is None or fault.kind in kinds) and fault.matches(verb, csesidx, email):
                     fault.hits += 1
                     if fault.count > 0:
                         fault.count -= 1

@@ -24,12 +24,13 @@ def _xssi_json(payload: dict) -> Response:
 
 def _signed_in_account(state, csesidx: str | None):
     """The account behind the request's cookies, or None for the 401 of §3.2."""
-    account = state.accounts.by_cookie(request.cookies.get(SECURE_COOKIE))
-    if account is None or account.csesidx != csesidx or account.is_expired(state.now()):
+    found = state.accounts.signed_in(request.cookies.get(SECURE_COOKIE), state.now())
+    if found is None or found[0].csesidx != csesidx:
         return None
+    account, cookies = found
     if state.settings.require_oses:
         oses = request.cookies.get(HOST_COOKIE)
-        if not oses or (account.host_c_oses and oses != account.host_c_oses):
+        if not oses or (cookies.host_c_oses and oses != cookies.host_c_oses):
             return None
     return account
 

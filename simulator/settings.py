@@ -41,6 +41,8 @@ class Settings:
     quota: int | None = None  # widgetStreamAssist calls per window per account
     quota_window: float = 60.0
     project_number: str = "987654321098"
+    cookie_lifetime: float = 86400.0  # seconds the cookies of a sign-in work (§10.1: ~24 h)
+    maildir: str | None = None  # where sign-in codes are delivered as mail (Maildir)
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -100,6 +102,12 @@ def _quota(key, value):
     return None if value is None else _count(key, value)
 
 
+def _path(key, value):
+    if value is not None and (not isinstance(value, str) or not value):
+        raise SettingsError(f"{key} must be a directory path or null")
+    return value
+
+
 def _digits(key, value):
     if not isinstance(value, str) or not value.isdigit():
         raise SettingsError(f"{key} must be a string of digits")
@@ -120,4 +128,6 @@ _VALIDATORS = {
     "quota": _quota,
     "quota_window": lambda key, value: _number(key, value, minimum=0.001),
     "project_number": _digits,
+    "cookie_lifetime": lambda key, value: _number(key, value, minimum=1.0),
+    "maildir": _path,
 }

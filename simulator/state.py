@@ -9,6 +9,7 @@ from flask import current_app, g
 
 from .accounts import Account, AccountBook
 from .faults import FaultBook
+from .logins import SigninBook
 from .quota import QuotaCounters
 from .requestlog import RequestLog
 from .sessions import SessionBook
@@ -31,6 +32,7 @@ class SimState:
         self.faults = FaultBook()
         self.log = RequestLog(sink)
         self.quota = QuotaCounters()
+        self.signin = SigninBook()  # sign-ins in flight and the codes mailed
 
     def now(self) -> float:
         return self.clock()
@@ -39,7 +41,8 @@ class SimState:
         return [dataclasses.replace(a) for a in self._startup_accounts]
 
     def reset(self) -> None:
-        """Back to start-up: settings, accounts, no faults, log, sessions or quota use.
+        """Back to start-up: settings, accounts; no faults, log, sessions, quota use,
+        sign-ins or recorded mail (mail already in a Maildir stays there).
 
         Keys of start-up accounts survive, so a proxy holding a cached JWT is not thrown
         into a 401 by a reset between two tests; keys of other accounts are forgotten."""
@@ -50,6 +53,7 @@ class SimState:
         self.sessions.clear()
         self.log.clear()
         self.quota.clear()
+        self.signin.clear()
 
 
 def current_state() -> SimState:
