@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 # Model ids the upstream is known to accept (upstream-protocol.md §7.1, [H]/[M] entries).
 DEFAULT_UPSTREAM_MODELS = (
@@ -59,6 +59,7 @@ class Config:
     precreate_sessions: bool = True
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
+    store_url: str = field(default="", repr=False)  # may hold the Redis password
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -71,7 +72,9 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a response."""
-        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, *self.api_keys) if s]
+        store_password = urlsplit(self.store_url).password or ""
+        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, *self.api_keys,
+                            store_password, unquote(store_password)) if s]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -147,6 +150,27 @@ class _Reader:
             raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
         return value
 
+    def store_url(self, name: str) -> str:
+        value = self.text(name)
+        if not value:
+            return ""
+        try:
+            parts = urlsplit(value)
+            parts.port  # a malformed port raises ValueError
+        except ValueError:
+            raise ConfigError(f"{name} is not a valid URL") from None
+        # The URL may hold a Redis password: messages name the scheme, never the value.
+        if parts.scheme in ("redis", "rediss"):
+            if not parts.hostname:
+                raise ConfigError(f"{name} must name a host, like redis://host:6379/0")
+        elif parts.scheme in ("unix", "sqlite"):
+            if not parts.path.startswith("/"):
+                raise ConfigError(f"{name} must hold an absolute path, like {parts.scheme}:///path/to/file")
+        else:
+            got = f"{value.split('://')[0]}://…" if "://" in value else "no scheme"
+            raise ConfigError(f"{name} must start with redis://, rediss://, unix:// or sqlite:///, got {got}")
+        return value
+
     def choice(self, name: str, default: str, allowed: Mapping[str, str] | tuple[str, ...]) -> str:
         value = self.text(name, default=default).lower()
         if value not in allowed:
@@ -212,6 +236,7 @@ class _Reader:
             precreate_sessions=self.boolean("PRECREATE_SESSIONS", True),
             upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
             upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),
+            store_url=self.store_url("STORE_URL"),
             extra=self.env,
         )
 
