@@ -25,11 +25,19 @@ if [ "$has_cookies" = 0 ]; then
 fi
 
 .venv/bin/gunicorn -c gunicorn.conf.py wsgi:app &
-pids+=($!)
-for _ in $(seq 100); do
-    .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null && break
+gunicorn_pid=$!
+pids+=($gunicorn_pid)
+up=0
+for _ in $(seq 150); do
+    kill -0 "$gunicorn_pid" 2>/dev/null || break
+    .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" \
+        2>/dev/null && { up=1; break; }
     sleep 0.2
 done
+if [ "$up" = 0 ]; then
+    echo "gemini-business-proxy did not start: see the messages above." >&2
+    exit 1
+fi
 cat <<MSG
 
 gemini-business-proxy is listening on http://127.0.0.1:$port  (Ctrl-C stops it). Try:

@@ -8,5 +8,5 @@ cd "$(dirname "$0")"
 . scripts/system-packages.sh
 . scripts/venv.sh
 ensure_packages nginx:nginx curl:curl redis-server:redis-server dovecot:dovecot-imapd chromium:chromium
-ensure_venv .venv requirements-dev.txt
-exec .venv/bin/python -m pytest "$@"
+ensure_venv .venv-test requirements-dev.txt
+exec .venv-test/bin/python -m pytest "$@"

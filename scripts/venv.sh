@@ -1,4 +1,4 @@
-# Sourced by run.sh and test.sh: make sure .venv exists and holds the given requirements file.
+# Sourced by run.sh and test.sh: make sure a virtualenv exists and holds the given requirements file.
 # Works on a fresh Debian with only python3: when the venv module lacks ensurepip (package
 # python3-venv missing) it installs that package as root, or else bootstraps pip from PyPI.
 
