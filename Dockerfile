@@ -5,8 +5,12 @@ RUN python -m venv /venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
 
-# Runtime stage: the venv and the code, run as an unprivileged user.
+# Runtime stage: the venv and the code, run as an unprivileged user. Chromium is for the
+# automatic email + one-time-code sign-in (BROWSER_EXECUTABLE); Playwright drives it.
 FROM python:3.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --create-home --home-dir /home/gbp gbp \
     && mkdir -p /data && chown gbp:gbp /data && chmod 700 /data
 COPY --from=build /venv /venv

@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app`."""
-from app import create_app
+from app import create_app, start_background
 
 app = create_app()
+start_background(app)

@@ -6,7 +6,11 @@ import logging
 from flask import Flask
 
 from . import errors, logs, observe
+from .accounts import sources
 from .accounts.pool import AccountPool
+from .accounts.records import Accounts
+from .accounts.refresh import Refresher
+from .accounts.service import AccountAdmin
 from .auth import ClientAuth
 from .chat import Services
 from .config import Config
@@ -19,7 +23,10 @@ log = logging.getLogger("gbp")
 
 
 def create_app(config: Config | None = None, upstream: GeminiBusiness | None = None) -> Flask:
-    """Build the app: read settings, wire services, register blueprints and error handlers."""
+    """Build the app: read settings, wire services, register blueprints and error handlers.
+
+    Background work (the sign-in refresher) is started by start_background(), which the
+    server entry point (wsgi.py) calls; tests that build apps directly stay quiet."""
     config = config or Config.from_env()
     logs.setup(config.log_level, config.log_format, config.secrets())
     app = Flask(__name__)
@@ -27,14 +34,22 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     upstream = upstream or GeminiBusiness(config)
+    store = open_store(config)
+    accounts = Accounts(store)
+    sources.sync(accounts, sources.from_config(config))
+    refresher = Refresher(accounts, store, config)
+    pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
+                       max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request)
     app.extensions["gbp"] = Services(
         config=config,
-        store=open_store(config),
+        store=store,
         upstream=upstream,
-        pool=AccountPool.from_config(config),
+        pool=pool,
         catalogue=Catalogue(config),
         spares=SpareSessions(upstream, enabled=config.precreate_sessions),
     )
+    app.extensions["gbp.refresher"] = refresher
+    app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher)
     errors.register(app)
     observe.install(app)
     _register_blueprints(app, config)
@@ -43,6 +58,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
 
 
 def _register_blueprints(app: Flask, config: Config) -> None:
+    from .admin.routes import bp as admin_bp
     from .gemini.routes import bp as gemini_bp
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
@@ -52,6 +68,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
     app.register_blueprint(gemini_bp)
+    app.register_blueprint(admin_bp)
 
 
 def _announce(app: Flask, config: Config) -> None:
@@ -59,8 +76,14 @@ def _announce(app: Flask, config: Config) -> None:
     if not config.client_auth_enabled:
         log.warning("client authentication is OFF: anyone who can reach this port can use the Gemini Business "
                     "account. Set API_KEYS or JWT_SECRET to require a key.")
-    if not len(services.pool):
-        log.warning("no Gemini Business account has cookies: chat requests will get 503 until "
-                    "GEMINI_BUSINESS_SECURE_C_SES, GEMINI_BUSINESS_CSESIDX and GEMINI_BUSINESS_CONFIG_ID are set")
+    usable, configured = services.pool.usable_count()
+    if not usable:
+        log.warning("no Gemini Business account is usable yet (%d configured): chat requests get 503 until "
+                    "one is signed in or imported (see README: accounts)", configured)
     log.info("ready", extra={"upstream": config.api_base_url, "openai_compatible": config.openai_compatible,
                              "models": [m.id for m in services.catalogue.all()]})
+
+
+def start_background(app: Flask) -> None:
+    """Start the per-worker background loops: keeping accounts signed in."""
+    app.extensions["gbp.refresher"].start()

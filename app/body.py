@@ -8,8 +8,9 @@ from flask import request
 from .errors import bad_request
 
 
-def json_body(optional: bool = False) -> dict:
-    """The body as a JSON object. Empty is allowed when `optional`; anything else is a 400.
+def json_body(optional: bool = False, lists: bool = False) -> dict | list:
+    """The body as a JSON object (or a list, when `lists`). Empty is allowed when `optional`;
+    anything else is a 400.
 
     The size limit (MAX_REQUEST_MB) is enforced by Werkzeug while reading: 413.
     """
@@ -23,6 +24,6 @@ def json_body(optional: bool = False) -> dict:
     except (ValueError, RecursionError) as exc:
         detail = f": {exc.msg} at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{detail}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object", code="invalid_json")
+    if not isinstance(body, (dict, list) if lists else dict):
+        raise bad_request(f"the request body must be a JSON object{' or array' if lists else ''}", code="invalid_json")
     return body

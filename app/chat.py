@@ -1,29 +1,36 @@
-"""The one pipeline both client surfaces share: a Turn goes upstream, events come back.
+"""The one pipeline both client surfaces share: a Turn goes upstream on an account, events come back.
 
 The OpenAI and native blueprints differ only in how they build the Turn and render events.
+Until the first visible event nothing has reached the client, so a failure up to then may
+still move the turn to another account (never a native session's: its history is upstream).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+import logging
+from dataclasses import dataclass, field
 
 from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .config import Config
-from .pump import KEEPALIVE, EventPump
-from .store.sqlite import SqliteStore
-from .upstream.client import AssistStream, GeminiBusiness
-from .upstream.errors import SessionGone
+from .pump import EventPump
+from .store.base import Store
+from .upstream import errors
+from .upstream.client import GeminiBusiness
 from .upstream.events import FileReply, Skipped, Text, Thought
 from .upstream.models import Catalogue, Model
 from .upstream.spares import SpareSessions
+
+log = logging.getLogger("gbp.chat")
+# Failures worth trying on another account; a 400 (the request itself) is not.
+FAILOVER = (errors.RateLimited, errors.AccountUnavailable, errors.Unauthorized, errors.Forbidden,
+            errors.UpstreamFailed, errors.UpstreamTimeout, errors.UpstreamOverloaded)
 
 
 @dataclass
 class Services:
     """Everything a request needs, built once per worker by create_app."""
     config: Config
-    store: SqliteStore
+    store: Store
     upstream: GeminiBusiness
     pool: AccountPool
     catalogue: Catalogue
@@ -32,156 +39,104 @@ class Services:
 
 @dataclass(frozen=True)
 class Turn:
-    text: str                      # what goes into query.parts[0].text
+    text: str                     # what goes into query.parts[0].text
     model: Model
-    account: Account | None = None # set when a native session pins the account
-    session: str | None = None     # upstream session name; None: a fresh session
+    account_id: str | None = None # a native session's account: the turn stays on it
+    session: str | None = None    # a native session's upstream session; None: a fresh one
 
 
 @dataclass
 class Answer:
+    """An answer being read: its account is held (in flight) until close()."""
     account: Account
     session: str
-    stream: AssistStream
+    pump: EventPump
+    pool: AccountPool
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self, error: BaseException | None = None, completed: bool = False) -> None:
+        """Stop reading upstream, free the account and record how it went (safe to call twice)."""
+        self.pump.close()
+        if self._closed:
+            return
+        self._closed = True
+        self.pool.release(self.account)
+        if isinstance(error, errors.UpstreamError):
+            self.pool.failed(self.account, error)
+        elif completed:
+            self.pool.succeeded(self.account)
 
 
-def start(services: Services, turn: Turn) -> Answer:
-    """Send the turn upstream; returns once the answer stream is open (HTTP errors raise here)."""
-    account = turn.account or services.pool.acquire()
-    if turn.session:  # a native session: its history is upstream, never switch it silently
-        stream = services.upstream.stream_assist(account, turn.session, turn.text, turn.model.upstream_id)
-        return Answer(account, turn.session, stream)
+def start(services: Services, turn: Turn, wait: float | None) -> Answer:
+    """Send the turn upstream and wait for its first visible event: at most `wait` seconds
+    (a stream then starts with keep-alives), or as long as it takes (None)."""
+
+    def attempt(account: Account) -> Answer:
+        session, stream = _open(services, turn, account)
+        pump = EventPump(stream, closer=stream.abort)
+        try:
+            pump.prefetch(wait, is_visible)
+        except BaseException:
+            pump.close()
+            raise
+        return Answer(account, session, pump, services.pool)
+
+    return on_an_account(services, attempt, pinned=turn.account_id)
+
+
+def new_session(services: Services) -> tuple[Account, str]:
+    """An empty upstream session for a native session, on the first account that can make one."""
+
+    def attempt(account: Account) -> tuple[Account, str]:
+        return account, services.upstream.create_session(account)
+
+    account, session = on_an_account(services, attempt)
+    services.pool.release(account)
+    return account, session
+
+
+def on_an_account(services: Services, attempt, pinned: str | None = None):
+    """attempt(account) on a chosen account (held in flight when it returns), moving to another
+    account after a failure worth it, up to FAILOVER_ATTEMPTS; a pinned account never moves."""
+    pool = services.pool
+    tried: set[str] = set()
+    last: errors.UpstreamError | None = None
+    while True:
+        try:
+            account = pool.pinned(pinned) if pinned else pool.acquire(tried)
+        except errors.AccountUnavailable:
+            if last is not None:
+                raise last from None  # the real reason the accounts tried so far failed
+            raise
+        try:
+            return attempt(account)
+        except errors.UpstreamError as exc:
+            pool.release(account)
+            pool.failed(account, exc)
+            tried.add(account.id)
+            last = exc
+            if pinned or not isinstance(exc, FAILOVER) or len(tried) >= services.config.failover_attempts:
+                raise
+            log.warning("trying another account: %s", exc.public_message(), extra={"account": account.id})
+        except BaseException:
+            pool.release(account)
+            raise
+
+
+def _open(services: Services, turn: Turn, account: Account):
+    model_id = turn.model.upstream_id
+    if turn.session:
+        return turn.session, services.upstream.stream_assist(account, turn.session, turn.text, model_id)
     session = services.spares.take(account)
     try:
-        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
-    except SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
+        stream = services.upstream.stream_assist(account, session, turn.text, model_id)
+    except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
         session = services.upstream.create_session(account)
-        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+        stream = services.upstream.stream_assist(account, session, turn.text, model_id)
     services.spares.refill(account)  # while the upstream thinks, not before the query went out
-    return Answer(account, session, stream)
-
-
-def start_streaming(services: Services, turn: Turn) -> tuple[Answer, EventPump]:
-    """Start the turn and wait (up to one keep-alive interval) for the first visible event.
-
-    Until that event the client has received nothing, so failures up to here still become
-    real HTTP statuses; after it they can only be reported in-band.
-    """
-    answer = start(services, turn)
-    pump = EventPump(answer.stream, closer=answer.stream.abort)
-    try:
-        pump.prefetch(services.config.keepalive_interval, is_visible)
-    except BaseException:
-        pump.close()
-        raise
-    return answer, pump
+    return session, stream
 
 
 def is_visible(event) -> bool:
     """Events a client sees (as opposed to bookkeeping such as SessionInfo)."""
     return isinstance(event, (Thought, Text, FileReply, Skipped))
-
-
-def estimate_tokens(text: str) -> int:
-    """Gemini Business reports no token counts; estimate ~4 ASCII characters or 1 other character a token."""
-    if not text:
-        return 0
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
-
-
-class OutputLimiter:
-    """Applies max_tokens and stop sequences to answer text as it streams.
-
-    feed() returns the text that may be shown now and, once the output must end, the
-    finish_reason ("length" or "stop"). A stop sequence may straddle deltas, so up to
-    len(longest stop) - 1 characters are held back until the next delta or flush().
-    """
-
-    def __init__(self, max_tokens: int | None = None, stop: tuple[str, ...] = ()):
-        self.budget = max_tokens
-        self.stop = tuple(s for s in stop if s)
-        self.hold = max((len(s) for s in self.stop), default=1) - 1
-        self.pending = ""
-        self.used = 0
-
-    def feed(self, text: str) -> tuple[str, str | None]:
-        self.pending += text
-        reason = None
-        if self.stop:
-            cut = min((i for i in (self.pending.find(s) for s in self.stop) if i >= 0), default=-1)
-            if cut >= 0:
-                self.pending, reason = self.pending[:cut], "stop"
-        ready = self.pending if reason else self.pending[:max(0, len(self.pending) - self.hold)]
-        self.pending = "" if reason else self.pending[len(ready):]
-        ready, cut_short = self._spend(ready)
-        if cut_short:
-            return ready, "length"
-        return ready, reason
-
-    def flush(self) -> tuple[str, str | None]:
-        ready, self.pending = self.pending, ""
-        ready, cut_short = self._spend(ready)
-        return ready, "length" if cut_short else None
-
-    def _spend(self, text: str) -> tuple[str, bool]:
-        if self.budget is None:
-            return text, False
-        for i, ch in enumerate(text):
-            cost = 0.25 if ord(ch) < 128 else 1
-            if self.used + cost > self.budget:
-                return text[:i], True
-            self.used += cost
-        return text, False
-
-
-def output(events: Iterable, limiter: OutputLimiter) -> Iterator[tuple[str, str | None]]:
-    """What the client is shown, with output limits applied, as (kind, value) pairs:
-    ("keepalive", None), ("thought", text), ("text", text), ("refusal", text), then one
-    ("finish", reason). Upstream errors propagate from the iteration."""
-    finish = None
-    for event in events:
-        if event is KEEPALIVE:
-            yield "keepalive", None
-        elif isinstance(event, Thought):
-            yield "thought", event.text
-        elif isinstance(event, Text):
-            shown, finish = limiter.feed(event.text)
-            if shown:
-                yield "text", shown
-            if finish:
-                break
-        elif isinstance(event, Skipped):
-            finish = "content_filter"
-            yield "refusal", event.explanation()
-            break
-    if finish is None:
-        shown, finish = limiter.flush()
-        if shown:
-            yield "text", shown
-    yield "finish", finish or "stop"
-
-
-@dataclass
-class Collected:
-    text: str = ""
-    thoughts: str = ""
-    finish_reason: str = "stop"
-    refusal: str | None = None
-
-
-def collect(stream: AssistStream, limiter: OutputLimiter) -> Collected:
-    """Read a whole answer (non-streaming responses); stops reading upstream once the output ends."""
-    parts: dict[str, list[str]] = {"text": [], "thought": [], "refusal": []}
-    result = Collected()
-    try:
-        for kind, value in output(stream, limiter):
-            if kind == "finish":
-                result.finish_reason = value
-            else:
-                parts[kind].append(value)
-    finally:
-        stream.close()
-    result.text, result.thoughts = "".join(parts["text"]), "".join(parts["thought"])
-    result.refusal = "".join(parts["refusal"]) or None
-    return result

@@ -60,6 +60,29 @@ class Config:
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
     store_url: str = field(default="", repr=False)  # may hold the Redis password
+    # accounts: sources, the pool, sign-in
+    accounts_file: str = ""
+    admin_key: str = ""
+    cooldown_base: float = 60.0
+    cooldown_max: float = 4 * 3600.0
+    account_max_concurrency: int = 0
+    failover_attempts: int = 3
+    auto_login: bool = True
+    login_refresh_lead: float = 2 * 3600.0
+    login_check_interval: float = 30.0
+    login_timeout: float = 300.0
+    login_code_wait: float = 120.0
+    login_resends: int = 2
+    browser_executable: str = "/usr/bin/chromium"
+    browser_headless: bool = True
+    browser_proxy: str = ""
+    browser_driver: str = "playwright"
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_ssl: bool = True
+    mail_sender: str = "noreply-googlecloud@google.com"
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -73,8 +96,8 @@ class Config:
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a response."""
         store_password = urlsplit(self.store_url).password or ""
-        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, *self.api_keys,
-                            store_password, unquote(store_password)) if s]
+        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.imap_password,
+                            *self.api_keys, store_password, unquote(store_password)) if s]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -237,8 +260,38 @@ class _Reader:
             upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
             upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),
             store_url=self.store_url("STORE_URL"),
+            **self.accounts_settings(),
             extra=self.env,
         )
+
+    def accounts_settings(self) -> dict:
+        imap_host = self.text("IMAP_HOST")
+        if imap_host and not (self.text("IMAP_USER") and self.text("IMAP_PASSWORD")):
+            raise ConfigError("IMAP_USER and IMAP_PASSWORD must be set with IMAP_HOST")
+        return {
+            "accounts_file": self.text("ACCOUNTS_FILE"),
+            "admin_key": self.text("ADMIN_KEY"),
+            "cooldown_base": self.number("COOLDOWN_BASE", 60.0, minimum=1),
+            "cooldown_max": self.number("COOLDOWN_MAX", 4 * 3600.0, minimum=1),
+            "account_max_concurrency": self.integer("ACCOUNT_MAX_CONCURRENCY", 0, 0),
+            "failover_attempts": self.integer("FAILOVER_ATTEMPTS", 3, 1, 20),
+            "auto_login": self.boolean("AUTO_LOGIN", True),
+            "login_refresh_lead": self.number("LOGIN_REFRESH_LEAD", 2 * 3600.0, minimum=0),
+            "login_check_interval": self.number("LOGIN_CHECK_INTERVAL", 30.0, minimum=0.1),
+            "login_timeout": self.number("LOGIN_TIMEOUT", 300.0, minimum=10),
+            "login_code_wait": self.number("LOGIN_CODE_WAIT", 120.0, minimum=1),
+            "login_resends": self.integer("LOGIN_RESENDS", 2, 0, 10),
+            "browser_executable": self.text("BROWSER_EXECUTABLE", default="/usr/bin/chromium"),
+            "browser_headless": self.boolean("BROWSER_HEADLESS", True),
+            "browser_proxy": self.text("BROWSER_PROXY"),
+            "browser_driver": self.choice("BROWSER_DRIVER", "playwright", ("playwright", "patchright")),
+            "imap_host": imap_host,
+            "imap_port": self.integer("IMAP_PORT", 993, 1, 65535),
+            "imap_user": self.text("IMAP_USER"),
+            "imap_password": self.text("IMAP_PASSWORD"),
+            "imap_ssl": self.boolean("IMAP_SSL", True),
+            "mail_sender": self.text("MAIL_SENDER", default="noreply-googlecloud@google.com"),
+        }
 
     def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         value = self.raw("MODEL_ALIASES")[1]

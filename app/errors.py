@@ -6,10 +6,12 @@ whatever raised it: our own validation, Werkzeug (404/405/413), an upstream fail
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from .store.base import StoreUnavailable
 from .upstream import errors as up
 
 log = logging.getLogger("gbp.errors")
@@ -56,9 +58,9 @@ def from_upstream(exc: up.UpstreamError) -> ApiError:
         return ApiError(429, f"Gemini Business is rate limiting this account: {detail}",
                         type="rate_limit_error", code="rate_limit_exceeded", headers=headers)
     if isinstance(exc, up.AccountUnavailable):
-        return ApiError(503, f"No usable Gemini Business account: {detail}",
+        return ApiError(503, detail[:1].upper() + detail[1:] + ".",
                         type="service_unavailable_error", code="account_unavailable",
-                        headers={"Retry-After": "30"})
+                        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after or 30)))})
     if isinstance(exc, up.UpstreamTimeout):
         return ApiError(504, f"Gemini Business did not answer in time: {detail}", type="server_error", code="timeout")
     if isinstance(exc, up.UpstreamRejected):
@@ -95,6 +97,12 @@ def _http_error(exc: HTTPException):
     return response
 
 
+def _store_down(exc: StoreUnavailable):
+    log.error("the shared store is unavailable: %s", exc)
+    return render(ApiError(503, "The gateway's state store is unavailable; try again shortly.",
+                           type="service_unavailable_error", code="store_unavailable", headers={"Retry-After": "5"}))
+
+
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _http_error(exc)
@@ -105,5 +113,6 @@ def _unexpected(exc: Exception):
 def register(app: Flask) -> None:
     app.register_error_handler(ApiError, render)
     app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
+    app.register_error_handler(StoreUnavailable, _store_down)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

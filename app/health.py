@@ -16,34 +16,50 @@ class TokenProbe:
 
     def __init__(self):
         self.checked_at = 0.0
-        self.result: tuple[int, str] = (0, "not checked")
+        self.result: tuple[bool, str] = (False, "not checked")
 
-    def usable(self, services) -> tuple[int, str]:
+    def check(self, services) -> tuple[bool, str]:
+        """Can one usable account get a token right now? (one getoxsrf at most per CHECK_EVERY)"""
         if time.monotonic() - self.checked_at < CHECK_EVERY:
             return self.result
-        usable, detail = 0, "no account configured"
-        for account in services.pool.accounts.values():
+        try:
+            account = services.pool.acquire()
+        except UpstreamError as exc:
+            result = (False, exc.public_message())
+        else:
+            services.pool.release(account)
             try:
                 services.upstream.tokens.bearer(account)
-                usable, detail = usable + 1, "ok"
+                result = (True, "ok")
             except UpstreamError as exc:
-                detail = exc.public_message()
-        if not services.pool.accounts and services.pool.email_only:
-            detail = "an email is configured but no cookies yet"
-        self.checked_at, self.result = time.monotonic(), (usable, detail)
-        return self.result
+                result = (False, exc.public_message())
+        self.checked_at, self.result = time.monotonic(), result
+        return result
 
 
 def _state() -> tuple[dict, bool]:
     services = current_app.extensions["gbp"]
     probe = current_app.extensions.setdefault("gbp.health", TokenProbe())
-    usable, detail = probe.usable(services)
-    ready = usable > 0
-    return {
+    token_ok, detail = probe.check(services)
+    usable, configured = services.pool.usable_count()
+    ready = usable > 0 and token_ok
+    body = {
         "status": "ok" if ready else "degraded",
-        "accounts": {"configured": len(services.pool), "usable": usable},
+        "accounts": {"configured": configured, "usable": usable, **_waiting(services)},
         "upstream": detail,
-    }, ready
+    }
+    return body, ready
+
+
+def _waiting(services) -> dict:
+    """Counts of accounts waiting for a sign-in, and of sign-ins waiting for a one-time code."""
+    needs, codes = 0, 0
+    for record, state in services.pool.accounts.all():
+        if record.disabled:
+            continue
+        needs += not record.has_cookies or state.needs_login
+        codes += (state.login or {}).get("status") == "waiting_for_code"
+    return {"needs_login": needs, "waiting_for_code": codes}
 
 
 @bp.get("/health")

@@ -36,7 +36,7 @@ class EventPump:
             if not self._closed:
                 self._queue.put((None, exc))
 
-    def _next(self, timeout: float):
+    def _next(self, timeout: float | None):
         """Next event, KEEPALIVE after `timeout` seconds of quiet, or _END; re-raises the reader's error."""
         try:
             event, error = self._queue.get(timeout=timeout)
@@ -46,15 +46,16 @@ class EventPump:
             raise error
         return event
 
-    def prefetch(self, wait: float, visible) -> None:
-        """Buffer events until one for which visible(event) holds, the end, or `wait` seconds pass.
+    def prefetch(self, wait: float | None, visible) -> None:
+        """Buffer events until one for which visible(event) holds, the end, or `wait` seconds pass
+        (None: no time limit; the upstream read timeout still ends a silent stream).
 
         Errors raised meanwhile propagate, so the caller can still answer with a real HTTP status.
         """
-        deadline = time.monotonic() + wait
+        deadline = None if wait is None else time.monotonic() + wait
         while not self._done:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 return
             event = self._next(left)
             if event is KEEPALIVE:

@@ -31,26 +31,28 @@ def response(frames: Iterator[str]) -> Response:
     )
 
 
-def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str], close: Callable[[], None],
-            log: logging.Logger) -> Iterator[str]:
+def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
+            finish: Callable[[BaseException | None, bool], None], log: logging.Logger) -> Iterator[str]:
     """Pass `frames` on; turn a failure after the first byte into one in-band error frame.
 
-    A client that goes away raises GeneratorExit at a yield; either way `close` runs, which
-    cancels the upstream call.
+    A client that goes away raises GeneratorExit at a yield; either way `finish(error,
+    completed)` runs, which cancels the upstream call and records the outcome.
     """
-    outcome = "error"
+    outcome, error = "error", None
     try:
         yield from frames
         outcome = "ok"
     except UpstreamError as exc:
+        error = exc
         log.warning("upstream failed mid-stream: %s", exc.public_message())
         yield error_frame(from_upstream(exc))
     except GeneratorExit:
         outcome = "client_gone"
         raise
-    except Exception:
+    except Exception as exc:
+        error = exc
         log.exception("error while streaming")
         yield error_frame(ApiError(500, "Internal error while streaming."))
     finally:
-        close()
+        finish(error, outcome == "ok")
         log.info("stream finished", extra={"outcome": outcome})

@@ -1,6 +1,7 @@
 """One Gemini Business account: the four values a signed-in browser holds (upstream-protocol.md §2)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -18,5 +19,15 @@ class Account:
             cookie += f"; __Host-C_OSES={self.host_c_oses}"
         return cookie
 
+    @property
+    def credentials_key(self) -> str:
+        """Changes whenever the cookies do: per-worker caches (tokens) key on it."""
+        return f"{self.id}#{fingerprint(self.secure_c_ses)}"
+
     def __repr__(self) -> str:  # never print the cookies
         return f"Account(id={self.id!r}, csesidx={self.csesidx!r})"
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible tag of a cookie value, safe to show operators."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8] if secret else ""

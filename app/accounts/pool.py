@@ -1,46 +1,154 @@
-"""Which account serves a request.
+"""Which account serves a request, and what its outcome does to the account.
 
-For now the pool holds the single account configured in the environment; cooldowns,
-failover and sign-in build on this interface (acquire / get).
+Accounts and their state live in the store, so a cooldown set by one worker is honoured by
+every worker and host at once. Only the in-flight counts (for "least busy" and the optional
+per-account cap) are per worker: they are cheap to lose and never need agreeing on.
 """
 from __future__ import annotations
 
-from ..config import Config
+import itertools
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from typing import Callable
+
 from ..upstream import errors
 from .account import Account
+from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, status
+
+log = logging.getLogger("gbp.accounts.pool")
+
+
+class NoUsableAccount(errors.AccountUnavailable):
+    """Every account is cooling down, waiting for sign-in, disabled or busy."""
+
+
+class AccountGone(errors.AccountUnavailable):
+    """The account a native session is bound to was deleted or disabled."""
 
 
 class AccountPool:
-    def __init__(self, accounts: list[Account], email_only: bool = False):
-        self.accounts = {account.id: account for account in accounts}
-        self.email_only = email_only  # an email is configured but no cookies yet
+    def __init__(self, accounts: Accounts, *, cooldown_base: float = 60, cooldown_max: float = 4 * 3600,
+                 max_concurrency: int = 0, clock: Callable[[], float] = time.time,
+                 on_needs_login: Callable[[str], None] | None = None):
+        self.accounts = accounts
+        self.cooldown_base = cooldown_base
+        self.cooldown_max = cooldown_max
+        self.max_concurrency = max_concurrency
+        self.clock = clock
+        self.on_needs_login = on_needs_login
+        self._inflight: Counter = Counter()
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
 
-    @classmethod
-    def from_config(cls, config: Config) -> "AccountPool":
-        if not config.has_credentials:
-            return cls([], email_only=bool(config.account_email))
-        account = Account(
-            id=config.account_email or f"csesidx:{config.csesidx}",
-            secure_c_ses=config.secure_c_ses,
-            csesidx=config.csesidx,
-            config_id=config.config_id,
-            host_c_oses=config.host_c_oses,
-        )
-        return cls([account])
+    # --- choosing ----------------------------------------------------------------------------
+    def acquire(self, exclude: frozenset[str] | set[str] = frozenset()) -> Account:
+        """A usable account for a new conversation: round-robin among the least busy ones."""
+        now = self.clock()
+        everything = self.accounts.all()
+        usable = [record for record, state in everything
+                  if status(record, state, now) == ACTIVE and record.id not in exclude]
+        with self._lock:
+            if self.max_concurrency:
+                usable = [r for r in usable if self._inflight[r.id] < self.max_concurrency]
+            if not usable:
+                raise self._why_none(everything, exclude, now)
+            least = min(self._inflight[r.id] for r in usable)
+            candidates = [r for r in usable if self._inflight[r.id] == least]
+            chosen = candidates[next(self._turn) % len(candidates)]
+            self._inflight[chosen.id] += 1
+        return chosen.account()
 
-    def acquire(self) -> Account:
-        """An account to serve a new conversation."""
-        for account in self.accounts.values():
-            return account
-        if self.email_only:
-            raise errors.AccountUnavailable(
-                "ACCOUNT_EMAIL is set but the account has no cookies yet; set GEMINI_BUSINESS_SECURE_C_SES, "
-                "GEMINI_BUSINESS_CSESIDX and GEMINI_BUSINESS_CONFIG_ID (see README)")
-        raise errors.AccountUnavailable("no Gemini Business account is configured")
+    def pinned(self, account_id: str) -> Account:
+        """The account a native session is bound to; never a silent switch to another."""
+        record = self.accounts.get(account_id)
+        if record is None or record.disabled:
+            raise AccountGone(f"the account this session belongs to ({account_id}) was "
+                              f"{'disabled' if record else 'removed'}; create a new session")
+        state = self.accounts.state(account_id)
+        now = self.clock()
+        current = status(record, state, now)
+        if current == NEEDS_LOGIN:
+            raise errors.AccountUnavailable(f"the account of this session is waiting for sign-in "
+                                            f"({state.needs_login_reason or 'no cookies yet'})", retry_after=30)
+        if current == COOLING:
+            raise errors.RateLimited("the account of this session is cooling down after a rate limit",
+                                     retry_after=math.ceil(state.cooldown_until - now))
+        with self._lock:
+            self._inflight[account_id] += 1
+        return record.account()
 
-    def get(self, account_id: str) -> Account | None:
-        """The account a native session is bound to, if it still exists."""
-        return self.accounts.get(account_id)
+    def release(self, account: Account) -> None:
+        with self._lock:
+            self._inflight[account.id] -= 1
+            if self._inflight[account.id] <= 0:
+                del self._inflight[account.id]
 
-    def __len__(self) -> int:
-        return len(self.accounts)
+    def usable_count(self) -> tuple[int, int]:
+        """(usable, configured), for /health."""
+        now = self.clock()
+        everything = self.accounts.all()
+        return sum(status(r, s, now) == ACTIVE for r, s in everything), len(everything)
+
+    def _why_none(self, everything, exclude, now) -> errors.AccountUnavailable:
+        if not everything:
+            return errors.AccountUnavailable(
+                "no Gemini Business account is configured (add one with the admin API, ACCOUNTS_FILE "
+                "or the GEMINI_BUSINESS_* settings)", retry_after=60)
+        states = [(status(r, s, now), s, r) for r, s in everything if r.id not in exclude]
+        cooling = [s.cooldown_until - now for st, s, _ in states if st == COOLING]
+        waiting = [r for st, _, r in states if st == NEEDS_LOGIN]
+        if any(st == ACTIVE for st, _, _ in states):
+            return NoUsableAccount(f"all usable accounts are busy (at most {self.max_concurrency} requests "
+                                   "each)", retry_after=1)
+        parts = []
+        if cooling:
+            parts.append(f"{len(cooling)} rate limited (the first is usable again in {math.ceil(min(cooling))} s)")
+        if waiting:
+            parts.append(f"{len(waiting)} waiting for sign-in")
+        disabled = sum(st == DISABLED for st, _, _ in states)
+        if disabled:
+            parts.append(f"{disabled} disabled")
+        if len(states) < len(everything):
+            parts.append(f"{len(everything) - len(states)} already failed for this request")
+        retry = math.ceil(min(cooling)) if cooling else 30
+        return NoUsableAccount(f"no Gemini Business account can serve now: {', '.join(parts)}",
+                               retry_after=max(1, retry))
+
+    # --- outcomes ----------------------------------------------------------------------------
+    def succeeded(self, account: Account) -> None:
+        def mutate(state):
+            state["requests"] = state.get("requests", 0) + 1
+            state["last_used_at"] = self.clock()
+            state["cooldown_level"] = 0
+
+        self.accounts.change_state(account.id, mutate)
+
+    def failed(self, account: Account, exc: errors.UpstreamError) -> None:
+        """Record a failure; a rate limit cools the account down, dead cookies ask for a sign-in."""
+        now = self.clock()
+        message = exc.public_message()[:300]
+        needs_login = isinstance(exc, (errors.CookieExpired, errors.Unauthorized))
+
+        def mutate(state):
+            state["requests"] = state.get("requests", 0) + 1
+            state["errors"] = state.get("errors", 0) + 1
+            state["last_error"], state["last_error_at"] = message, now
+            state["last_used_at"] = now
+            if isinstance(exc, errors.RateLimited):
+                level = state.get("cooldown_level", 0)
+                seconds = exc.retry_after or min(self.cooldown_base * 2 ** level, self.cooldown_max)
+                state["cooldown_until"] = max(state.get("cooldown_until", 0), now + seconds)
+                state["cooldown_level"] = level + 1
+            if needs_login:
+                state["needs_login"], state["needs_login_reason"] = True, message
+
+        self.accounts.change_state(account.id, mutate)
+        if isinstance(exc, errors.RateLimited):
+            log.warning("account cooling down after a rate limit", extra={"account": account.id})
+        if needs_login:
+            log.warning("account needs a new sign-in: %s", message, extra={"account": account.id})
+            if self.on_needs_login is not None:
+                self.on_needs_login(account.id)

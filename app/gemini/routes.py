@@ -11,6 +11,8 @@ from .. import chat, sse
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
+from ..accounts.pool import AccountGone
+from ..output import OutputLimiter, collect
 from ..upstream.errors import SessionGone
 from .sessions import Session, Sessions
 from .streaming import native_stream
@@ -47,10 +49,9 @@ def create_session():
         model = services.catalogue.default
     elif not isinstance(name, str) or (model := services.catalogue.resolve(name)) is None:
         raise ApiError(404, f"The model {name!r} does not exist.", param="model", code="model_not_found")
-    account = services.pool.acquire()
     # Made now, not taken from the spares: a native session must exist upstream for as long as
     # the client keeps it, and a spare could be one the upstream has already forgotten.
-    upstream = services.upstream.create_session(account)
+    account, upstream = chat.new_session(services)
     session = _sessions().create(upstream, account.id, model.id)
     response = jsonify(session.public())
     response.status_code = 201
@@ -67,8 +68,9 @@ def get_session(session_id: str):
 def delete_session(session_id: str):
     session = _session(session_id)
     _sessions().delete(session.id)
-    account = _services().pool.get(session.account)
-    if account is not None:
+    record = _services().pool.accounts.get(session.account)
+    if record is not None and record.has_cookies:
+        account = record.account()
         try:
             _services().upstream.delete_session(account, session.upstream)
         except Exception as exc:  # ours is gone either way; the upstream one just lingers
@@ -88,24 +90,23 @@ def chat_message():
     if not isinstance(stream, bool):
         raise bad_request("stream must be a boolean", "stream", "invalid_type")
     services = _services()
-    account = services.pool.get(session.account)
-    if account is None:
-        raise ApiError(409, "The account that owns this session is no longer available; create a new session.",
-                       param="session_id", code="session_account_unavailable")
     model = services.catalogue.resolve(session.model) or services.catalogue.default
     _sessions().touch(session)
-    turn = chat.Turn(text=message, model=model, account=account, session=session.upstream)
+    turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
     try:
         if not stream:
-            result = chat.collect(chat.start(services, turn).stream, chat.OutputLimiter())
+            result = collect(chat.start(services, turn, wait=None), OutputLimiter())
             return jsonify({**_reply_head(session), "reply": result.text, "thinking": result.thoughts,
                             "finish_reason": result.finish_reason, "refusal": result.refusal})
-        _, pump = chat.start_streaming(services, turn)
+        answer = chat.start(services, turn, wait=services.config.keepalive_interval)
+    except AccountGone as exc:
+        raise ApiError(409, f"{exc.message[:1].upper()}{exc.message[1:]}.", param="session_id",
+                       code="session_account_unavailable") from None
     except SessionGone:
         _sessions().delete(session.id)
         raise ApiError(404, "The upstream session no longer exists; create a new session.",
                        param="session_id", code="session_not_found") from None
-    return sse.response(native_stream(pump, _reply_head(session), services.config.keepalive_interval))
+    return sse.response(native_stream(answer, _reply_head(session), services.config.keepalive_interval))
 
 
 def _reply_head(session: Session) -> dict:

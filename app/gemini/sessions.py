@@ -10,7 +10,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 
-from ..store.sqlite import SqliteStore
+from ..store.base import Store
 
 NAMESPACE = "sessions"
 ID_PATTERN = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
@@ -35,7 +35,7 @@ def rfc3339(ts: float) -> str:
 
 
 class Sessions:
-    def __init__(self, store: SqliteStore, timeout: int, clock=time.time):
+    def __init__(self, store: Store, timeout: int, clock=time.time):
         self.store = store
         self.timeout = timeout
         self.clock = clock

@@ -5,16 +5,16 @@ import logging
 from typing import Iterator
 
 from .. import sse
-from ..chat import OutputLimiter, output
-from ..pump import EventPump
+from ..chat import Answer
+from ..output import OutputLimiter, output
 
 log = logging.getLogger("gbp.gemini")
 EVENT_NAMES = {"thought": "thinking", "text": "text", "refusal": "refusal"}
 
 
-def native_stream(pump: EventPump, head: dict, keepalive: float) -> Iterator[str]:
+def native_stream(answer: Answer, head: dict, keepalive: float) -> Iterator[str]:
     def events() -> Iterator[str]:
-        for kind, value in output(pump.events(keepalive), OutputLimiter()):
+        for kind, value in output(answer.pump.events(keepalive), OutputLimiter()):
             if kind == "keepalive":
                 yield sse.KEEPALIVE
             elif kind == "finish":
@@ -26,4 +26,4 @@ def native_stream(pump: EventPump, head: dict, keepalive: float) -> Iterator[str
     def error_frame(error) -> str:
         return sse.frame({"type": "error", **error.body()}, event="error")
 
-    return sse.guarded(events(), error_frame, pump.close, log)
+    return sse.guarded(events(), error_frame, answer.close, log)

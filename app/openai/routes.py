@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from .. import chat, sse
+from ..output import OutputLimiter, collect
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError
@@ -36,14 +37,14 @@ def chat_completions():
     if not prompt.strip():
         raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
     services = _services()
-    limiter = chat.OutputLimiter(request.max_tokens, request.stop)
+    limiter = OutputLimiter(request.max_tokens, request.stop)
     turn = chat.Turn(text=prompt, model=model)
     if not request.stream:
-        answer = chat.start(services, turn)
-        return jsonify(completion(request.model, prompt, chat.collect(answer.stream, limiter)))
-    _, pump = chat.start_streaming(services, turn)
+        answer = chat.start(services, turn, wait=None)
+        return jsonify(completion(request.model, prompt, collect(answer, limiter)))
+    answer = chat.start(services, turn, wait=services.config.keepalive_interval)
     writer = ChunkWriter(request.model, request.include_usage)
-    return sse.response(chat_stream(pump, writer, limiter, prompt, services.config.keepalive_interval))
+    return sse.response(chat_stream(answer, writer, limiter, prompt, services.config.keepalive_interval))
 
 
 @bp.get("/models")

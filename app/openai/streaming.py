@@ -5,15 +5,15 @@ import logging
 from typing import Iterator
 
 from .. import sse
-from ..chat import OutputLimiter, output
-from ..pump import EventPump
+from ..chat import Answer
+from ..output import OutputLimiter, output
 from .translate import ChunkWriter
 
 log = logging.getLogger("gbp.openai")
 DELTA_KEYS = {"thought": "reasoning_content", "text": "content", "refusal": "refusal"}
 
 
-def chat_stream(pump: EventPump, writer: ChunkWriter, limiter: OutputLimiter, prompt: str,
+def chat_stream(answer: Answer, writer: ChunkWriter, limiter: OutputLimiter, prompt: str,
                 keepalive: float) -> Iterator[str]:
     """Role first, then reasoning/content deltas, one finish chunk, usage if asked, [DONE].
 
@@ -23,7 +23,7 @@ def chat_stream(pump: EventPump, writer: ChunkWriter, limiter: OutputLimiter, pr
     def chunks() -> Iterator[str]:
         shown: dict[str, list[str]] = {"text": [], "thought": [], "refusal": []}
         yield writer.delta({"role": "assistant", "content": "", "refusal": None})
-        for kind, value in output(pump.events(keepalive), limiter):
+        for kind, value in output(answer.pump.events(keepalive), limiter):
             if kind == "keepalive":
                 yield sse.KEEPALIVE
             elif kind == "finish":
@@ -34,5 +34,5 @@ def chat_stream(pump: EventPump, writer: ChunkWriter, limiter: OutputLimiter, pr
         if writer.include_usage:
             yield writer.usage(prompt, "".join(shown["text"]), "".join(shown["thought"]))
 
-    yield from sse.guarded(chunks(), lambda error: sse.frame(error.body()), pump.close, log)
+    yield from sse.guarded(chunks(), lambda error: sse.frame(error.body()), answer.close, log)
     yield sse.DONE

@@ -5,7 +5,7 @@ import secrets
 import time
 
 from .. import sse
-from ..chat import Collected, estimate_tokens
+from ..output import Collected, estimate_tokens
 from .request import Message
 
 LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool result", "function": "Tool result"}

@@ -33,19 +33,19 @@ class TokenSource:
         self._locks: dict[str, threading.Lock] = {}
 
     def bearer(self, account: Account) -> str:
-        token = self._cache.get(account.id)
+        token = self._cache.get(account.credentials_key)
         if token is not None:
             return token
         # One getoxsrf per account at a time: concurrent requests wait for the same token.
-        with self._locks.setdefault(account.id, threading.Lock()):
-            token = self._cache.get(account.id)
+        with self._locks.setdefault(account.credentials_key, threading.Lock()):
+            token = self._cache.get(account.credentials_key)
             if token is None:
                 token = self._sign(account, *self._fetch_key(account))
-                self._cache[account.id] = token
+                self._cache[account.credentials_key] = token
             return token
 
     def invalidate(self, account: Account) -> None:
-        self._cache.pop(account.id, None)
+        self._cache.pop(account.credentials_key, None)
 
     def _sign(self, account: Account, key: bytes, key_id: str) -> str:
         now = int(self.clock())

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import requests
 
 from tests.servers import Gunicorn, Simulator
 
@@ -14,6 +15,7 @@ CANARY = {
     "config_id": "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f",
 }
 API_KEY = "sk-canary-key-4242"
+ADMIN_KEY = "admin-canary-key-777"
 WORDS = 12  # reply length the simulator is started with
 
 
@@ -40,6 +42,8 @@ def proxy_env(simulator, tmp_path_factory, **extra):
         "LOG_FORMAT": "json",
         "UPSTREAM_READ_TIMEOUT": "3",
         "KEEPALIVE_INTERVAL": "0.5",
+        "ADMIN_KEY": ADMIN_KEY,
+        "AUTO_LOGIN": "false",  # tests of the sign-in start their own proxy
         **extra,
     }
 
@@ -62,7 +66,18 @@ def open_proxy(simulator, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def fresh_simulator(request):
-    """Each test starts with no faults, default knobs and an empty request log."""
+    """Each test starts with no faults, default knobs, an empty request log, and accounts in
+    the proxies that no earlier test left cooling down or waiting for a sign-in."""
     if "simulator" in request.fixturenames:
         request.getfixturevalue("simulator").control("POST", "reset")
+    for name in ("proxy", "open_proxy"):
+        if name in request.fixturenames:
+            reset_accounts(request.getfixturevalue(name))
     yield
+
+
+def reset_accounts(proxy):
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for account in requests.get(f"{proxy.url}/admin/accounts", headers=headers, timeout=5).json()["accounts"]:
+        requests.patch(f"{proxy.url}/admin/accounts/{account['id']}", headers=headers, timeout=5,
+                       json={"clear_cooldown": True, "needs_login": False}).raise_for_status()

@@ -42,7 +42,11 @@ def test_http_429_is_a_rate_limit_error_with_retry_after(proxy, simulator):
     assert caught.value.status_code == 429
     assert caught.value.response.headers["retry-after"] == "7"
     assert caught.value.code == "rate_limit_exceeded"
-    assert create(proxy).choices[0].message.content == expected("hi").text  # next request is fine
+    # The only account now cools down for the hinted 7 s: the next request is told when to retry.
+    with pytest.raises(openai.InternalServerError) as caught:
+        create(proxy)
+    assert caught.value.status_code == 503 and caught.value.code == "account_unavailable"
+    assert 1 <= int(caught.value.response.headers["retry-after"]) <= 7
 
 
 def test_in_stream_429_before_any_content_is_still_a_real_429(proxy, simulator):

@@ -1,5 +1,5 @@
 """Messages to one upstream query; output limits; usage estimates."""
-from app.chat import OutputLimiter, estimate_tokens
+from app.output import OutputLimiter, estimate_tokens
 from app.openai.request import Message
 from app.openai.translate import render_query, usage
 

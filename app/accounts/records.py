@@ -1,0 +1,192 @@
+"""Accounts as the store keeps them, shared by every worker and host.
+
+Two records per account: its credentials ("accounts", changed by imports, the admin API and
+sign-ins) and its state ("account_state": cooldown, sign-in need, counters, login progress,
+changed on every request). Keeping them apart means a request never rewrites a cookie.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .. import logs
+from .account import Account, fingerprint
+
+CREDENTIALS = "accounts"
+STATE = "account_state"
+
+ACTIVE, COOLING, NEEDS_LOGIN, DISABLED = "active", "cooling_down", "needs_login", "disabled"
+
+
+@dataclass
+class Record:
+    """An account's credentials and settings (the "accounts" namespace)."""
+    id: str
+    email: str = ""
+    secure_c_ses: str = ""
+    host_c_oses: str = ""
+    csesidx: str = ""
+    config_id: str = ""
+    cookie_expires_at: float | None = None
+    disabled: bool = False
+    source: str = "admin"           # env, file, admin or login: where the credentials came from
+    source_fingerprint: str = ""    # what env/file last gave, so a restart never undoes a newer login
+    added_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def has_cookies(self) -> bool:
+        return bool(self.secure_c_ses and self.csesidx and self.config_id)
+
+    def account(self) -> Account:
+        # Any worker that is about to use these cookies learns to scrub them from its logs.
+        logs.add_secret(self.secure_c_ses)
+        logs.add_secret(self.host_c_oses)
+        return Account(self.id, self.secure_c_ses, self.csesidx, self.config_id, self.host_c_oses)
+
+
+@dataclass
+class State:
+    """What happened to an account (the "account_state" namespace)."""
+    cooldown_until: float = 0.0
+    cooldown_level: int = 0         # consecutive rate limits; the next cooldown doubles with it
+    needs_login: bool = False
+    needs_login_reason: str = ""
+    requests: int = 0
+    errors: int = 0
+    last_error: str = ""
+    last_error_at: float | None = None
+    last_used_at: float | None = None
+    login: dict = field(default_factory=dict)  # status, step, message, started_at, finished_at, failures, next_attempt_at
+
+
+def status(record: Record, state: State, now: float) -> str:
+    if record.disabled:
+        return DISABLED
+    if not record.has_cookies or state.needs_login:
+        return NEEDS_LOGIN
+    if state.cooldown_until > now:
+        return COOLING
+    return ACTIVE
+
+
+def public(record: Record, state: State, now: float) -> dict:
+    """What operators may see: never a cookie value, at most its fingerprint."""
+    return {
+        "id": record.id,
+        "email": record.email,
+        "state": status(record, state, now),
+        "disabled": record.disabled,
+        "cooldown_until": state.cooldown_until if state.cooldown_until > now else None,
+        "cooldown_seconds": max(0, round(state.cooldown_until - now)) if state.cooldown_until > now else 0,
+        "needs_login_reason": state.needs_login_reason if status(record, state, now) == NEEDS_LOGIN else "",
+        "csesidx": record.csesidx,
+        "config_id": record.config_id,
+        "cookie_fingerprint": fingerprint(record.secure_c_ses),
+        "has_host_c_oses": bool(record.host_c_oses),
+        "cookie_expires_at": record.cookie_expires_at,
+        "source": record.source,
+        "requests": state.requests,
+        "errors": state.errors,
+        "last_error": state.last_error,
+        "last_error_at": state.last_error_at,
+        "last_used_at": state.last_used_at,
+        "login": _public_login(state.login),
+        "added_at": record.added_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def _public_login(login: dict) -> dict:
+    keys = ("status", "step", "message", "started_at", "finished_at", "failures", "next_attempt_at")
+    return {key: login.get(key) for key in keys}
+
+
+def _from_dict(cls, data: dict | None):
+    if not data:
+        return None
+    names = cls.__dataclass_fields__
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class Accounts:
+    """Reads and atomically changes account records in the store."""
+
+    def __init__(self, store, clock=time.time):
+        self.store = store
+        self.clock = clock
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, account_id: str) -> Record | None:
+        return _from_dict(Record, self.store.get(CREDENTIALS, account_id))
+
+    def state(self, account_id: str) -> State:
+        return _from_dict(State, self.store.get(STATE, account_id)) or State()
+
+    def all(self) -> list[tuple[Record, State]]:
+        records = self.store.list(CREDENTIALS)
+        states = self.store.list(STATE)
+        out = []
+        for account_id in sorted(records):
+            record = _from_dict(Record, records[account_id])
+            out.append((record, _from_dict(State, states.get(account_id)) or State()))
+        return out
+
+    # --- credentials -----------------------------------------------------------------------
+    def save(self, record: Record) -> None:
+        now = self.clock()
+        record.added_at = record.added_at or now
+        record.updated_at = now
+        self.store.put(CREDENTIALS, record.id, vars(record).copy())
+
+    def change(self, account_id: str, **changes) -> Record | None:
+        """Set fields of an existing record atomically; None if there is no such account."""
+        now = self.clock()
+
+        def apply(current):
+            if current is None:
+                return None
+            return {**current, **changes, "updated_at": now}
+
+        return _from_dict(Record, self.store.update(CREDENTIALS, account_id, apply))
+
+    def upsert(self, record: Record, only_if_source_changed: bool = False) -> str:
+        """Add or replace credentials. With only_if_source_changed, a record whose env/file
+        source is unchanged since it was last applied keeps what it has (e.g. a newer login)."""
+        now = self.clock()
+        outcome = {}
+
+        def apply(current):
+            if current is None:
+                outcome["result"] = "added"
+                return {**vars(record), "added_at": now, "updated_at": now}
+            if only_if_source_changed and current.get("source_fingerprint") == record.source_fingerprint:
+                outcome["result"] = "unchanged"
+                return current
+            outcome["result"] = "updated"
+            keep = {"added_at": current.get("added_at", now), "disabled": current.get("disabled", False)}
+            return {**vars(record), **keep, "updated_at": now}
+
+        self.store.update(CREDENTIALS, record.id, apply)
+        if outcome.get("result") == "updated":
+            # New cookies: whatever was wrong with the old ones no longer applies.
+            self.change_state(record.id, needs_login=False, needs_login_reason="")
+        return outcome.get("result", "unchanged")
+
+    def delete(self, account_id: str) -> bool:
+        deleted = self.store.delete(CREDENTIALS, account_id)
+        self.store.delete(STATE, account_id)
+        return deleted
+
+    # --- state -----------------------------------------------------------------------------
+    def change_state(self, account_id: str, _mutate=None, **changes) -> State:
+        """Atomically apply `changes` (field values) and/or `_mutate(state_dict)` to the state."""
+
+        def apply(current):
+            state = dict(current or vars(State()))
+            state.update(changes)
+            if _mutate is not None:
+                _mutate(state)
+            return state
+
+        return _from_dict(State, self.store.update(STATE, account_id, apply))

@@ -1,0 +1,104 @@
+"""Keeps accounts signed in without a person: start a login when one is due.
+
+Due means: the account has no cookies yet, its cookies were refused ("needs login"), or they
+expire within LOGIN_REFRESH_LEAD. Every worker runs this loop; the account's login lock in the
+store lets exactly one of them (on any host) start the login process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..config import Config
+from .login import lock_name
+from .records import Accounts, Record, State
+
+log = logging.getLogger("gbp.accounts.refresh")
+ROOT = Path(__file__).resolve().parents[2]
+LOCK_MARGIN = 60.0  # the lock outlives the login timeout a little, in case the process is killed
+
+
+def can_sign_in(record: Record) -> bool:
+    return bool(record.email or "@" in record.id)
+
+
+class Refresher:
+    def __init__(self, accounts: Accounts, store, config: Config, clock=time.time):
+        self.accounts = accounts
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self._started = False
+
+    def start(self) -> None:
+        """Run check() every LOGIN_CHECK_INTERVAL in the background (a greenlet under gevent)."""
+        if self._started or not self.config.auto_login:
+            return
+        self._started = True
+        threading.Thread(target=self._loop, name="login-refresher", daemon=True).start()
+
+    def _loop(self) -> None:
+        time.sleep(min(1.0, self.config.login_check_interval))
+        while True:
+            try:
+                self.check()
+            except Exception:
+                log.exception("login check failed")
+            time.sleep(self.config.login_check_interval)
+
+    def due(self, record: Record, state: State, now: float) -> str:
+        """Why this account needs a sign-in now ("" if it does not)."""
+        if record.disabled or not can_sign_in(record):
+            return ""
+        next_attempt = (state.login or {}).get("next_attempt_at")
+        if next_attempt and next_attempt > now:
+            return ""
+        if not record.has_cookies:
+            return "no cookies yet"
+        if state.needs_login:
+            return state.needs_login_reason or "cookies refused"
+        if record.cookie_expires_at and record.cookie_expires_at - self.config.login_refresh_lead <= now:
+            return "cookies expire soon"
+        return ""
+
+    def check(self) -> None:
+        now = self.clock()
+        for record, state in self.accounts.all():
+            reason = self.due(record, state, now)
+            if reason:
+                self.start_login(record.id, reason)
+
+    def running(self, account_id: str) -> bool:
+        return self.store.lock_owner(lock_name(account_id)) is not None
+
+    def start_login(self, account_id: str, reason: str = "requested") -> bool:
+        """Start a login unless one is running anywhere; True if this call started it."""
+        owner = secrets.token_hex(8)
+        if not self.store.acquire_lock(lock_name(account_id), owner, self.config.login_timeout + LOCK_MARGIN):
+            return False
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "app.accounts.login", account_id, "--owner", owner],
+                                       cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+        except OSError:
+            self.store.release_lock(lock_name(account_id), owner)
+            log.exception("could not start the login process", extra={"account": account_id})
+            return False
+        log.info("sign-in started: %s", reason, extra={"account": account_id, "login_pid": process.pid})
+        threading.Thread(target=self._reap, args=(process, account_id), daemon=True).start()
+        return True
+
+    def request(self, account_id: str) -> None:
+        """From the request path (an account was just refused): start a login without waiting."""
+        if self.config.auto_login:
+            threading.Thread(target=self.start_login, args=(account_id, "cookies refused"), daemon=True).start()
+
+    @staticmethod
+    def _reap(process: subprocess.Popen, account_id: str) -> None:
+        code = process.wait()
+        log.info("sign-in process ended", extra={"account": account_id, "exit_code": code})

@@ -1,0 +1,144 @@
+"""Where accounts come from: the environment, ACCOUNTS_FILE, and what operators import.
+
+Accepted shapes (one object or a list of them):
+  * the import format other tools of this niche export (upstream-protocol.md §2.3):
+    {"id": "<email>", "secure_c_ses", "csesidx", "config_id", "host_c_oses"?, "expires_at"?}
+  * a browser cookie export: {"email"/"id", "csesidx", "config_id", "cookies": [{"name", "value",
+    "expirationDate" | "expires"}, ...]} or {"cookie": "__Secure-C_SES=…; __Host-C_OSES=…"}
+  * an email alone ({"id": "<email>"} or {"email": …}): the proxy signs it in by itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+from .. import logs
+from ..config import Config, ConfigError
+from .records import Accounts, Record
+
+BEIJING = timezone(timedelta(hours=8))  # the import format writes naive times in UTC+8 (§2.2)
+SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"
+
+
+class InvalidAccount(ValueError):
+    """A record cannot be imported; the message names the field."""
+
+
+def parse(payload) -> list[Record]:
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise InvalidAccount("nothing to import: send an account object or a list of them")
+    records = [_record(item, f"[{i}]" if isinstance(payload, list) else "") for i, item in enumerate(items)]
+    for record in records:
+        logs.add_secret(record.secure_c_ses)
+        logs.add_secret(record.host_c_oses)
+    return records
+
+
+def _record(item, where: str) -> Record:
+    if not isinstance(item, dict):
+        raise InvalidAccount(f"account{where} must be a JSON object")
+    cookies = _cookies(item, where)
+    secure = _text(item, "secure_c_ses", where) or cookies.get(SECURE, ("", None))[0]
+    host = _text(item, "host_c_oses", where) or cookies.get(HOST, ("", None))[0]
+    csesidx = _text(item, "csesidx", where)
+    config_id = _text(item, "config_id", where) or _text(item, "team_id", where)
+    email = _text(item, "email", where) or (_text(item, "id", where) if "@" in _text(item, "id", where) else "")
+    account_id = _text(item, "id", where) or email or (f"csesidx:{csesidx}" if csesidx else "")
+    if not account_id:
+        raise InvalidAccount(f"account{where} needs an id (its email) or a csesidx")
+    if secure or csesidx or config_id:  # credentials given: they must be whole
+        for name, value in (("secure_c_ses", secure), ("csesidx", csesidx), ("config_id", config_id)):
+            if not value:
+                raise InvalidAccount(f"account{where}.{name} is required with cookies")
+        if not csesidx.isdigit():
+            raise InvalidAccount(f"account{where}.csesidx must be digits")
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", config_id):
+            raise InvalidAccount(f"account{where}.config_id must be the UUID after /cid/")
+    expires = parse_expiry(item.get("expires_at"), f"account{where}.expires_at")
+    if expires is None:
+        expires = cookies.get(SECURE, ("", None))[1]
+    return Record(id=account_id, email=email, secure_c_ses=secure, host_c_oses=host, csesidx=csesidx,
+                  config_id=config_id, cookie_expires_at=expires)
+
+
+def _text(item: dict, name: str, where: str) -> str:
+    value = item.get(name)
+    if value is None:
+        return ""
+    if name == "csesidx" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # digits written as a JSON number
+    if not isinstance(value, str):
+        raise InvalidAccount(f"account{where}.{name} must be a string")
+    return value.strip()
+
+
+def _cookies(item: dict, where: str) -> dict[str, tuple[str, float | None]]:
+    """name -> (value, expiry) from a cookie list or a Cookie header string."""
+    found: dict[str, tuple[str, float | None]] = {}
+    header = item.get("cookie")
+    if isinstance(header, str):
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name in (SECURE, HOST):
+                found[name] = (value.strip(), None)
+    cookies = item.get("cookies")
+    if cookies is not None:
+        if not isinstance(cookies, list):
+            raise InvalidAccount(f"account{where}.cookies must be a list of browser cookies")
+        for cookie in cookies:
+            if isinstance(cookie, dict) and cookie.get("name") in (SECURE, HOST) and isinstance(cookie.get("value"), str):
+                expiry = cookie.get("expirationDate", cookie.get("expires"))
+                expiry = float(expiry) if isinstance(expiry, (int, float)) and expiry > 0 else None
+                found[cookie["name"]] = (cookie["value"], expiry)
+    return found
+
+
+def parse_expiry(value, where: str) -> float | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidAccount(f"{where} must be 'YYYY-MM-DD HH:MM:SS' (UTC+8), ISO 8601 or Unix seconds") from None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)).timestamp()
+    raise InvalidAccount(f"{where} must be a time")
+
+
+def _fingerprint(record: Record) -> str:
+    basis = json.dumps([record.secure_c_ses, record.host_c_oses, record.csesidx, record.config_id, record.email])
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def from_config(config: Config) -> list[Record]:
+    """The environment's account and the records of ACCOUNTS_FILE (ConfigError if it is unusable)."""
+    records = []
+    if config.has_credentials or config.account_email:
+        records.append(Record(id=config.account_email or f"csesidx:{config.csesidx}", email=config.account_email,
+                              secure_c_ses=config.secure_c_ses, host_c_oses=config.host_c_oses,
+                              csesidx=config.csesidx, config_id=config.config_id, source="env"))
+    if config.accounts_file:
+        try:
+            with open(config.accounts_file, encoding="utf-8") as handle:
+                payload = json.load(handle)
+            for record in parse(payload):
+                record.source = "file"
+                records.append(record)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"ACCOUNTS_FILE {config.accounts_file!r} cannot be used: {exc}") from None
+    return records
+
+
+def sync(accounts: Accounts, records: list[Record]) -> dict[str, str]:
+    """Apply env/file records at start-up. A record whose source did not change since it was last
+    applied is left alone, so a restart never replaces cookies a sign-in renewed since."""
+    outcome = {}
+    for record in records:
+        record.source_fingerprint = _fingerprint(record)
+        outcome[record.id] = accounts.upsert(record, only_if_source_changed=True)
+    return outcome
