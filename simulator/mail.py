@@ -56,8 +56,10 @@ def code_message(email: str, code: str, sent_at: float) -> EmailMessage:
 _unique = itertools.count(1)
 
 
-def deliver_to_maildir(maildir: str, message: EmailMessage | bytes) -> str:
-    """Writes one message into `maildir`/new (creating the Maildir); returns its path."""
+def deliver_to_maildir(maildir: str, message: EmailMessage | bytes,
+                       received_at: float | None = None) -> str:
+    """Writes one message into `maildir`/new (creating the Maildir); returns its path.
+    `received_at` backdates the file, which IMAP servers report as the arrival time."""
     for sub in ("tmp", "new", "cur"):
         os.makedirs(os.path.join(maildir, sub), exist_ok=True)
     now = time.time()
@@ -69,6 +71,8 @@ def deliver_to_maildir(maildir: str, message: EmailMessage | bytes) -> str:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if received_at is not None:
+        os.utime(temporary, (received_at, received_at))
     final = os.path.join(maildir, "new", name)
     os.rename(temporary, final)
     return final

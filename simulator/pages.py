@@ -15,13 +15,15 @@ _HEAD = """<!doctype html>
 _TAIL = "\n</body></html>\n"
 
 LOGIN = """<h1>Sign in to Gemini Business</h1>
+{% if not form %}<input type="hidden" name="xsrfToken" value="{{ xsrf }}">
+<p>Sign-in needs JavaScript.</p>{% else %}
 <form id="login-form" method="get" action="/login/email">
   <input type="hidden" name="continueUrl" value="{{ continue_url }}">
   <input type="hidden" name="xsrfToken" value="{{ xsrf }}">
   <label for="email-input">Work email</label>
   <input id="email-input" name="loginHint" type="email" autocomplete="email" required>
   <button id="log-in-button" type="submit">Continue with email</button>
-</form>"""
+</form>{% endif %}"""
 
 # §11.1 step 4 (X3): the code page is reached by a POST of ip_azr and ip_lh.
 TO_CODE_PAGE = """<form id="oob-form" method="post" action="/v1/verify-oob-code">
@@ -42,6 +44,15 @@ CODE = """<h1>Check your email</h1>
          maxlength="6" aria-label="Verification code" autofocus>
   <button type="submit" name="action" value="verify" aria-label="Verify">Verify</button>
   <button type="submit" name="action" value="resend" id="resend-button">Resend code</button>
+</form>"""
+
+# §11.1 step 4: "a 'send code' click may be needed" (A clicks #sign-in-with-email).
+SEND_CODE = """<h1>Verify it's you</h1>
+<p>We'll email a one-time code to <b id="login-hint">{{ email }}</b>.</p>
+<form id="send-form" method="post" action="/v1/verify-oob-code">
+  <input type="hidden" name="ip_azr" value="{{ login_id }}">
+  <input type="hidden" name="ip_lh" value="{{ email }}">
+  <button id="sign-in-with-email" type="submit" name="action" value="send">Send code by email</button>
 </form>"""
 
 # What automation is reported to see when Google's bot check fails (§11.1 step 4).

@@ -43,6 +43,8 @@ class Settings:
     project_number: str = "987654321098"
     cookie_lifetime: float = 86400.0  # seconds the cookies of a sign-in work (§10.1: ~24 h)
     maildir: str | None = None  # where sign-in codes are delivered as mail (Maildir)
+    login_form: bool = True  # the login page has the email form (else only the xsrf token)
+    send_code_button: bool = False  # the code page first asks for a click to send the code
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -130,4 +132,6 @@ _VALIDATORS = {
     "project_number": _digits,
     "cookie_lifetime": lambda key, value: _number(key, value, minimum=1.0),
     "maildir": _path,
+    "login_form": _flag,
+    "send_code_button": _flag,
 }

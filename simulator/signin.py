@@ -93,7 +93,7 @@ def login_page():
     note(verb="login")
     xsrf = secrets.token_urlsafe(20)
     response = pages.page(pages.LOGIN, title="Sign in - Gemini Business", xsrf=xsrf,
-                          continue_url=request.args.get("continueUrl") or _origin() + "/")
+                          form=current_state().settings.login_form, continue_url=request.args.get("continueUrl") or _origin() + "/")
     _set_cookie(response, XSRF_COOKIE, xsrf, None, httponly=True)
     return response
 
@@ -140,7 +140,10 @@ def verify_oob_code():
         return _send_code(login, resend=True)
     if action == "verify" or "pinInput" in request.form:
         return _verify(login, request.form.get("pinInput") or "")
-    if login.sends == 0:  # entering the page sends the first code
+    if login.sends == 0 and action != "send" and state.settings.send_code_button:
+        return pages.page(pages.SEND_CODE, title="Verify it's you - Gemini Business",
+                          login_id=login.id, email=login.email)
+    if login.sends == 0:  # entering the page (or the send button) sends the first code
         return _send_code(login, resend=False)
     return _code_page(login)
 

@@ -295,3 +295,22 @@ def test_settings_and_reset(sim, browser):
     browser.code_page(NEW)
     assert sim.post("reset").status_code == 200
     assert sent_codes(sim) == []
+
+
+def test_login_page_without_form_still_takes_the_url_form(browser, client, sim):
+    sim.patch("settings", json={"login_form": False})
+    forms, _ = browser.login_page()
+    assert "login-form" not in forms.forms and "email-input" not in forms.ids
+    xsrf = forms.meta["xsrf-token"]
+    response = client.get("/login/email", query_string={
+        "continueUrl": "http://localhost/", "loginHint": NEW, "xsrfToken": xsrf})
+    assert 'name="ip_azr"' in response.get_data(as_text=True)
+
+
+def test_send_code_button(browser, client, sim):
+    sim.patch("settings", json={"send_code_button": True})
+    login_id, page = browser.code_page(NEW)
+    forms = Forms(page.get_data(as_text=True))
+    assert forms.ids["sign-in-with-email"]["tag"] == "button" and sent_codes(sim) == []
+    page = client.post("/v1/verify-oob-code", data={"ip_azr": login_id, "action": "send"})
+    assert "pinInput" in page.get_data(as_text=True) and len(sent_codes(sim)) == 1
