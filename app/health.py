@@ -15,25 +15,24 @@ class TokenProbe:
     """Remembers the last token check per worker so probes never hammer getoxsrf."""
 
     def __init__(self):
-        self.checked_at = 0.0
-        self.result: tuple[bool, str] = (False, "not checked")
+        self.checked: tuple[float, str, tuple[bool, str]] | None = None  # (when, account, result)
 
     def check(self, services) -> tuple[bool, str]:
-        """Can one usable account get a token right now? (one getoxsrf at most per CHECK_EVERY)"""
-        if time.monotonic() - self.checked_at < CHECK_EVERY:
-            return self.result
+        """Can a usable account get a token right now? (one getoxsrf per account per CHECK_EVERY)"""
         try:
             account = services.pool.acquire()
+        except UpstreamError as exc:  # decided from the store alone: never cached
+            return False, exc.public_message()
+        services.pool.release(account)
+        if self.checked and self.checked[1] == account.credentials_key \
+                and time.monotonic() - self.checked[0] < CHECK_EVERY:
+            return self.checked[2]
+        try:
+            services.upstream.tokens.bearer(account)
+            result = (True, "ok")
         except UpstreamError as exc:
             result = (False, exc.public_message())
-        else:
-            services.pool.release(account)
-            try:
-                services.upstream.tokens.bearer(account)
-                result = (True, "ok")
-            except UpstreamError as exc:
-                result = (False, exc.public_message())
-        self.checked_at, self.result = time.monotonic(), result
+        self.checked = (time.monotonic(), account.credentials_key, result)
         return result
 
 

@@ -85,8 +85,8 @@ def run(config: Config, account_id: str, owner: str) -> int:
         log.info("signed in", extra={"account": account_id, "seconds": round(time.time() - started, 1)})
         return 0
     except SignInError as exc:
-        _finish(accounts, account_id, started, "failed", f"{exc.reason}: {exc}")
-        log.warning("sign-in failed: %s: %s", exc.reason, exc, extra={"account": account_id})
+        _finish(accounts, account_id, started, "failed", f"{exc.reason}: {exc.message}")
+        log.warning("sign-in failed: %s: %s", exc.reason, exc.message, extra={"account": account_id})
         return 1
     except Exception as exc:  # a browser that would not start, a crash: report it, never hang the lock
         _finish(accounts, account_id, started, "failed", f"browser: {type(exc).__name__}: {str(exc)[:200]}")
