@@ -3,7 +3,6 @@ API, restarts, and several hosts sharing state through Redis."""
 import json
 import time
 
-import openai
 import pytest
 import requests
 
