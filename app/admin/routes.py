@@ -1,19 +1,29 @@
-"""The admin API under /admin: accounts, sign-ins and one-time codes.
+"""The admin API under /admin: accounts, sign-ins and one-time codes; and the page at /admin/.
 
 Protected by ADMIN_KEY (a bearer token, separate from client keys); when ADMIN_KEY is unset
-the whole surface answers 404, as if it did not exist.
+the whole surface answers 404, as if it did not exist. The page and its static files hold no
+data: the page asks for the key, keeps it in the browser tab and sends it with each API call.
 """
 from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from ..accounts.service import AccountAdmin, Conflict, NotFound
 from ..body import json_body
 from ..errors import ApiError, bad_request
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
+KEYLESS = {"admin.page", "admin.static"}
+PAGE_HEADERS = {
+    # Scripts and styles come from /admin/static only: no inline code, so markup that slipped
+    # into the page could not run. Forms never submit by themselves (the script sends them).
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _admin() -> AccountAdmin:
@@ -25,13 +35,28 @@ def require_admin_key():
     key = current_app.extensions["gbp"].config.admin_key
     if not key:
         raise ApiError(404, "Unknown request URL. Please check the URL and method.", code="unknown_url")
-    if request.endpoint == "admin.page":
-        return  # the page itself holds no data; it asks for the key and sends it with each call
+    if request.endpoint in KEYLESS:
+        return  # no data in them: the page asks for the key and sends it with each call
     given = request.headers.get("Authorization", "")
     given = given[7:].strip() if given[:7].lower() == "bearer " else ""
     if not given or not hmac.compare_digest(given.encode(), key.encode()):
         raise ApiError(401, "Missing or wrong admin key: send Authorization: Bearer <ADMIN_KEY>.",
                        code="invalid_admin_key")
+
+
+@bp.after_request
+def no_caching(response):
+    # Account listings, and the page's script: never kept by a browser or a proxy in between.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/")
+def page():
+    response = current_app.make_response(render_template("admin.html"))
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def _call(function, *args, status: int = 200):

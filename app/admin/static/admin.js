@@ -1,0 +1,299 @@
+// The admin page: asks for ADMIN_KEY, keeps it in this tab (sessionStorage) and calls the admin API.
+// Everything the API returns goes into the page as text (textContent, attributes), never as HTML.
+"use strict";
+(() => {
+  const KEY = "gbp-admin-key";
+  const REFRESH_MS = 4000;
+  const STATES = { active: "active", cooling_down: "cooling down", needs_login: "needs login", disabled: "disabled" };
+  const LABELS = ["Account", "State", "Cooldown", "Sign-in", "Requests / errors", "Cookies expire", "Last error", ""];
+  const $ = (id) => document.getElementById(id);
+  const rows = new Map(); // account id -> its <tr>, updated in place so a code being typed survives a refresh
+  let timer = null;
+  let generation = 0; // a refresh answered after a newer one started is dropped
+  let open = false;
+
+  function el(tag, props = {}, ...children) {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children); // strings become text nodes
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, cache: "no-store", headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new ApiError(0, "Cannot reach the proxy.");
+    }
+    const data = await response.json().catch(() => null);
+    if (response.status === 401) {
+      signOut(open ? "The proxy no longer accepts this admin key: enter it again." : "Wrong admin key.");
+      throw new ApiError(401, "wrong admin key");
+    }
+    if (!response.ok) throw new ApiError(response.status, (data && data.error && data.error.message) || `HTTP ${response.status}`);
+    return data;
+  }
+
+  const accountPath = (id, action = "") => `accounts/${encodeURIComponent(id)}${action}`;
+
+  // --- showing ----------------------------------------------------------------------------
+  function duration(seconds, coarse = false) {
+    const s = Math.max(0, Math.round(seconds));
+    const pad = (n) => String(n).padStart(2, "0");
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return coarse ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${pad(Math.floor(s / 60) % 60)} min`;
+    return `${Math.floor(s / 86400)} d ${Math.floor(s / 3600) % 24} h`;
+  }
+
+  function relative(epoch) {
+    const delta = epoch - Date.now() / 1000;
+    return delta >= 0 ? `in ${duration(delta, true)}` : `${duration(-delta, true)} ago`;
+  }
+
+  const stamp = (epoch) => new Date(epoch * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+
+  function note(text, isError = false) {
+    const notice = $("notice");
+    notice.textContent = text;
+    notice.className = isError ? "error" : "ok";
+  }
+
+  function newRow(id) {
+    const tr = el("tr");
+    const cells = LABELS.map((label) => {
+      const td = tr.appendChild(el("td"));
+      td.dataset.label = label; // the phone layout shows it before the value
+      return td;
+    });
+    const parts = {
+      id: el("strong", { className: "id" }), origin: el("small", { className: "muted" }),
+      badge: el("span"), reason: el("small", { className: "muted" }),
+      countdown: el("span", { className: "countdown" }),
+      login: el("span"), loginDetail: el("small", { className: "muted" }),
+      code: el("input", { type: "text", required: true, minLength: 6, maxLength: 6, pattern: "[A-Za-z0-9]{6}",
+        autocomplete: "one-time-code", spellcheck: false, placeholder: "code", className: "code" }),
+      counters: el("span"), expiry: el("span"), expiryDetail: el("small", { className: "muted" }),
+      error: el("span", { className: "last-error" }), errorAt: el("small", { className: "muted" }),
+      signIn: el("button", { type: "button", textContent: "Sign in" }),
+      toggle: el("button", { type: "button" }),
+      clear: el("button", { type: "button", textContent: "Clear", className: "small" }),
+      remove: el("button", { type: "button", textContent: "Delete", className: "danger" }),
+    };
+    parts.codeForm = el("form", { className: "code-form", method: "post" }, parts.code,
+      el("button", { type: "submit", textContent: "Send code" }));
+    parts.code.setAttribute("aria-label", `One-time code for ${id}`);
+    for (const [name, verb] of [["signIn", "Sign in"], ["clear", "Clear cooldown of"], ["remove", "Delete"]]) {
+      parts[name].setAttribute("aria-label", `${verb} ${id}`);
+    }
+    cells[0].append(parts.id, parts.origin);
+    cells[1].append(parts.badge, parts.reason);
+    cells[2].append(parts.countdown, parts.clear);
+    cells[3].append(parts.login, parts.loginDetail, parts.codeForm);
+    cells[4].append(parts.counters);
+    cells[5].append(parts.expiry, parts.expiryDetail);
+    cells[6].append(parts.error, parts.errorAt);
+    cells[7].append(el("div", { className: "actions" }, parts.signIn, parts.toggle, parts.remove));
+    cells[7].className = "actions-cell";
+    wire(id, parts);
+    tr.parts = parts;
+    return tr;
+  }
+
+  function fill(tr, a) {
+    const p = tr.parts;
+    p.account = a;
+    tr.className = `state-${a.state}`;
+    p.id.textContent = a.id;
+    p.origin.textContent = [a.email && a.email !== a.id ? a.email : "", `from ${a.source}`].filter(Boolean).join(" · ");
+    p.badge.textContent = STATES[a.state] || a.state;
+    p.badge.className = `badge ${a.state}`;
+    p.reason.textContent = a.needs_login_reason || "";
+    p.countdown.dataset.until = a.cooldown_seconds ? Date.now() + a.cooldown_seconds * 1000 : "";
+    p.countdown.title = a.cooldown_until ? `until ${stamp(a.cooldown_until)}` : "";
+    tick(p.countdown);
+    const login = a.login || {};
+    const waiting = login.status === "waiting_for_code";
+    let status = login.status ? login.status.replaceAll("_", " ") : "—";
+    if (login.running && !["running", "waiting_for_code"].includes(login.status)) status = "starting";
+    else if (login.status === "running" && login.step) status = `running: ${login.step.replaceAll("_", " ")}`;
+    p.login.textContent = status;
+    p.login.className = `login ${login.status || ""}`;
+    const retry = login.status === "failed" && login.next_attempt_at ? `next try ${relative(login.next_attempt_at)}` : "";
+    p.loginDetail.textContent = [login.message, retry].filter(Boolean).join(" · ");
+    p.codeForm.hidden = !waiting;
+    p.counters.textContent = `${a.requests} / ${a.errors}`;
+    p.counters.className = a.errors ? "has-errors" : "";
+    const expired = a.cookie_expires_at && a.cookie_expires_at * 1000 < Date.now();
+    p.expiry.textContent = a.cookie_expires_at ? stamp(a.cookie_expires_at) : a.cookie_fingerprint ? "unknown" : "no cookies";
+    p.expiry.className = expired ? "expired" : "";
+    p.expiryDetail.textContent = a.cookie_expires_at ? (expired ? "expired" : relative(a.cookie_expires_at)) : "";
+    p.error.textContent = a.last_error || "—";
+    p.error.title = a.last_error || "";
+    p.errorAt.textContent = a.last_error && a.last_error_at ? relative(a.last_error_at) : "";
+    p.toggle.textContent = a.disabled ? "Enable" : "Disable";
+    p.toggle.setAttribute("aria-label", `${a.disabled ? "Enable" : "Disable"} ${a.id}`);
+    for (const button of [p.signIn, p.toggle, p.clear, p.remove]) enable(button, true); // a running sign-in answers 409
+    p.clear.hidden = !a.cooldown_seconds;
+  }
+
+  const enable = (button, yes) => { button.disabled = !yes || button.dataset.busy === "1"; };
+
+  function tick(node) {
+    const until = Number(node.dataset.until);
+    if (!until) { node.textContent = "—"; return; }
+    const left = (until - Date.now()) / 1000;
+    node.textContent = left > 0 ? duration(left) : "ending…";
+    if (left <= -1 && open) { node.dataset.until = ""; refresh(); }
+  }
+
+  function render(accounts) {
+    const tbody = $("accounts").tBodies[0];
+    const ids = new Set(accounts.map((a) => a.id));
+    for (const [id, tr] of rows) if (!ids.has(id)) { tr.remove(); rows.delete(id); }
+    accounts.forEach((account, index) => {
+      let tr = rows.get(account.id);
+      if (!tr) rows.set(account.id, (tr = newRow(account.id)));
+      fill(tr, account);
+      if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null);
+    });
+    $("count").textContent = `(${accounts.length})`;
+    $("empty").hidden = accounts.length > 0;
+    $("accounts").hidden = accounts.length === 0;
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const mine = ++generation;
+    try {
+      const data = await api("GET", "accounts");
+      if (mine !== generation) return;
+      render(data.accounts);
+      if (!open) show();
+      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      $("updated").className = "muted";
+    } catch (error) {
+      if (error.status === 401 || mine !== generation) return;
+      if (!open) { $("signin-message").textContent = error.message; return; }
+      $("updated").textContent = `not updated: ${error.message}`;
+      $("updated").className = "error";
+    }
+    if (open && mine === generation) timer = setTimeout(refresh, document.hidden ? REFRESH_MS * 3 : REFRESH_MS);
+  }
+
+  // --- acting -----------------------------------------------------------------------------
+  async function act(button, work, done) {
+    button.dataset.busy = "1";
+    button.disabled = true;
+    try {
+      note(done(await work()));
+    } catch (error) {
+      if (error.status !== 401) note(error.message, true);
+    } finally {
+      button.dataset.busy = "";
+      button.disabled = false;
+      if (open) refresh();
+    }
+  }
+
+  function wire(id, p) {
+    p.signIn.addEventListener("click", () => act(p.signIn,
+      () => api("POST", accountPath(id, "/login")).catch((error) => {
+        throw error.status === 409 ? new ApiError(409, `A sign-in is already running for ${id}.`) : error;
+      }),
+      () => `Sign-in started for ${id}.`));
+    p.toggle.addEventListener("click", () => act(p.toggle,
+      () => api("PATCH", accountPath(id), { disabled: !p.account.disabled }),
+      (a) => `${a.id} is ${a.disabled ? "disabled" : "enabled"}.`));
+    p.clear.addEventListener("click", () => act(p.clear,
+      () => api("PATCH", accountPath(id), { clear_cooldown: true }), () => `Cooldown of ${id} cleared.`));
+    p.remove.addEventListener("click", () => {
+      if (!confirm(`Delete ${id}? Its cookies and state are removed from the proxy.`)) return;
+      act(p.remove, () => api("DELETE", accountPath(id)), () => `${id} deleted.`);
+    });
+    p.codeForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(p.codeForm.querySelector("button"),
+        () => api("POST", accountPath(id, "/code"), { code: p.code.value.trim() }),
+        (a) => {
+          p.code.value = "";
+          return a.code_accepted_by_running_login ? `Code sent for ${id}.`
+            : `Code kept for ${id}, but no sign-in is running right now: the next one in 15 minutes will use it.`;
+        });
+    });
+  }
+
+  function importBody(text) {
+    // Plain email addresses, one a line, are the "just an email" format.
+    const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+    return lines.every((line) => /^[^\s"{}[\],]+@[^\s"{}[\],]+$/.test(line)) ? lines.map((id) => ({ id })) : text;
+  }
+
+  $("add").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = $("add-message");
+    const button = event.target.querySelector("button");
+    button.disabled = true;
+    try {
+      const result = await api("POST", "accounts", importBody($("import").value.trim()));
+      const parts = [["Added", result.added], ["Updated", result.updated]].filter(([, ids]) => ids.length);
+      message.textContent = parts.map(([verb, ids]) => `${verb}: ${ids.join(", ")}.`).join(" ");
+      message.className = "ok";
+      $("import").value = "";
+    } catch (error) {
+      if (error.status !== 401) { message.textContent = error.message; message.className = "error"; }
+    } finally {
+      button.disabled = false;
+      if (open) refresh();
+    }
+  });
+
+  // --- signing in and out -----------------------------------------------------------------
+  function show() {
+    open = true;
+    $("signin").hidden = true;
+    $("console").hidden = false;
+    $("signout").hidden = false;
+    $("signin-message").textContent = "";
+  }
+
+  function signOut(message = "") {
+    sessionStorage.removeItem(KEY);
+    open = false;
+    generation++;
+    clearTimeout(timer);
+    rows.clear();
+    $("accounts").tBodies[0].replaceChildren();
+    for (const id of ["notice", "add-message", "count", "updated"]) $(id).textContent = "";
+    $("import").value = "";
+    $("console").hidden = true;
+    $("signout").hidden = true;
+    $("signin").hidden = false;
+    $("signin-message").textContent = message;
+    $("key").focus();
+  }
+
+  $("signin").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("key").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY, key);
+    $("key").value = "";
+    $("signin-message").textContent = "";
+    refresh();
+  });
+  $("signout").addEventListener("click", () => signOut());
+  setInterval(() => document.querySelectorAll(".countdown").forEach(tick), 1000);
+  document.addEventListener("visibilitychange", () => { if (open && !document.hidden) refresh(); });
+  if (sessionStorage.getItem(KEY)) refresh();
+  else $("key").focus();
+})();

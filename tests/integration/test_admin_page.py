@@ -1,0 +1,346 @@
+"""The admin page at /admin/ in a real headless Chromium, against a gunicorn proxy and the simulator."""
+import json
+import re
+import time
+import uuid
+
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from app import create_app
+from app.accounts.login import lock_name, take_code
+from app.accounts.records import Accounts
+from app.config import Config
+from app.store import open_store
+from tests.servers import Gunicorn, Simulator
+
+UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+ACCOUNTS = [{"id": f"page{n}@example.com", "secure_c_ses": f"page-cookie-canary-{n}", "csesidx": f"82000{n}",
+             "config_id": UUID, "expires_at": 1900000000 + n} for n in (1, 2, 3)]
+BASE = {a["id"] for a in ACCOUNTS}
+ADMIN = "page-admin-key"
+HOSTILE = "<img src=x onerror=alert(1)>@x.com"
+SCREENSHOT = "/tmp/admin-page.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    path = tmp_path_factory.mktemp("page-sim") / "accounts.json"
+    path.write_text(json.dumps(ACCOUNTS))
+    simulator = Simulator("--accounts", str(path), "--quiet")
+    yield simulator, path
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("page-data")
+
+
+@pytest.fixture(scope="module")
+def admin_proxy(sim, data_dir):
+    simulator, accounts_file = sim
+    server = Gunicorn({**simulator.proxy_env(), "ACCOUNTS_FILE": str(accounts_file), "DATA_DIR": str(data_dir),
+                       "ADMIN_KEY": ADMIN, "AUTO_LOGIN": "false"}, workers=1)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def accounts(data_dir):
+    """The proxy's own store, to set up states the page must show (cooldowns, sign-in progress)."""
+    store = open_store(Config.from_env({"DATA_DIR": str(data_dir)}))
+    yield Accounts(store)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.alerts, page.errors = [], []
+
+    def on_dialog(dialog):  # confirms are answered by the test that expects them
+        if dialog.type == "alert":
+            page.alerts.append(dialog.message)
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error"
+            and not message.text.startswith("Failed to load resource") else None)  # a 401 or 409 is expected
+    yield page
+    context.close()
+    assert page.errors == [], "script errors or CSP violations"
+    assert page.alerts == []
+
+
+@pytest.fixture(autouse=True)
+def clean(admin_proxy, accounts):
+    for account in api(admin_proxy, "GET", "/admin/accounts").json()["accounts"]:
+        if account["id"] not in BASE:
+            accounts.delete(account["id"])
+    for account_id in BASE:
+        accounts.change(account_id, disabled=False)
+        accounts.change_state(account_id, cooldown_until=0, cooldown_level=0, needs_login=False, login={},
+                              last_error="", requests=0, errors=0)
+    yield
+
+
+def api(admin_proxy, method, path, **kwargs):
+    return requests.request(method, f"{admin_proxy.url}{path}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10,
+                            **kwargs)
+
+
+def sign_in(page, admin_proxy, key=ADMIN):
+    page.goto(f"{admin_proxy.url}/admin/")
+    page.get_by_label("Admin key").fill(key)
+    page.get_by_role("button", name="Open").click()
+
+
+def row(page, account_id):
+    return page.locator("#accounts tbody tr").filter(has=page.get_by_text(account_id, exact=True))
+
+
+def opened(page, admin_proxy):
+    sign_in(page, admin_proxy)
+    expect(page.locator("#accounts tbody tr")).to_have_count(len(api(admin_proxy, "GET", "/admin/accounts").json()["accounts"]))
+    return page
+
+
+def test_the_page_exists_only_with_an_admin_key(tmp_path):
+    for env, status in (({}, 404), ({"ADMIN_KEY": "k"}, 200)):
+        client = create_app(Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error", **env})).test_client()
+        assert client.get("/admin/").status_code == status
+        assert client.get("/admin/static/admin.js").status_code == status
+        assert client.get("/admin/accounts").status_code == (404 if status == 404 else 401)
+
+
+def test_the_page_is_served_with_strict_headers_and_no_data(admin_proxy):
+    response = requests.get(f"{admin_proxy.url}/admin/", timeout=10)
+    assert response.status_code == 200 and "text/html" in response.headers["Content-Type"]
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "<script>" not in response.text and "page1@example.com" not in response.text
+    assert api(admin_proxy, "GET", "/admin/accounts").headers["Cache-Control"] == "no-store"
+
+
+def test_a_wrong_key_shows_an_error_and_no_data(page, admin_proxy):
+    sign_in(page, admin_proxy, key="not-the-key")
+    expect(page.locator("#signin-message")).to_have_text("Wrong admin key.")
+    expect(page.locator("#console")).to_be_hidden()
+    assert page.locator("#accounts tbody tr").count() == 0
+    assert "page1@example.com" not in page.content()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_the_right_key_shows_the_accounts_and_stays_in_the_tab_only(page, admin_proxy):
+    opened(page, admin_proxy)
+    for account in ACCOUNTS:
+        expect(row(page, account["id"]).locator(".badge")).to_have_text("active")
+    assert page.evaluate("sessionStorage.getItem('gbp-admin-key')") == ADMIN
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == "" and page.context.cookies() == []
+    assert not any(a["secure_c_ses"] in page.content() for a in ACCOUNTS)
+    page.reload()  # the same tab keeps the key
+    expect(row(page, "page1@example.com")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Admin key")).to_be_visible()
+    assert page.locator("#accounts tbody tr").count() == 0
+    assert page.evaluate("sessionStorage.length") == 0
+    page.reload()
+    expect(page.get_by_label("Admin key")).to_be_visible()
+
+
+def test_the_table_refreshes_by_itself(page, admin_proxy):
+    opened(page, admin_proxy)
+    api(admin_proxy, "POST", "/admin/accounts", json={"id": "elsewhere@example.com"})
+    expect(row(page, "elsewhere@example.com").locator(".badge")).to_have_text("needs login", timeout=8000)
+
+
+def test_importing_through_the_textarea(page, admin_proxy):
+    opened(page, admin_proxy)
+    textarea = page.get_by_label("Add or import accounts")
+    textarea.fill(json.dumps({"email": "new@example.com", "csesidx": "820009", "config_id": UUID,
+                              "cookies": [{"name": "__Secure-C_SES", "value": "v", "expirationDate": 1900000000}]}))
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#add-message")).to_have_text("Added: new@example.com.")
+    expect(row(page, "new@example.com").locator(".badge")).to_have_text("active")
+    assert textarea.input_value() == ""
+    textarea.fill("just@example.com\nalso@example.com")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(row(page, "also@example.com").locator(".badge")).to_have_text("needs login")
+    textarea.fill('{"secure_c_ses": "x"')
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#add-message")).to_contain_text("not valid JSON")
+    textarea.fill('{"id": "x@example.com", "csesidx": "abc", "config_id": "c", "secure_c_ses": "s"}')
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#add-message")).to_have_text("account.csesidx must be digits")
+
+
+def test_disabling_and_enabling(page, admin_proxy):
+    opened(page, admin_proxy)
+    page.get_by_role("button", name="Disable page2@example.com").click()
+    expect(row(page, "page2@example.com").locator(".badge")).to_have_text("disabled")
+    expect(page.locator("#notice")).to_have_text("page2@example.com is disabled.")
+    assert api(admin_proxy, "GET", "/admin/accounts/page2@example.com").json()["disabled"] is True
+    page.get_by_role("button", name="Enable page2@example.com").click()
+    expect(row(page, "page2@example.com").locator(".badge")).to_have_text("active")
+
+
+def test_a_cooling_account_counts_down_until_cleared(page, admin_proxy, accounts):
+    accounts.change_state("page3@example.com", cooldown_until=time.time() + 125, cooldown_level=1)
+    opened(page, admin_proxy)
+    cooling = row(page, "page3@example.com")
+    expect(cooling.locator(".badge")).to_have_text("cooling down")
+    countdown = cooling.locator(".countdown")
+    expect(countdown).to_have_text(re.compile(r"^(2 min 0\d|1 min 5\d) s$"))
+    first = countdown.text_content()
+    expect(countdown).not_to_have_text(first, timeout=3000)  # it ticks
+    expect(row(page, "page1@example.com").locator(".countdown")).to_have_text("—")
+    page.get_by_role("button", name="Clear cooldown of page3@example.com").click()
+    expect(cooling.locator(".badge")).to_have_text("active")
+    expect(countdown).to_have_text("—")
+
+
+def test_html_from_the_api_is_shown_as_text(page, admin_proxy, accounts):
+    assert api(admin_proxy, "POST", "/admin/accounts", json={"id": HOSTILE}).status_code == 201
+    accounts.change_state(HOSTILE, last_error='<b id="bold">boom</b><script>alert(2)</script>',
+                          login={"status": "failed", "message": "<img src=y onerror=alert(3)>"})
+    opened(page, admin_proxy)
+    hostile = row(page, HOSTILE)
+    expect(hostile.locator(".id")).to_have_text(HOSTILE)
+    expect(hostile.locator(".last-error")).to_have_text('<b id="bold">boom</b><script>alert(2)</script>')
+    expect(hostile).to_contain_text("<img src=y onerror=alert(3)>")
+    assert page.locator("#accounts img, #accounts script, #bold").count() == 0
+    # The id travels encoded in the URL: actions on it reach the right account.
+    page.get_by_role("button", name=f"Disable {HOSTILE}").click()
+    expect(hostile.locator(".badge")).to_have_text("disabled")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete {HOSTILE}").click()
+    expect(hostile).to_have_count(0)
+    assert HOSTILE not in {a["id"] for a in api(admin_proxy, "GET", "/admin/accounts").json()["accounts"]}
+
+
+def test_deleting_asks_first(page, admin_proxy):
+    api(admin_proxy, "POST", "/admin/accounts", json={"id": "gone@example.com"})
+    opened(page, admin_proxy)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete gone@example.com").click()
+    page.wait_for_timeout(300)
+    expect(row(page, "gone@example.com")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete gone@example.com").click()
+    expect(row(page, "gone@example.com")).to_have_count(0)
+    expect(page.locator("#notice")).to_have_text("gone@example.com deleted.")
+    assert api(admin_proxy, "GET", "/admin/accounts/gone@example.com").status_code == 404
+
+
+def test_a_code_typed_for_a_waiting_sign_in_is_stored_and_survives_refreshes(page, admin_proxy, accounts):
+    accounts.change_state("page1@example.com", login={"status": "waiting_for_code", "step": "waiting_for_code",
+                                                       "message": "code sent to page1@example.com",
+                                                       "started_at": time.time()})
+    opened(page, admin_proxy)
+    waiting = row(page, "page1@example.com")
+    expect(waiting.locator(".login")).to_have_text("waiting for code")
+    expect(row(page, "page2@example.com").get_by_label("One-time code for page2@example.com")).to_be_hidden()
+    code = waiting.get_by_label("One-time code for page1@example.com")
+    code.fill("ab1")  # too short: the browser refuses to send it
+    waiting.get_by_role("button", name="Send code").click()
+    page.wait_for_timeout(300)
+    assert take_code(accounts.store, "page1@example.com", since=0) is None
+    page.wait_for_timeout(4500)  # a refresh in between keeps what is being typed
+    assert code.input_value() == "ab1"
+    code.fill("ab12cd")
+    waiting.get_by_role("button", name="Send code").click()
+    expect(page.locator("#notice")).to_contain_text("Code kept for page1@example.com")
+    assert code.input_value() == ""
+    assert take_code(accounts.store, "page1@example.com", since=0) == "AB12CD"
+
+
+def test_a_sign_in_started_from_the_page_takes_the_code_typed_into_it(page, admin_proxy, sim, accounts):
+    """The whole way: the proxy's login process drives Chromium through the simulator's sign-in
+    pages (no IMAP configured), the page shows it waiting, and the code typed there signs it in."""
+    simulator, _ = sim
+    email = f"page-signin-{uuid.uuid4().hex[:8]}@example.org"
+    opened(page, admin_proxy)
+    page.get_by_label("Add or import accounts").fill(email)
+    page.get_by_role("button", name="Add", exact=True).click()
+    waiting = row(page, email)
+    expect(waiting.locator(".badge")).to_have_text("needs login")
+    page.get_by_role("button", name=f"Sign in {email}").click()
+    expect(page.locator("#notice")).to_have_text(f"Sign-in started for {email}.")
+    expect(waiting.locator(".login")).to_have_text("waiting for code", timeout=30000)
+    deadline = time.monotonic() + 10
+    while not (mail := [m for m in simulator.control("GET", "mail")["mail"] if m["email"] == email]):
+        assert time.monotonic() < deadline, "the simulator sent no code"
+        time.sleep(0.2)
+    waiting.get_by_label(f"One-time code for {email}").fill(mail[-1]["code"].lower())
+    waiting.get_by_role("button", name="Send code").click()
+    expect(page.locator("#notice")).to_have_text(f"Code sent for {email}.")
+    expect(waiting.locator(".badge")).to_have_text("active", timeout=30000)
+    expect(waiting.locator(".login")).to_have_text("succeeded")
+    record = accounts.get(email)
+    assert record.source == "login" and record.secure_c_ses and record.secure_c_ses not in page.content()
+
+
+def test_starting_a_sign_in_reports_conflicts_and_missing_emails(page, admin_proxy, accounts):
+    assert accounts.store.acquire_lock(lock_name("page1@example.com"), "test-owner", 60)
+    api(admin_proxy, "POST", "/admin/accounts", json={"csesidx": "820077", "config_id": UUID, "secure_c_ses": "s"})
+    try:
+        opened(page, admin_proxy)
+        page.get_by_role("button", name="Sign in page1@example.com").click()
+        expect(page.locator("#notice")).to_have_text("A sign-in is already running for page1@example.com.")
+        expect(page.locator("#notice")).to_have_class("error")
+        expect(row(page, "page1@example.com").locator(".login")).to_have_text("starting")  # the lock is held
+        page.get_by_role("button", name="Sign in csesidx:820077").click()
+        expect(page.locator("#notice")).to_contain_text("no email address to sign in with")
+    finally:
+        accounts.store.release_lock(lock_name("page1@example.com"), "test-owner")
+
+
+def test_a_key_revoked_while_open_signs_the_tab_out(page, admin_proxy):
+    opened(page, admin_proxy)
+    page.evaluate("sessionStorage.setItem('gbp-admin-key', 'rotated')")
+    page.get_by_role("button", name="Disable page1@example.com").click()
+    expect(page.locator("#signin-message")).to_contain_text("no longer accepts this admin key")
+    assert page.locator("#accounts tbody tr").count() == 0
+    assert api(admin_proxy, "GET", "/admin/accounts/page1@example.com").json()["disabled"] is False
+
+
+def test_screenshot_of_accounts_in_various_states(page, admin_proxy, accounts):
+    now = time.time()
+    accounts.change("page2@example.com", disabled=True)
+    accounts.change_state("page3@example.com", cooldown_until=now + 95, cooldown_level=1, requests=41, errors=3,
+                          last_error="rate limited (429): RESOURCE_EXHAUSTED", last_error_at=now - 30)
+    accounts.change_state("page1@example.com", requests=128, errors=0)
+    api(admin_proxy, "POST", "/admin/accounts", json=[{"id": "fresh@example.com"}, {"id": "late@example.com"}])
+    accounts.change_state("fresh@example.com", login={"status": "waiting_for_code", "step": "waiting_for_code",
+                                                       "message": "code sent to fresh@example.com", "started_at": now})
+    accounts.change_state("late@example.com", last_error="sign-in failed", last_error_at=now - 600,
+                          login={"status": "failed", "message": "no_code: no code arrived within 120 s",
+                                 "finished_at": now - 600, "failures": 2, "next_attempt_at": now + 1200})
+    opened(page, admin_proxy)
+    expect(row(page, "page3@example.com").locator(".badge")).to_have_text("cooling down")
+    page.screenshot(path=SCREENSHOT, full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.evaluate("document.querySelector('#accounts').getBoundingClientRect().right") <= \
+        page.evaluate("document.querySelector('#add').getBoundingClientRect().right")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=SCREENSHOT.replace(".png", "-phone.png"), full_page=True)
