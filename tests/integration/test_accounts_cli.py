@@ -1,0 +1,57 @@
+"""python -m app.accounts: the admin API's actions without HTTP, on the store the server uses."""
+import json
+import os
+import subprocess
+import sys
+
+from tests.servers import ROOT
+
+UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+
+
+def cli(tmp_path, *args, stdin=None):
+    env = {**os.environ, "ENV_FILE": "/nonexistent", "DATA_DIR": str(tmp_path), "AUTO_LOGIN": "false"}
+    return subprocess.run([sys.executable, "-m", "app.accounts", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_add_list_update_code_delete(tmp_path):
+    accounts = [{"id": "cli1@example.com", "secure_c_ses": "cli-cookie-canary", "csesidx": "1", "config_id": UUID},
+                {"id": "cli2@example.com"}]
+    added = cli(tmp_path, "add", "-", stdin=json.dumps(accounts))
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {"added": ["cli1@example.com", "cli2@example.com"], "updated": []}
+
+    listed = cli(tmp_path, "list")
+    assert "cli1@example.com" in listed.stdout and "active" in listed.stdout and "needs_login" in listed.stdout
+    rows = {row["id"]: row for row in json.loads(cli(tmp_path, "list", "--json").stdout)}
+    assert rows["cli2@example.com"]["state"] == "needs_login"
+    assert "cli-cookie-canary" not in listed.stdout + json.dumps(rows)
+
+    disabled = cli(tmp_path, "update", "cli1@example.com", "--disable")
+    assert disabled.returncode == 0 and "disabled" in disabled.stdout
+    changed = cli(tmp_path, "update", "cli1@example.com", "--enable", "--set", "csesidx=77")
+    assert json.loads(cli(tmp_path, "list", "--json").stdout)[0]["csesidx"] == "77" and changed.returncode == 0
+
+    code = cli(tmp_path, "code", "cli2@example.com", "ab12cd")
+    assert code.returncode == 0 and "stored" in code.stdout  # no sign-in runs: kept for the next one
+    from app.accounts.login import take_code
+    from app.store.sqlite import SqliteStore
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        assert take_code(store, "cli2@example.com", since=0) == "AB12CD"
+    finally:
+        store.close()
+
+    assert cli(tmp_path, "delete", "cli2@example.com").returncode == 0
+    assert [r["id"] for r in json.loads(cli(tmp_path, "list", "--json").stdout)] == ["cli1@example.com"]
+
+
+def test_bad_input_is_a_clear_message_and_exit_code(tmp_path):
+    for args, stdin, message in ((("add", "-"), "{broken", "Expecting"),
+                                 (("add", "-"), json.dumps({"secure_c_ses": "x"}), "csesidx"),
+                                 (("delete", "nobody@example.com"), None, "no account"),
+                                 (("update", "nobody@example.com", "--disable"), None, "no account"),
+                                 (("code", "nobody@example.com", "ABCDEF"), None, "no account")):
+        result = cli(tmp_path, *args, stdin=stdin)
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
