@@ -9,6 +9,8 @@ The IMAP password is never logged, and neither are codes.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import email
 import email.policy
 import html
@@ -78,15 +80,15 @@ def code_of_message(raw: bytes) -> str | None:
     return extract_code(str(message.get("Subject", "")), texts, htmls)
 
 
-class PollingSource:
+class PollingSource(ABC):
     """A source that looks once per `poll_interval` until the deadline."""
 
     poll_interval: float = 2.0
     deadline: float | None = None  # of the wait in progress: a poll may bound its I/O by it
 
+    @abstractmethod
     def poll(self, since: float) -> str | None:
         """One look; None when there is no code yet."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Drop whatever a poll opened (connections)."""

@@ -42,7 +42,7 @@ class Dovecot(NamedTuple):
 def binary() -> str:
     found = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(found):
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+        pytest.fail("dovecot is not installed: apt-get install dovecot-imapd (./test.sh does it as root)")
     return found
 
 
