@@ -13,7 +13,7 @@ from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .config import Config
 from .pump import EventPump
-from .store.base import Store
+from .store.base import Store, StoreUnavailable
 from .upstream import errors
 from .upstream.client import GeminiBusiness
 from .upstream.events import FileReply, Skipped, Text, Thought
@@ -55,16 +55,25 @@ class Answer:
     _closed: bool = field(default=False, repr=False)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
-        """Stop reading upstream, free the account and record how it went (safe to call twice)."""
+        """Stop reading upstream, free the account and record how it went (safe to call twice).
+
+        Never raises: it runs as the answer ends (a stream's last frames, a whole answer about
+        to be sent), and book-keeping that fails must not cost the client an answer it has.
+        """
         self.pump.close()
         if self._closed:
             return
         self._closed = True
         self.pool.release(self.account)
-        if isinstance(error, errors.UpstreamError):
-            self.pool.failed(self.account, error)
-        elif completed:
-            self.pool.succeeded(self.account)
+        try:
+            if isinstance(error, errors.UpstreamError):
+                self.pool.failed(self.account, error)
+            elif completed:
+                self.pool.succeeded(self.account)
+        except StoreUnavailable as exc:  # the account's counters miss one answer; nothing else is lost
+            log.error("could not record how the answer went: %s", exc, extra={"account": self.account.id})
+        except Exception:
+            log.exception("could not record how the answer went", extra={"account": self.account.id})
 
 
 def start(services: Services, turn: Turn, wait: float | None) -> Answer:
