@@ -14,6 +14,8 @@ import time
 
 from flask import g, has_request_context
 
+from .secretset import SecretSet
+
 _PATTERNS = [
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+"), "[redacted-jwt]"),
@@ -21,20 +23,23 @@ _PATTERNS = [
     (re.compile(r"(?i)(\"?(?:xsrfToken|keyId|secure_c_ses|host_c_oses|api_key|password)\"?\s*[:=]\s*\"?)"
                 r"[^\"\s,}]+"), r"\1[redacted]"),
 ]
-_SECRETS: set[str] = set()
+_SECRETS = SecretSet()
 _STANDARD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def add_secret(value: str | None) -> None:
-    """Register a literal value (cookie, key) that must never be printed."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+def add_secret(value: str | None, slot: object = None) -> None:
+    """Register a literal value (cookie, key, token) that must never be printed.
+
+    Without a slot it stays registered for good (configuration). With one, it replaces what
+    the slot held (an account's cookie, an account's token), so the set stays bounded."""
+    if slot is None:
+        _SECRETS.pin(value)
+    else:
+        _SECRETS.put(slot, value)
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
+    text = _SECRETS.redact(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

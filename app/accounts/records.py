@@ -40,8 +40,8 @@ class Record:
 
     def account(self) -> Account:
         # Any worker that is about to use these cookies learns to scrub them from its logs.
-        logs.add_secret(self.secure_c_ses)
-        logs.add_secret(self.host_c_oses)
+        logs.add_secret(self.secure_c_ses, slot=(self.id, "secure_c_ses"))
+        logs.add_secret(self.host_c_oses, slot=(self.id, "host_c_oses"))
         return Account(self.id, self.secure_c_ses, self.csesidx, self.config_id, self.host_c_oses)
 
 

@@ -32,8 +32,8 @@ def parse(payload) -> list[Record]:
         raise InvalidAccount("nothing to import: send an account object or a list of them")
     records = [_record(item, f"[{i}]" if isinstance(payload, list) else "") for i, item in enumerate(items)]
     for record in records:
-        logs.add_secret(record.secure_c_ses)
-        logs.add_secret(record.host_c_oses)
+        logs.add_secret(record.secure_c_ses, slot=(record.id, "secure_c_ses"))
+        logs.add_secret(record.host_c_oses, slot=(record.id, "host_c_oses"))
     return records
 
 

@@ -59,7 +59,7 @@ class TokenSource:
             "nbf": now,
         }
         token = hs256.sign(header, payload, key)
-        logs.add_secret(token)
+        logs.add_secret(token, slot=("upstream-token", account.credentials_key))
         return token
 
     def _fetch_key(self, account: Account) -> tuple[bytes, str]:
