@@ -89,7 +89,12 @@ def setup(level: str, fmt: str, secrets: list[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("gbp")
+    logger = logging.getLogger("gbp")  # the tree every module of ours logs through ("gbp.<area>")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    # Anything else (a library's warning) still comes out as a formatted, redacted line
+    # rather than through logging's bare last-resort printer.
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)

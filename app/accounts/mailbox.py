@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Protocol
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gbp.accounts.mailbox")
 
 # §11.1: <span class="verification-code">; Outlook's web copies prefix classes with x_.
 _SPAN = re.compile(r'class="(?:[^"]*\s)?(?i:x_)?(?i:verification-code)(?:\s[^"]*)?"[^>]*>'

@@ -23,7 +23,7 @@ from .signin_flow import REASONS, Flow, SignInError, SignInResult, first_line
 
 __all__ = ["BrowserSettings", "REASONS", "SignInError", "SignInResult", "sign_in"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gbp.accounts.signin")
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-log = logging.getLogger("app.accounts.signin")
+log = logging.getLogger("gbp.accounts.signin")
 
 REASONS = ("captcha", "signin_error", "access_restricted", "wrong_code", "no_code",
            "timeout", "browser", "unexpected_page")

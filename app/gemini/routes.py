@@ -5,6 +5,8 @@ the upstream keeps the history.
 """
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, jsonify
 
 from .. import chat, sse
@@ -17,6 +19,7 @@ from ..upstream.errors import SessionGone
 from .sessions import Session, Sessions
 from .streaming import native_stream
 
+log = logging.getLogger("gbp.gemini")
 bp = Blueprint("gemini", __name__, url_prefix="/gemini")
 bp.before_request(require_client)
 
@@ -74,7 +77,7 @@ def delete_session(session_id: str):
         try:
             _services().upstream.delete_session(account, session.upstream)
         except Exception as exc:  # ours is gone either way; the upstream one just lingers
-            current_app.logger.warning("could not delete the upstream session: %s", exc)
+            log.warning("could not delete the upstream session: %s", exc, extra={"account": session.account})
     return jsonify({"session_id": session.id, "deleted": True})
 
 

@@ -1,10 +1,15 @@
 """Logs: every request and upstream exchange at debug, and never a cookie, key or token."""
+import json
 import re
+import socket
+import threading
+import time
 
 import requests
 
-from tests.integration.conftest import API_KEY, CANARY
+from tests.integration.conftest import ADMIN_KEY, API_KEY, CANARY, proxy_env
 from tests.integration.helpers import Worker, auth, openai_client
+from tests.servers import Gunicorn
 
 SECRETS = [CANARY["secure_c_ses"], CANARY["host_c_oses"], API_KEY, "sk-other"]
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.")
@@ -37,3 +42,74 @@ def test_no_secret_reaches_the_logs_or_responses(proxy, simulator):
         assert not any(secret in text for text in seen[1:]), f"{secret} leaked into a response"
     assert not JWT.search(logs)
     assert "[redacted]" in logs  # the redaction really ran on the Authorization header
+
+
+IMAP_CANARY = "imap-canary-pass-31337"
+
+
+class RefusingImap:
+    """An IMAP server that refuses every LOGIN, echoing the command back (as some do)."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _talk(conn):
+        with conn, conn.makefile("rwb") as stream:
+            stream.write(b"* OK fake IMAP ready\r\n")
+            stream.flush()
+            for line in stream:
+                tag, _, command = line.decode(errors="replace").rstrip("\r\n").partition(" ")
+                if command.upper().startswith("CAPABILITY"):
+                    stream.write(f"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n".encode())
+                elif command.upper().startswith("LOGIN"):
+                    stream.write(f"{tag} NO [AUTHENTICATIONFAILED] refused: {command}\r\n".encode())
+                else:
+                    stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
+                    stream.flush()
+                    return
+                stream.flush()
+
+    def stop(self):
+        self.server.close()
+
+
+def test_sign_in_lines_are_json_redacted_and_in_the_gbp_tree(simulator, tmp_path_factory):
+    """The login process's own lines and the sign-in and mailbox modules' lines all come out
+    through the configured tree: INFO progress kept, a mailbox failure as JSON, no secret."""
+    imap = RefusingImap()
+    proxy = Gunicorn(proxy_env(simulator, tmp_path_factory, LOG_LEVEL="info", IMAP_HOST="127.0.0.1",
+                               IMAP_PORT=str(imap.port), IMAP_SSL="false", IMAP_USER="codes@example.com",
+                               IMAP_PASSWORD=IMAP_CANARY, LOGIN_CODE_WAIT="2", LOGIN_RESENDS="0",
+                               LOGIN_TIMEOUT="60"), workers=1)
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    try:
+        started = requests.post(f"{proxy.url}/admin/accounts/{CANARY['id']}/login", headers=admin, timeout=10)
+        assert started.status_code == 202, started.text
+
+        def finished():
+            state = requests.get(f"{proxy.url}/admin/accounts/{CANARY['id']}", headers=admin, timeout=10).json()
+            return state.get("login", {}).get("status") == "failed"
+        proxy.wait_until(finished, timeout=90, what="the sign-in to fail")
+        time.sleep(0.5)  # the login process's last lines
+        lines = [line for line in proxy.output() if "sign-in" in line or "IMAP" in line]
+    finally:
+        proxy.stop()
+        imap.stop()
+    assert lines
+    entries = [json.loads(line) for line in lines]  # every one is a JSON line
+    assert all(entry["logger"].startswith("gbp.") for entry in entries), [e["logger"] for e in entries]
+    loggers = {entry["logger"] for entry in entries}
+    assert {"gbp.accounts.signin", "gbp.accounts.mailbox", "gbp.accounts.login"} <= loggers, loggers
+    assert any(e["level"] == "info" and e["message"].startswith(f"sign-in of {CANARY['id']}") for e in entries)
+    assert not any(IMAP_CANARY in line or ADMIN_KEY in line for line in proxy.output())
