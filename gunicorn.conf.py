@@ -36,5 +36,6 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)  # longer than nginx
 accesslog = None  # the app logs each request itself, with request ids and redaction
 errorlog = "-"
 loglevel = {"DEBUG": "debug", "WARNING": "warning", "ERROR": "error"}.get(_config.log_level, "info")
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
+# The app reads the same list to find a client's address behind a proxy (app/client_address.py).
+forwarded_allow_ips = ",".join(_config.forwarded_allow_ips)
 control_socket_disable = True  # gunicorn 27's admin socket is unused; several instances would share its path

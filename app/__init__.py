@@ -13,8 +13,10 @@ from .accounts.refresh import Refresher
 from .accounts.service import AccountAdmin
 from .auth import ClientAuth
 from .chat import Services
+from .client_address import ClientAddress
 from .config import Config
 from .store import open_store
+from .throttle import AuthThrottle
 from .upstream.client import GeminiBusiness
 from .upstream.models import Catalogue
 from .upstream.spares import SpareSessions
@@ -50,6 +52,8 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     )
     app.extensions["gbp.refresher"] = refresher
     app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher)
+    app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
+                                                  config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
     observe.install(app)
     _register_blueprints(app, config)
@@ -63,7 +67,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
 
-    app.extensions["gbp.auth"] = ClientAuth(config)
+    app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
     app.register_blueprint(health_bp)
     if config.openai_compatible:
         app.register_blueprint(openai_bp)

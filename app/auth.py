@@ -1,7 +1,8 @@
 """Who is calling: API keys (API_KEYS) or HS256 tokens signed with JWT_SECRET, in API_KEY_HEADER.
 
 With neither configured the service is open (the seed README's curl examples send no key).
-Keys are compared in constant time and never logged or echoed.
+Keys are compared in constant time and never logged or echoed. Wrong keys count towards the
+failed-authentication throttle (app/throttle.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flask import current_app, request
 from . import hs256
 from .config import Config
 from .errors import ApiError
+from .throttle import AuthThrottle
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -19,7 +21,8 @@ def _unauthorized(message: str) -> ApiError:
 
 
 class ClientAuth:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, throttle: AuthThrottle):
+        self.throttle = throttle
         self.header = config.api_key_header
         self.keys = [key.encode() for key in config.api_keys]
         self.jwt_key = config.jwt_secret.encode() if config.jwt_secret else None
@@ -32,6 +35,7 @@ class ClientAuth:
         """before_request hook for the client blueprints."""
         if not self.enabled or request.method == "OPTIONS":
             return
+        address = self.throttle.before(request.environ)
         value = request.headers.get(self.header, "").strip()
         if value[:7].lower() == "bearer ":
             value = value[7:].strip()
@@ -39,6 +43,7 @@ class ClientAuth:
             raise _unauthorized(f"Missing API key: send it in the {self.header} header "
                                 f"({'Bearer <key>' if self.header.lower() == 'authorization' else '<key>'}).")
         if not self._valid(value):
+            self.throttle.failed(address)
             raise _unauthorized("Incorrect API key provided.")
 
     def _valid(self, value: str) -> bool:

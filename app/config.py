@@ -5,6 +5,7 @@ setting stops the service at start with a message naming the variable.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -60,6 +61,10 @@ class Config:
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
     store_url: str = field(default="", repr=False)  # may hold the Redis password
+    # abuse: failed-authentication throttle; proxies whose X-Forwarded-For is believed
+    auth_failure_limit: int = 10
+    auth_failure_window: float = 60.0
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # accounts: sources, the pool, sign-in
     accounts_file: str = ""
     admin_key: str = ""
@@ -260,6 +265,9 @@ class _Reader:
             upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
             upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),
             store_url=self.store_url("STORE_URL"),
+            auth_failure_limit=self.integer("AUTH_FAILURE_LIMIT", 10, 0),
+            auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
+            forwarded_allow_ips=self.addresses("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
             **self.accounts_settings(),
             extra=self.env,
         )
@@ -292,6 +300,18 @@ class _Reader:
             "imap_ssl": self.boolean("IMAP_SSL", True),
             "mail_sender": self.text("MAIL_SENDER", default="noreply-googlecloud@google.com"),
         }
+
+    def addresses(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Comma-separated IP addresses or networks (a.b.c.d/nn), or * for any."""
+        values = self.words(name, default)
+        for value in values:
+            if value == "*":
+                continue
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(f"{name} must list IP addresses or networks (or *), got {value!r}") from None
+        return values
 
     def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         value = self.raw("MODEL_ALIASES")[1]

@@ -37,11 +37,16 @@ def require_admin_key():
         raise ApiError(404, "Unknown request URL. Please check the URL and method.", code="unknown_url")
     if request.endpoint in KEYLESS:
         return  # no data in them: the page asks for the key and sends it with each call
+    throttle = current_app.extensions["gbp.throttle"]
+    address = throttle.before(request.environ)
     given = request.headers.get("Authorization", "")
     given = given[7:].strip() if given[:7].lower() == "bearer " else ""
-    if not given or not hmac.compare_digest(given.encode(), key.encode()):
-        raise ApiError(401, "Missing or wrong admin key: send Authorization: Bearer <ADMIN_KEY>.",
-                       code="invalid_admin_key")
+    if given and hmac.compare_digest(given.encode(), key.encode()):
+        return
+    if given:  # a wrong key is a guess; a missing one is not counted
+        throttle.failed(address)
+    raise ApiError(401, "Missing or wrong admin key: send Authorization: Bearer <ADMIN_KEY>.",
+                   code="invalid_admin_key")
 
 
 @bp.after_request

@@ -44,6 +44,7 @@ def proxy_env(simulator, tmp_path_factory, **extra):
         "KEEPALIVE_INTERVAL": "0.5",
         "ADMIN_KEY": ADMIN_KEY,
         "AUTO_LOGIN": "false",  # tests of the sign-in start their own proxy
+        "AUTH_FAILURE_LIMIT": "100000",  # tests that send wrong keys on purpose must not block the rest
         **extra,
     }
 
