@@ -9,19 +9,6 @@ from app.upstream import errors
 UUID = "d06739ca-6683-46db-bb51-07395a392439"
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def accounts(tmp_path, clock):
     store = SqliteStore(str(tmp_path / "state.db"), clock=clock)

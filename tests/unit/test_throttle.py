@@ -10,19 +10,6 @@ from app.store.sqlite import SqliteStore
 from app.throttle import AuthThrottle
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_700_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def throttle(tmp_path, clock):
     store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
