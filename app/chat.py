@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .accounts.account import Account
 from .accounts.pool import AccountPool
@@ -76,13 +77,16 @@ class Answer:
             log.exception("could not record how the answer went", extra={"account": self.account.id})
 
 
-def start(services: Services, turn: Turn, wait: float | None) -> Answer:
+def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[], None] | None = None) -> Answer:
     """Send the turn upstream and wait for its first visible event: at most `wait` seconds
-    (a stream then starts with keep-alives), or as long as it takes (None)."""
+    (a stream then starts with keep-alives), or as long as it takes (None).
+
+    `watch` runs about once a second while the answer is awaited and read (see EventPump);
+    what it raises cancels the upstream call: a whole answer's hangup.watcher."""
 
     def attempt(account: Account) -> Answer:
         session, stream = _open(services, turn, account)
-        pump = EventPump(stream, closer=stream.abort)
+        pump = EventPump(stream, closer=stream.abort, watch=watch)
         try:
             pump.prefetch(wait, is_visible)
         except BaseException:

@@ -9,16 +9,22 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 KEEPALIVE = object()  # yielded by events() when nothing arrived within the interval
 _END = object()
+WATCH_INTERVAL = 1.0  # seconds between two calls of a pump's `watch`
 
 
 class EventPump:
-    def __init__(self, source: Iterable, closer=None):
+    """`watch`, if given, is called about every WATCH_INTERVAL seconds while a consumer waits
+    or reads; whatever it raises ends the wait (e.g. hangup.ClientGone) and reaches the consumer."""
+
+    def __init__(self, source: Iterable, closer=None, watch: Callable[[], None] | None = None):
         self._source = source
         self._closer = closer
+        self._watch = watch
+        self._watched_at = time.monotonic()
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
         self._buffer: list = []
@@ -38,13 +44,28 @@ class EventPump:
 
     def _next(self, timeout: float | None):
         """Next event, KEEPALIVE after `timeout` seconds of quiet, or _END; re-raises the reader's error."""
-        try:
-            event, error = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return KEEPALIVE
-        if error is not None:
-            raise error
-        return event
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._check()
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._watch is not None:
+                wait = WATCH_INTERVAL if wait is None else min(WATCH_INTERVAL, wait)
+            try:
+                event, error = self._queue.get(timeout=wait)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return KEEPALIVE
+                continue  # only a slice of the wait has passed: watch, then wait on
+            if error is not None:
+                raise error
+            return event
+
+    def _check(self) -> None:
+        """Run `watch` if WATCH_INTERVAL has passed since its last run (events may pour in
+        without a pause, and must not keep it from running)."""
+        if self._watch is not None and time.monotonic() - self._watched_at >= WATCH_INTERVAL:
+            self._watched_at = time.monotonic()
+            self._watch()
 
     def prefetch(self, wait: float | None, visible) -> None:
         """Buffer events until one for which visible(event) holds, the end, or `wait` seconds pass

@@ -9,7 +9,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat, sse
+from .. import chat, hangup, sse
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
@@ -98,7 +98,7 @@ def chat_message():
     turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
     try:
         if not stream:
-            result = collect(chat.start(services, turn, wait=None), OutputLimiter())
+            result = collect(chat.start(services, turn, wait=None, watch=hangup.watcher()), OutputLimiter())
             return jsonify({**_reply_head(session), "reply": result.text, "thinking": result.thoughts,
                             "finish_reason": result.finish_reason, "refusal": result.refusal})
         answer = chat.start(services, turn, wait=services.config.keepalive_interval)

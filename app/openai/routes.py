@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat, sse
+from .. import chat, hangup, sse
 from ..output import OutputLimiter, collect
 from ..auth import require_client
 from ..body import json_body
@@ -40,7 +40,7 @@ def chat_completions():
     limiter = OutputLimiter(request.max_tokens, request.stop)
     turn = chat.Turn(text=prompt, model=model)
     if not request.stream:
-        answer = chat.start(services, turn, wait=None)
+        answer = chat.start(services, turn, wait=None, watch=hangup.watcher())
         return jsonify(completion(request.model, prompt, collect(answer, limiter)))
     answer = chat.start(services, turn, wait=services.config.keepalive_interval)
     writer = ChunkWriter(request.model, request.include_usage)

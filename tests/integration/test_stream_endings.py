@@ -104,3 +104,36 @@ def test_a_store_failing_as_the_answer_ends_does_not_break_the_answer(simulator,
     assert not [line for line in plain if "Traceback" in line or "[ERROR]" in line], plain
     logged = [e for e in (json.loads(l) for l in lines if l.startswith("{")) if e["message"].startswith(RECORD_FAILED)]
     assert len(logged) == 1 and logged[0]["logger"].startswith("gbp."), logged
+
+
+# --- the client of a whole answer leaves ------------------------------------------------------
+
+def send_raw(proxy, path, body, request_id):
+    """A request on a bare socket, so the test decides exactly when the client hangs up."""
+    import socket
+    data = json.dumps(body).encode()
+    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 f"Authorization: {auth()['Authorization']}\r\nX-Request-Id: {request_id}\r\n"
+                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    return sock
+
+
+@pytest.mark.parametrize("surface", ["openai", "native"])
+def test_the_upstream_call_of_a_whole_answer_is_cancelled_when_the_client_goes_away(proxy, simulator, surface):
+    if surface == "openai":
+        path, body = "/v1/chat/completions", {"model": "gpt-4o", "messages": HI}
+    else:
+        session = requests.post(f"{proxy.url}/gemini/sessions", headers=auth(), timeout=10).json()["session_id"]
+        path, body = "/gemini/chat", {"session_id": session, "message": "hi"}
+    # A steady, slow answer (about 18 s): never quiet long enough for the upstream read timeout.
+    simulator.control("PATCH", "settings", json={"chunk_delay": 0.5, "reply_words": 200})
+    request_id = f"gone-{surface}-{time.monotonic_ns()}"
+    sock = send_raw(proxy, path, body, request_id)
+    wait_for(lambda: [r["outcome"] for r in stream_assists(simulator)] == ["streaming"], what="the upstream call")
+    sock.close()  # the client gives up while the answer is being generated
+    wait_for(lambda: [r["outcome"] for r in stream_assists(simulator)] == ["aborted"], timeout=10,
+             what="the upstream call to be cancelled")
+    proxy.pid_of(request_id)  # waits for its "request done" line
+    done = [e for e in proxy.json_logs() if e.get("request_id") == request_id and e["message"] == "request done"]
+    assert [e["status"] for e in done] == [499]  # nginx's "client closed request"; nobody reads it
