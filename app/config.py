@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import unquote, urlsplit
 
+from .accounts import ids as account_ids
+
 # Model ids the upstream is known to accept (upstream-protocol.md §7.1, [H]/[M] entries).
 DEFAULT_UPSTREAM_MODELS = (
     "gemini-2.5-flash",
@@ -218,6 +220,9 @@ class _Reader:
         config_id = self.text("GEMINI_BUSINESS_CONFIG_ID")
         if config_id and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", config_id):
             raise ConfigError("GEMINI_BUSINESS_CONFIG_ID must be the UUID after /cid/ in the Gemini Business URL")
+        account_email = self.text("ACCOUNT_EMAIL", "GEMINI_BUSINESS_EMAIL")
+        if account_email and (problem := account_ids.problem(account_email)) is not None:
+            raise ConfigError(f"ACCOUNT_EMAIL names the account: {problem}")
         secure_c_ses = self.text("GEMINI_BUSINESS_SECURE_C_SES")
         if bool(secure_c_ses) != bool(csesidx):
             missing = "GEMINI_BUSINESS_CSESIDX" if secure_c_ses else "GEMINI_BUSINESS_SECURE_C_SES"
@@ -241,7 +246,7 @@ class _Reader:
             gemini_business_url=self.url("GEMINI_BUSINESS_URL", "https://business.gemini.google"),
             api_base_url=self.url("API_BASE_URL", "https://biz-discoveryengine.googleapis.com/v1alpha"),
             auth_url=self.url("AUTH_URL", "https://auth.business.gemini.google"),
-            account_email=self.text("ACCOUNT_EMAIL", "GEMINI_BUSINESS_EMAIL"),
+            account_email=account_email,
             config_id=config_id,
             secure_c_ses=secure_c_ses,
             host_c_oses=self.text("GEMINI_BUSINESS_HOST_C_OSES"),

@@ -41,7 +41,17 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        fields = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        return {"error": {name: _printable(value) for name, value in fields.items()}}
+
+
+def _printable(value) -> str | None:
+    """Text any JSON writer can encode: a message may quote what a client sent (a model name,
+    an id), and text that is not valid Unicode (a lone surrogate) must not break the error
+    that reports it. Such characters are written as their escape, e.g. \\ud800."""
+    if value is None:
+        return None
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def bad_request(message: str, param: str | None = None, code: str | None = "invalid_value") -> ApiError:

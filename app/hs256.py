@@ -12,6 +12,8 @@ import hmac
 import json
 import time
 
+from . import strict_json
+
 
 class InvalidToken(ValueError):
     pass
@@ -45,8 +47,8 @@ def verify(token: str, key: bytes, now: float | None = None, leeway: float = 30)
     if len(parts) != 3 or len(token) > 8192:
         raise InvalidToken("not a JWT")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        payload = json.loads(b64url_decode(parts[1]))
+        header = strict_json.loads(b64url_decode(parts[0]))
+        payload = strict_json.loads(b64url_decode(parts[1]))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidToken("undecodable JWT") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(payload, dict):

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+from .. import strict_json
 from ..config import Config, ConfigError
 from ..store import open_store
 from . import login
@@ -70,8 +71,8 @@ def _run(args, config: Config, store, admin: AccountAdmin) -> int:
         rows = admin.list()
         print(json.dumps(rows, indent=2) if args.json else _table(rows))
     elif args.command == "add":
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
-        print(json.dumps(admin.add(json.loads(text))))
+        text = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+        print(json.dumps(admin.add(strict_json.loads(text))))
     elif args.command == "update":
         changes = dict(field.split("=", 1) for field in args.set)
         if args.disable or args.enable:

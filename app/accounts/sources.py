@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from .. import logs
+from .. import logs, strict_json
 from ..config import Config, ConfigError
+from . import ids
 from .records import Accounts, Record
 
 BEIJING = timezone(timedelta(hours=8))  # the import format writes naive times in UTC+8 (§2.2)
 SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time datetime can show
 
 
 class InvalidAccount(ValueError):
@@ -49,6 +52,8 @@ def _record(item, where: str) -> Record:
     account_id = _text(item, "id", where) or email or (f"csesidx:{csesidx}" if csesidx else "")
     if not account_id:
         raise InvalidAccount(f"account{where} needs an id (its email) or a csesidx")
+    if (problem := ids.problem(account_id)) is not None:
+        raise InvalidAccount(f"account{where}.id: {problem}")
     if secure or csesidx or config_id:  # credentials given: they must be whole
         for name, value in (("secure_c_ses", secure), ("csesidx", csesidx), ("config_id", config_id)):
             if not value:
@@ -88,26 +93,37 @@ def _cookies(item: dict, where: str) -> dict[str, tuple[str, float | None]]:
     if cookies is not None:
         if not isinstance(cookies, list):
             raise InvalidAccount(f"account{where}.cookies must be a list of browser cookies")
-        for cookie in cookies:
+        for i, cookie in enumerate(cookies):
             if isinstance(cookie, dict) and cookie.get("name") in (SECURE, HOST) and isinstance(cookie.get("value"), str):
                 expiry = cookie.get("expirationDate", cookie.get("expires"))
-                expiry = float(expiry) if isinstance(expiry, (int, float)) and expiry > 0 else None
+                if isinstance(expiry, (int, float)) and expiry > 0:  # else a session cookie
+                    expiry = parse_expiry(expiry, f"account{where}.cookies[{i}].expirationDate")
+                else:
+                    expiry = None
                 found[cookie["name"]] = (cookie["value"], expiry)
     return found
 
 
 def parse_expiry(value, where: str) -> float | None:
+    """Unix seconds from a number or a date text. Only a time a cookie can expire at is kept:
+    the value is stored, shown and compared with the clock, so a number that is not finite,
+    or too large to be a float (10^400), must stop here, not in a later comparison or a
+    listing that can no longer be written as JSON."""
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value) if -LATEST <= value <= LATEST else math.nan  # a huge int has no float
+    elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise InvalidAccount(f"{where} must be 'YYYY-MM-DD HH:MM:SS' (UTC+8), ISO 8601 or Unix seconds") from None
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)).timestamp()
-    raise InvalidAccount(f"{where} must be a time")
+        seconds = (parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)).timestamp()
+    else:
+        raise InvalidAccount(f"{where} must be a time")
+    if not 0 <= seconds <= LATEST:  # also false for NaN
+        raise InvalidAccount(f"{where} must be a time between 1970 and 9999 (Unix seconds 0 to {LATEST:.0f})")
+    return seconds
 
 
 def _fingerprint(record: Record) -> str:
@@ -124,8 +140,8 @@ def from_config(config: Config) -> list[Record]:
                               csesidx=config.csesidx, config_id=config.config_id, source="env"))
     if config.accounts_file:
         try:
-            with open(config.accounts_file, encoding="utf-8") as handle:
-                payload = json.load(handle)
+            with open(config.accounts_file, "rb") as handle:
+                payload = strict_json.loads(handle.read())
             for record in parse(payload):
                 record.source = "file"
                 records.append(record)

@@ -50,6 +50,8 @@ def test_add_list_update_code_delete(tmp_path):
 def test_bad_input_is_a_clear_message_and_exit_code(tmp_path):
     for args, stdin, message in ((("add", "-"), "{broken", "Expecting"),
                                  (("add", "-"), json.dumps({"secure_c_ses": "x"}), "csesidx"),
+                                 (("add", "-"), '{"id": "n@example.com", "expires_at": NaN}', "NaN"),
+                                 (("add", "-"), '{"id": "team/n@example.com"}', "cannot be an account id"),
                                  (("delete", "nobody@example.com"), None, "no account"),
                                  (("update", "nobody@example.com", "--disable"), None, "no account"),
                                  (("code", "nobody@example.com", "ABCDEF"), None, "no account")):

@@ -53,6 +53,16 @@ def test_an_email_alone_is_an_account_to_sign_in():
     ({"id": "a@x", "secure_c_ses": "S", "csesidx": "1", "config_id": UUID, "expires_at": "soon"}, "expires_at"),
     ({"id": "a@x", "cookies": "nope"}, "cookies"),
     ({}, "needs an id"),
+    ({"id": "a@x", "expires_at": 10**400}, "expires_at must be a time between 1970 and 9999"),
+    ({"id": "a@x", "expires_at": float("nan")}, "expires_at must be a time between"),
+    ({"id": "a@x", "expires_at": float("inf")}, "expires_at must be a time between"),
+    ({"id": "a@x", "expires_at": -5}, "expires_at must be a time between"),
+    ({"id": "a@x", "csesidx": "1", "config_id": UUID, "cookies": [
+        {"name": "__Secure-C_SES", "value": "v", "expirationDate": 10**400}]}, r"cookies[0].expirationDate"),
+    ({"id": "a/b@x"}, "cannot be an account id"),
+    ({"email": "a b@x"}, "cannot be an account id"),
+    ({"id": ".."}, "cannot be an account id"),
+    ({"id": "x" * 255}, "cannot be an account id"),
 ])
 def test_bad_records_name_the_field(payload, field):
     with pytest.raises(InvalidAccount, match=field.replace("[", r"\[").replace("]", r"\]")):
@@ -68,3 +78,16 @@ def test_env_and_accounts_file(tmp_path):
     path.write_text("{broken")
     with pytest.raises(ConfigError, match="ACCOUNTS_FILE"):
         from_config(config)
+
+
+def test_account_email_must_be_a_usable_id():
+    with pytest.raises(ConfigError, match="ACCOUNT_EMAIL"):
+        Config.from_env({"ACCOUNT_EMAIL": "team/a@example.com"})
+    assert Config.from_env({"GEMINI_BUSINESS_EMAIL": "o'brien+x@example.com"}).account_email == "o'brien+x@example.com"
+
+
+def test_accounts_file_is_read_strictly(tmp_path):
+    path = tmp_path / "accounts.json"
+    path.write_text('[{"id": "a@example.com", "expires_at": NaN}]')
+    with pytest.raises(ConfigError, match="NaN"):
+        from_config(Config.from_env({"ACCOUNTS_FILE": str(path)}))

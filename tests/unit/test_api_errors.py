@@ -49,6 +49,25 @@ def test_malformed_bodies_are_400(client, data):
     assert_error(chat(client, data), 400, "invalid_json")
 
 
+@pytest.mark.parametrize("data,param", [
+    ('{"model": "gpt-4o", "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}', None),
+    ('{"model": "gpt-4o", "top_p": 1e400, "messages": [{"role": "user", "content": "hi"}]}', None),
+    ('{"model": "gpt-4o", "messages": [{"role": "user", "content": "\\ud800"}]}', "messages[0].content"),
+    ('{"model": "\\udfff", "messages": [{"role": "user", "content": "hi"}]}', "model"),
+])
+def test_non_finite_numbers_and_lone_surrogates_are_400(client, data, param):
+    error = assert_error(chat(client, data), 400, "invalid_json", param)
+    assert "not valid JSON" in error["message"]
+
+
+def test_an_error_quoting_text_that_is_not_unicode_still_renders(tmp_path):
+    from app.errors import ApiError, render
+    with make_app(tmp_path).test_request_context():
+        response = render(ApiError(404, "The model '\ud800' does not exist.", param="\udc00", code="model_not_found"))
+    error = json.loads(response.get_data())["error"]
+    assert error["message"] == "The model '\\ud800' does not exist." and error["param"] == "\\udc00"
+
+
 @pytest.mark.parametrize("body,param", [
     ({"messages": [{"role": "user", "content": "x"}]}, "model"),
     ({"model": 5, "messages": []}, "model"),
@@ -170,6 +189,12 @@ class TestClientAuth:
         forged = hs256.sign({"alg": "HS256", "typ": "JWT"}, {"sub": "u"}, b"other")
         assert client.get("/v1/models", headers={"Authorization": f"Bearer {good}"}).status_code == 200
         for token in (expired, forged, "a.b.c", "x"):
+            assert_error(client.get("/v1/models", headers={"Authorization": f"Bearer {token}"}), 401)
+
+    def test_a_jwt_whose_json_is_hostile_is_401(self, tmp_path):
+        client = make_app(tmp_path, JWT_SECRET="s3cret").test_client()
+        for header in (b"[" * 3000, b'{"alg": "HS256", "x": NaN}', b'{"alg": "\\ud800"}'):
+            token = f"{hs256.b64url_encode(header)}.{hs256.b64url_encode(b'{}')}.c2ln"
             assert_error(client.get("/v1/models", headers={"Authorization": f"Bearer {token}"}), 401)
 
 
