@@ -13,6 +13,7 @@ from .upstream.errors import UpstreamError
 from .upstream.events import Skipped, Text, Thought
 
 COLLECT_POLL = 60.0  # a non-streamed answer has no keep-alives to send: just a wake-up interval
+THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
 
 
 def estimate_tokens(text: str) -> int:
@@ -73,11 +74,15 @@ def output(events: Iterable, limiter: OutputLimiter) -> Iterator[tuple[str, str 
     ("keepalive", None), ("thought", text), ("text", text), ("refusal", text), then one
     ("finish", reason). Upstream errors propagate from the iteration."""
     finish = None
+    thought_before = False
     for event in events:
         if event is KEEPALIVE:
             yield "keepalive", None
         elif isinstance(event, Thought):
-            yield "thought", event.text
+            # Unlike answer text, each thought part is a whole block ("**Title**\n\nparagraph");
+            # run together they would read "...fine.**Drafting the answer**".
+            yield "thought", (THOUGHT_SEPARATOR if thought_before else "") + event.text
+            thought_before = True
         elif isinstance(event, Text):
             shown, finish = limiter.feed(event.text)
             if shown:

@@ -55,6 +55,14 @@ def test_using_a_session_slides_its_expiry(proxy):
     assert after > before and reply["expires_at"] == after
 
 
+def test_native_thinking_keeps_the_thought_blocks_apart(proxy):
+    sid = requests.post(f"{proxy.url}/gemini/sessions", headers=auth(), timeout=10).json()["session_id"]
+    reply = requests.post(f"{proxy.url}/gemini/chat", headers=auth(), timeout=10,
+                          json={"session_id": sid, "message": "think twice"}).json()
+    thoughts = expected("think twice").thoughts
+    assert len(thoughts) == 2 and reply["thinking"] == "\n\n".join(thoughts)  # not "...fine.**Drafting..."
+
+
 def test_streamed_native_chat(proxy):
     sid = requests.post(f"{proxy.url}/gemini/sessions", headers=auth(), json={"model": "gemini-2.5-flash"},
                         timeout=10).json()["session_id"]
@@ -67,7 +75,7 @@ def test_streamed_native_chat(proxy):
     reply = expected("stream me")
     assert events[0] == "thinking" and events[-1] == "done"
     assert "".join(p["text"] for p in payloads if p["type"] == "text") == reply.text
-    assert "".join(p["text"] for p in payloads if p["type"] == "thinking") == "".join(reply.thoughts)
+    assert "".join(p["text"] for p in payloads if p["type"] == "thinking") == "\n\n".join(reply.thoughts)
     assert payloads[-1]["finish_reason"] == "stop" and payloads[-1]["session_id"] == sid
     assert payloads[-1]["model"] == "gemini-2.5-flash"
 

@@ -21,7 +21,7 @@ def test_non_streamed_completion_is_exactly_the_simulator_reply(proxy, simulator
     assert choice.index == 0 and choice.finish_reason == "stop"
     assert choice.message.role == "assistant"
     assert choice.message.content == reply.text
-    assert choice.message.reasoning_content == "".join(reply.thoughts)
+    assert choice.message.reasoning_content == "\n\n".join(reply.thoughts)
     usage = completion.usage
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens > 0
     assert usage.completion_tokens_details.reasoning_tokens > 0
@@ -44,7 +44,7 @@ def test_streamed_completion_with_usage(proxy):
     assert finishes == ["stop"]
     assert "".join(c.choices[0].delta.content or "" for c in with_choices) == reply.text
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in with_choices) \
-        == "".join(reply.thoughts)
+        == "\n\n".join(reply.thoughts)
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     assert all(c.usage is None for c in chunks[:-1])
 
