@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from . import errors, logs, observe
+from . import errors, logs, observe, redirects
 from .accounts import sources
 from .accounts.pool import AccountPool
 from .accounts.records import Accounts
@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
     observe.install(app)
+    redirects.install(app)
     _register_blueprints(app, config)
     _announce(app, config)
     return app
