@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from .store.base import StoreUnavailable
@@ -27,6 +27,7 @@ DEFAULT_TYPES = {
     429: "rate_limit_error",
     503: "service_unavailable_error",
 }
+FALLBACK_RETRY_AFTER = 5  # seconds, when nothing better is known
 
 
 class ApiError(Exception):
@@ -120,7 +121,25 @@ def _unexpected(exc: Exception):
     return render(ApiError(500, "Internal server error; the gateway log has the details.", code=None))
 
 
+def _retry_after(response: Response) -> Response:
+    """Every 429 and 503 says when to come back. Errors that know (an upstream hint, a
+    cooldown, the throttle's window) set it themselves; the rest (a rate limit the upstream
+    gave no hint for, /health/ready, Werkzeug's own) get the pool's estimate."""
+    if response.status_code in (429, 503) and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(_pool_retry_after())
+    return response
+
+
+def _pool_retry_after() -> int:
+    services = current_app.extensions.get("gbp")
+    try:
+        return services.pool.retry_after()
+    except Exception:  # the store is down (or no pool): a short wait, as for store_unavailable
+        return FALLBACK_RETRY_AFTER
+
+
 def register(app: Flask) -> None:
+    app.after_request(_retry_after)
     app.register_error_handler(ApiError, render)
     app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
     app.register_error_handler(StoreUnavailable, _store_down)

@@ -92,6 +92,11 @@ class AccountPool:
         everything = self.accounts.all()
         return sum(status(r, s, now) == ACTIVE for r, s in everything), len(everything)
 
+    def retry_after(self) -> int:
+        """Seconds until an account can probably serve again: 1 if one can now, else when the
+        first cooldown ends, else the wait for a sign-in or for an account to be added."""
+        return max(1, math.ceil(self._why_none(self.accounts.all(), frozenset(), self.clock()).retry_after))
+
     def _why_none(self, everything, exclude, now) -> errors.AccountUnavailable:
         if not everything:
             return errors.AccountUnavailable(

@@ -131,3 +131,19 @@ def test_state_is_shared_by_every_pool_on_the_store(accounts, clock):
     for n in (1, 2):
         worker_a.failed(accounts.get(f"a{n}@example.com").account(), errors.RateLimited("q"))
     assert {worker_b.acquire().id for _ in range(3)} == {"a3@example.com"}
+
+
+def test_retry_after_is_when_the_first_account_can_serve_again(accounts, clock):
+    pool = pool_of(accounts, clock, cooldown_base=60)
+    assert pool.retry_after() == 1  # one can serve now
+    for n, seconds in ((1, 300), (2, 45), (3, 120)):
+        pool.failed(accounts.get(f"a{n}@example.com").account(), errors.RateLimited("quota", retry_after=seconds))
+    assert pool.retry_after() == 45
+    clock.now += 44.5
+    assert pool.retry_after() == 1
+    pool.failed(accounts.get("a2@example.com").account(), errors.CookieExpired("dead"))
+    clock.now += 1
+    assert pool.retry_after() == 75  # a2 waits for a sign-in; a3's cooldown ends at 120 s, 45.5 s went by
+    for account_id in ("a1@example.com", "a3@example.com"):
+        pool.failed(accounts.get(account_id).account(), errors.CookieExpired("dead"))
+    assert pool.retry_after() == 30  # everything waits for a sign-in
