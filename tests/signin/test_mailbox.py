@@ -77,7 +77,7 @@ def test_waits_for_mail_that_comes_later(dovecot):
 
 
 def test_imap_errors_are_retried_and_logged_without_the_password(dovecot, caplog):
-    caplog.set_level(logging.WARNING, logger="app.accounts.mailbox")
+    caplog.set_level(logging.WARNING, logger="gbp.accounts.mailbox")
     bad = ImapCodeSource(dovecot.host, dovecot.port, dovecot.user, "not-the-password-xyz",
                          ssl=False, poll_interval=0.1)
     assert bad.wait_for_code(time.time(), time.time() + 0.5) is None
