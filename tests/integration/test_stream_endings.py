@@ -85,12 +85,12 @@ def answer_while_the_store_fails(simulator, redis_proxy, redis_store, stream):
         simulator.control("POST", "release")
         client.join(20)
         assert not client.is_alive(), "the answer never ended"
-    return result, redis_proxy.output()[seen:]
+    return result, seen
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 def test_a_store_failing_as_the_answer_ends_does_not_break_the_answer(simulator, redis_proxy, redis_store, stream):
-    result, lines = answer_while_the_store_fails(simulator, redis_proxy, redis_store, stream)
+    result, seen = answer_while_the_store_fails(simulator, redis_proxy, redis_store, stream)
     assert "failure" not in result and result["status"] == 200, result
     if stream:
         assert result["body"].rstrip().endswith("data: [DONE]")
@@ -99,7 +99,10 @@ def test_a_store_failing_as_the_answer_ends_does_not_break_the_answer(simulator,
         assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     else:
         assert json.loads(result["body"])["choices"][0]["message"]["content"] == expected("hi").text
-    # Logged once, as one JSON line of the app's logger; no traceback from gunicorn.
+    # Logged once, as one JSON line of the app's logger; no traceback from gunicorn. (The client
+    # may have its answer before the server's log line has crossed the pipe to us.)
+    wait_for(lambda: any(RECORD_FAILED in line for line in redis_proxy.output()[seen:]), timeout=5, what="the log")
+    lines = redis_proxy.output()[seen:]
     plain = [line for line in lines if not line.startswith("{")]  # gunicorn's own lines
     assert not [line for line in plain if "Traceback" in line or "[ERROR]" in line], plain
     logged = [e for e in (json.loads(l) for l in lines if l.startswith("{")) if e["message"].startswith(RECORD_FAILED)]
@@ -137,3 +140,4 @@ def test_the_upstream_call_of_a_whole_answer_is_cancelled_when_the_client_goes_a
     proxy.pid_of(request_id)  # waits for its "request done" line
     done = [e for e in proxy.json_logs() if e.get("request_id") == request_id and e["message"] == "request done"]
     assert [e["status"] for e in done] == [499]  # nginx's "client closed request"; nobody reads it
+
