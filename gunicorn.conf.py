@@ -26,7 +26,7 @@ except ConfigError as exc:
 
 bind = os.environ.get("GUNICORN_BIND") or f"{_config.server_address}:{_config.server_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-worker_class = "gevent"
+worker_class = "app.worker.GatewayWorker"  # gevent, plus a shutdown that ends open streams properly
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
 # The gevent worker's heartbeat runs in its own greenlet, so a long stream never trips this;
 # it only catches a worker whose loop is truly stuck.

@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from . import errors, logs, observe, redirects
+from . import errors, logs, observe, redirects, shutdown
 from .accounts import sources
 from .accounts.pool import AccountPool
 from .accounts.records import Accounts
@@ -57,6 +57,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     errors.register(app)
     observe.install(app)
     redirects.install(app)
+    shutdown.install(app)  # after observe: a refused request still gets its id and log line
     _register_blueprints(app, config)
     _announce(app, config)
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .accounts.account import Account
+from . import shutdown
 from .accounts.pool import AccountPool
 from .config import Config
 from .pump import EventPump
@@ -87,6 +88,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
     def attempt(account: Account) -> Answer:
         session, stream = _open(services, turn, account)
         pump = EventPump(stream, closer=stream.abort, watch=watch)
+        shutdown.track(pump)  # a stopping worker ends it before it is killed
         try:
             pump.prefetch(wait, is_visible)
         except BaseException:

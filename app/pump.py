@@ -99,6 +99,10 @@ class EventPump:
                 return
             yield event
 
+    def interrupt(self, error: BaseException) -> None:
+        """Make the consumer raise `error` at its next wait (after the events already received)."""
+        self._queue.put((None, error))
+
     def close(self) -> None:
         """Stop reading and cancel the upstream call (safe to call twice)."""
         if not self._closed:

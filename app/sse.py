@@ -46,6 +46,10 @@ def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
         error = exc
         log.warning("upstream failed mid-stream: %s", exc.public_message())
         yield error_frame(from_upstream(exc))
+    except ApiError as exc:  # an end we chose, e.g. shutdown.ShuttingDown: the client is told why
+        error = exc
+        log.warning("stream ended early: %s", exc.message, extra={"code": exc.code})
+        yield error_frame(exc)
     except GeneratorExit:
         outcome = "client_gone"
         raise

@@ -141,3 +141,82 @@ def test_the_upstream_call_of_a_whole_answer_is_cancelled_when_the_client_goes_a
     done = [e for e in proxy.json_logs() if e.get("request_id") == request_id and e["message"] == "request done"]
     assert [e["status"] for e in done] == [499]  # nginx's "client closed request"; nobody reads it
 
+
+# --- the server shuts down while answers are streaming ---------------------------------------
+
+GRACE = 4  # GUNICORN_GRACEFUL_TIMEOUT for the server that is stopped
+
+
+class Reader:
+    """A streamed request in the background; every line of the body with the time it arrived."""
+
+    def __init__(self, url, body):
+        self.lines: list[tuple[float, str]] = []
+        self.failure = None
+        self.thread = threading.Thread(target=self._read, args=(url, body), daemon=True)
+        self.thread.start()
+
+    def _read(self, url, body):
+        try:
+            with requests.post(url, headers=auth(), json=body, stream=True, timeout=30) as response:
+                for line in response.iter_lines(decode_unicode=True):
+                    self.lines.append((time.monotonic(), line))
+        except requests.RequestException as exc:  # a cut chunked body, a reset connection
+            self.failure = repr(exc)
+
+    def texts(self):
+        return [line for _, line in self.lines if line]
+
+    def first(self, predicate):
+        return next((at for at, line in self.lines if predicate(line)), None)
+
+
+def test_a_shutdown_ends_open_streams_with_an_error_frame_before_the_worker_is_killed(simulator, tmp_path_factory):
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, GUNICORN_GRACEFUL_TIMEOUT=str(GRACE)), workers=1)
+    try:
+        # Answers far longer than the grace period (about 18 s), never quiet long enough to time out.
+        simulator.control("PATCH", "settings", json={"chunk_delay": 0.5, "reply_words": 200})
+        session = requests.post(f"{server.url}/gemini/sessions", headers=auth(), timeout=10).json()["session_id"]
+        openai = Reader(f"{server.url}/v1/chat/completions", {"model": "gpt-4o", "messages": HI, "stream": True})
+        native = Reader(f"{server.url}/gemini/chat", {"session_id": session, "message": "hi", "stream": True})
+        kept_alive = requests.Session()  # a connection that will send a new request during the shutdown
+        assert kept_alive.get(f"{server.url}/v1/models", headers=auth(), timeout=5).status_code == 200
+        wait_for(lambda: any('"content":"' in line for line in openai.texts()) and
+                 any(line == "event: text" for line in native.texts()), what="both answers to start")
+
+        sigterm = time.monotonic()
+        os.kill(server.proc.pid, signal.SIGTERM)  # the master, as `docker stop` or systemd do
+        time.sleep(0.5)
+        refused = kept_alive.get(f"{server.url}/v1/models", headers=auth(), timeout=5)
+        kept_alive.close()
+        openai.thread.join(GRACE + 5)
+        native.thread.join(GRACE + 5)
+        server.proc.wait(GRACE + 5)
+        stopped = time.monotonic()
+
+        # The OpenAI stream: content, then one error frame, then [DONE], and a clean end of the body.
+        assert openai.failure is None, openai.failure
+        texts = openai.texts()
+        assert texts[-1] == "data: [DONE]"
+        error = json.loads(texts[-2][len("data: "):])["error"]
+        assert (error["type"], error["code"]) == ("service_unavailable_error", "server_shutting_down")
+        assert any('"content":"' in line for line in texts[:-2])
+        # The native stream: text events, then its `error` event as the last one.
+        assert native.failure is None, native.failure
+        texts = native.texts()
+        assert texts[-2] == "event: error"
+        assert json.loads(texts[-1][len("data: "):])["error"]["code"] == "server_shutting_down"
+        # A new request during the shutdown is refused, so the client retries elsewhere or later.
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "server_shutting_down"
+        # Both ended before the grace period ran out, and the worker exited on its own.
+        assert server.proc.returncode == 0
+        output = "\n".join(server.output())
+        assert "SIGKILL" not in output and "graceful timeout" not in output, output[-3000:]
+        assert [r["outcome"] for r in stream_assists(simulator)] == ["aborted", "aborted"]
+        error_at = openai.first(lambda line: "server_shutting_down" in line)
+        print(f"\nshutdown timings (GUNICORN_GRACEFUL_TIMEOUT={GRACE}): SIGTERM -> error frame "
+              f"{error_at - sigterm:.2f} s, -> [DONE] {openai.first(lambda l: l == 'data: [DONE]') - sigterm:.2f} s, "
+              f"-> native error {native.first(lambda l: l == 'event: error') - sigterm:.2f} s, "
+              f"-> master exited {stopped - sigterm:.2f} s")
+    finally:
+        server.stop()
