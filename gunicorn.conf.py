@@ -26,7 +26,10 @@ except ConfigError as exc:
 
 bind = os.environ.get("GUNICORN_BIND") or f"{_config.server_address}:{_config.server_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-worker_class = "app.worker.GatewayWorker"  # gevent, plus a shutdown that ends open streams properly
+# gunicorn's gevent worker plus a shutdown that ends open streams properly, a deadline for request
+# heads (HEADER_TIMEOUT), JSON bodies on the errors gunicorn answers itself and no Server banner:
+# see app/worker.py.
+worker_class = "app.worker.GatewayWorker"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
 # The gevent worker's heartbeat runs in its own greenlet, so a long stream never trips this;
 # it only catches a worker whose loop is truly stuck.

@@ -63,10 +63,11 @@ class Config:
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
     store_url: str = field(default="", repr=False)  # may hold the Redis password
-    # abuse: failed-authentication throttle; proxies whose X-Forwarded-For is believed
+    # abuse: failed-authentication throttle; proxies whose X-Forwarded-For is believed; slow request heads
     auth_failure_limit: int = 10
     auth_failure_window: float = 60.0
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+    header_timeout: float = 10.0
     # accounts: sources, the pool, sign-in
     accounts_file: str = ""
     admin_key: str = ""
@@ -273,6 +274,7 @@ class _Reader:
             auth_failure_limit=self.integer("AUTH_FAILURE_LIMIT", 10, 0),
             auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
             forwarded_allow_ips=self.addresses("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
+            header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
             **self.accounts_settings(),
             extra=self.env,
         )

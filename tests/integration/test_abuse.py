@@ -1,4 +1,10 @@
-"""Abuse, against real gunicorn: key guessing is throttled per client address."""
+"""Abuse, against real gunicorn: key guessing is throttled per client address; slow request heads
+are cut; what gunicorn answers itself is JSON; no Server banner."""
+import json
+import socket
+import threading
+import time
+
 import pytest
 import requests
 
@@ -62,3 +68,118 @@ def test_wrong_client_keys_are_counted_per_forwarded_client(guarded):
         assert set(missing) == {401}
     assert len(blocked_lines(guarded, "203.0.113.9")) == 1
     assert not blocked_lines(guarded, "203.0.113.11")
+
+
+POOL = 20  # WORKER_CONNECTIONS of the one worker below: small, so a few sockets fill it
+HEAD_DEADLINE = 1.0
+
+
+@pytest.fixture(scope="module")
+def small_pool(simulator, tmp_path_factory):
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, WORKER_CONNECTIONS=str(POOL),
+                                HEADER_TIMEOUT=str(HEAD_DEADLINE), LOG_LEVEL="info"), workers=1)
+    yield server
+    server.stop()
+
+
+def connect(server, data: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    sock.sendall(data)
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (20 s hang guard)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response with a Content-Length body, leaving the connection open."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def json_error(answer: bytes) -> tuple[int, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), answer[:300]
+    error = json.loads(body)["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return int(head.split()[1]), error
+
+
+class Trickle:
+    """Slowloris: connections that send a request head one byte at a time and never finish it."""
+
+    def __init__(self, server, count: int):
+        self.socks = [connect(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ") for _ in range(count)]
+        self.stop = threading.Event()
+        threading.Thread(target=self._drip, daemon=True).start()
+
+    def _drip(self):
+        while not self.stop.wait(0.2):
+            for sock in self.socks:
+                try:
+                    sock.send(b"a")
+                except OSError:
+                    pass  # closed by the server: what the test wants
+
+
+def test_trickled_heads_are_cut_and_normal_requests_still_get_in(small_pool):
+    trickle = Trickle(small_pool, POOL + 10)  # more than the worker can hold
+    try:
+        started = time.monotonic()
+        # gunicorn's own worker holds them for `keepalive` (75 s): this timed out there.
+        assert requests.get(f"{small_pool.url}/health", timeout=15).status_code == 200
+        answers = [read_all(sock) for sock in trickle.socks]
+        closed_after = time.monotonic() - started
+    finally:
+        trickle.stop.set()
+        for sock in trickle.socks:
+            sock.close()
+    for answer in answers:
+        status, error = json_error(answer)
+        assert (status, error["code"]) == (408, "request_timeout")
+    assert closed_after < 20  # hang guard: all cut, none left open
+
+
+def test_idle_keep_alive_connections_outlive_the_head_deadline(small_pool):
+    """The deadline is for a request head, not for the quiet between requests (nginx reuses these)."""
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(small_pool, request) as sock:
+        assert read_response(sock)[0].startswith(b"HTTP/1.1 200")
+        time.sleep(HEAD_DEADLINE * 2.5)
+        sock.sendall(request)
+        assert read_response(sock)[0].startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("data, status, code", [
+    (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431, "request_headers_too_large"),
+    (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431,
+     "request_headers_too_large"),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "bad_request"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-banana\r\n\r\n", 417, "expectation_failed"),
+])
+def test_errors_gunicorn_answers_itself_are_json(small_pool, data, status, code):
+    with connect(small_pool, data) as sock:
+        answer = read_all(sock)
+    got, error = json_error(answer)
+    assert (got, error["code"]) == (status, code)
+    assert error["type"] == "invalid_request_error"
+    assert b"server:" not in answer.lower()
+
+
+def test_no_server_banner(small_pool):
+    for path in ("/health", "/v1/models", "/no/such/page"):
+        response = requests.get(f"{small_pool.url}{path}", timeout=10)
+        assert "Server" not in response.headers, (path, response.headers["Server"])
