@@ -3,7 +3,8 @@
 gunicorn's gevent worker, plus:
 
 - A graceful stop that ends open answers properly: on SIGTERM it tells app.shutdown how long
-  the master will wait (graceful_timeout) before killing it.
+  the master will wait (graceful_timeout) before killing it, and closes idle kept-alive
+  connections, so the worker exits as soon as its last answer has ended.
 - A header deadline. gunicorn gives a connection `keepalive` seconds (75) for its whole next
   request head, so 1,000 connections trickling header bytes fill a worker's pool for that long
   and nothing else gets in. Here a request's head must arrive within HEADER_TIMEOUT of its
@@ -47,6 +48,7 @@ class _Connection:
         self.sock = sock
         self.served = 0
         self.unreader = None  # the parser's read-ahead buffer, once a request has shown it
+        self.idle = None  # the watcher it waits on for its next request, while it does
 
     def has_buffered_bytes(self) -> bool:
         return self.unreader is not None and bool(self.unreader.buf.getvalue())
@@ -65,6 +67,13 @@ class GatewayWorker(GeventWorker):
         super().handle_exit(sig, frame)  # stop accepting; gunicorn then waits for open connections
         # In a greenlet: a signal handler must not block, and begin() sleeps until the cutoff.
         gevent.spawn(shutdown.begin, self.cfg.graceful_timeout)
+        # gunicorn waits for every open connection, idle ones too: a kept-alive connection (nginx
+        # keeps several) would hold the worker until the master kills it. Close the idle ones now;
+        # those still answering close when their answer ends (timeout_ctx).
+        hub = gevent.get_hub()
+        for connection in list(self._connections.values()):
+            if connection.idle is not None:
+                hub.cancel_wait(connection.idle, StopIteration("shutting down"))
 
     def handle(self, listener, client, addr):
         current = gevent.getcurrent()
@@ -85,10 +94,17 @@ class GatewayWorker(GeventWorker):
         """Wraps gunicorn's read of each request head (see the module docstring)."""
         connection = self._connections.get(gevent.getcurrent())
         if connection is not None and connection.served and not connection.has_buffered_bytes():
-            try:  # idle between two requests: wait for the next one's first byte
-                gsocket.wait_read(connection.sock.fileno(), timeout=self.cfg.keepalive)
+            if not self.alive:
+                raise StopIteration("shutting down")  # gunicorn closes it quietly
+            # Idle between two requests: wait for the next one's first byte (handle_exit may cut it short).
+            connection.idle = gevent.get_hub().loop.io(connection.sock.fileno(), 1)
+            try:
+                gsocket.wait(connection.idle, timeout=self.cfg.keepalive)
             except gsocket.timeout:
-                raise StopIteration("idle keep-alive connection") from None  # gunicorn closes it quietly
+                raise StopIteration("idle keep-alive connection") from None
+            finally:
+                connection.idle.close()
+                connection.idle = None
         return gevent.Timeout(self.header_timeout, HeaderTimeout(f"no request head within {self.header_timeout:g} s"))
 
     def handle_error(self, req, client, addr, exc):
