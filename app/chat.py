@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .accounts.account import Account
 from . import shutdown
+from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .config import Config
 from .pump import EventPump
