@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from . import errors, logs, observe, redirects, shutdown
+from . import errors, headers, logs, observe, redirects, shutdown
 from .accounts import sources
 from .accounts.pool import AccountPool
 from .accounts.records import Accounts
@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
     observe.install(app)
+    headers.install(app)
     redirects.install(app)
     shutdown.install(app)  # after observe: a refused request still gets its id and log line
     _register_blueprints(app, config)

@@ -25,7 +25,7 @@ def response(frames: Iterator[str]) -> Response:
         stream_with_context(frames),
         mimetype="text/event-stream",
         headers={
-            "Cache-Control": "no-cache",
+            "Cache-Control": "no-store",  # a conversation: never kept by a cache on the way
             "X-Accel-Buffering": "no",  # nginx: pass each frame on at once
         },
     )

@@ -52,8 +52,7 @@ def require_admin_key():
 @bp.after_request
 def no_caching(response):
     # Account listings, and the page's script: never kept by a browser or a proxy in between.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"  # (nosniff: app/headers.py, on every response)
     return response
 
 

@@ -179,6 +179,26 @@ def test_errors_gunicorn_answers_itself_are_json(small_pool, data, status, code)
     assert b"server:" not in answer.lower()
 
 
+def test_every_api_answer_is_nosniff_and_not_stored(proxy):
+    key = {"Authorization": f"Bearer {API_KEY}"}
+    chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "headers"}]}
+    answers = {
+        "models": requests.get(f"{proxy.url}/v1/models", headers=key, timeout=10),
+        "health": requests.get(f"{proxy.url}/health", timeout=10),
+        "401": requests.get(f"{proxy.url}/v1/models", headers={"Authorization": "Bearer nope"}, timeout=10),
+        "404": requests.get(f"{proxy.url}/v1/nothing", headers=key, timeout=10),
+        "400": requests.post(f"{proxy.url}/v1/chat/completions", headers=key, data="{broken", timeout=10),
+        "chat": requests.post(f"{proxy.url}/v1/chat/completions", headers=key, json=chat, timeout=10),
+        "stream": requests.post(f"{proxy.url}/v1/chat/completions", headers=key, json={**chat, "stream": True},
+                                timeout=10),
+        "native": requests.post(f"{proxy.url}/gemini/sessions", headers=key, json={}, timeout=10),
+    }
+    for name, response in answers.items():
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", name
+        assert response.headers.get("Cache-Control") == "no-store", name
+        assert "Server" not in response.headers, name
+
+
 def test_no_server_banner(small_pool):
     for path in ("/health", "/v1/models", "/no/such/page"):
         response = requests.get(f"{small_pool.url}{path}", timeout=10)

@@ -90,7 +90,8 @@ def test_stream_headers(front):
     response = requests.post(f"{front.url}/v1/chat/completions", json=chat_body("headers"), stream=True,
                              headers={"Authorization": f"Bearer {API_KEY}", "Accept-Encoding": "gzip"}, timeout=10)
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert "content-length" not in response.headers and "content-encoding" not in response.headers
     assert response.headers["x-request-id"]
     response.close()
