@@ -91,6 +91,7 @@ class Config:
     imap_password: str = ""
     imap_ssl: bool = True
     mail_sender: str = "noreply-googlecloud@google.com"
+    simulator_port: int = 8765  # only ./run.sh's demo uses it: where the bundled simulator listens
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -275,6 +276,7 @@ class _Reader:
             auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
             forwarded_allow_ips=self.addresses("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
             header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
+            simulator_port=self.integer("SIMULATOR_PORT", 8765, 1, 65535),
             **self.accounts_settings(),
             extra=self.env,
         )

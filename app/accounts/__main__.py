@@ -14,7 +14,7 @@ import time
 from .. import strict_json
 from ..config import Config, ConfigError
 from ..store import open_store
-from . import login
+from . import handoff, login
 from .records import Accounts
 from .refresh import Refresher
 from .service import AccountAdmin, Conflict, NotFound
@@ -98,7 +98,7 @@ def _login(account_id: str, config: Config, store, admin: AccountAdmin) -> int:
     """Sign in in the foreground; a code can be typed here or sent with `code` from elsewhere."""
     admin.show(account_id)
     owner = f"cli-{time.time_ns()}"
-    if not store.acquire_lock(login.lock_name(account_id), owner, config.login_timeout + 60):
+    if not store.acquire_lock(handoff.lock_name(account_id), owner, config.login_timeout + 60):
         print("a sign-in is already running for this account", file=sys.stderr)
         return 1
     print(f"signing in {account_id} (up to {config.login_timeout:.0f} s); when asked, type the code from "
@@ -116,7 +116,7 @@ def _read_code(store, account_id: str) -> None:
     except EOFError:
         return
     if typed:
-        login.submit_code(store, account_id, typed.upper())
+        handoff.submit_code(store, account_id, typed.upper())
 
 
 def _table(rows: list[dict]) -> str:

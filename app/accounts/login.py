@@ -9,43 +9,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 
 from .. import logs
 from ..config import Config, ConfigError
 from ..store import open_store
+from .handoff import lock_name, take_code
 from .records import Accounts
 
 log = logging.getLogger("gbp.accounts.login")
-CODES = "login_codes"          # one-time codes typed in by a person (admin API / CLI), by account
-CODE_TTL = 15 * 60
 RETRY_BASE, RETRY_MAX = 300.0, 6 * 3600.0  # failed automatic logins back off: 5 min doubling to 6 h
-
-
-def lock_name(account_id: str) -> str:
-    return f"login:{account_id}"
-
-
-def submit_code(store, account_id: str, code: str, now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    store.put(CODES, account_id, {"code": code, "at": now}, expires_at=now + CODE_TTL)
-
-
-def take_code(store, account_id: str, since: float) -> str | None:
-    """A code submitted after `since`, removed so it is used once."""
-    taken = {}
-
-    def change(current):
-        if current and current.get("at", 0) >= since:
-            taken["code"] = current["code"]
-            return None
-        return current
-
-    if store.get(CODES, account_id) is None:
-        return None
-    store.update(CODES, account_id, change, expires_at=since + CODE_TTL)
-    return taken.get("code")
 
 
 def code_sources(config: Config, store, account_id: str, email: str, since: float):
@@ -84,6 +59,10 @@ def run(config: Config, account_id: str, owner: str) -> int:
         _finish(accounts, account_id, started, "succeeded", f"signed in after {time.time() - started:.0f} s")
         log.info("signed in", extra={"account": account_id, "seconds": round(time.time() - started, 1)})
         return 0
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see main): the proxy is stopping; try again at its next start
+        _stopped(accounts, account_id, started)
+        log.info("sign-in stopped: the proxy is shutting down", extra={"account": account_id})
+        return 130
     except SignInError as exc:
         _finish(accounts, account_id, started, "failed", f"{exc.reason}: {exc.message}")
         log.warning("sign-in failed: %s: %s", exc.reason, exc.message, extra={"account": account_id})
@@ -105,6 +84,17 @@ def _progress(accounts: Accounts, account_id: str, status: str, step: str, detai
     def mutate(state):
         login = dict(state.get("login") or {})
         login.update(status=status, step=step, message=detail, started_at=started, finished_at=None)
+        state["login"] = login
+
+    accounts.change_state(account_id, mutate)
+
+
+def _stopped(accounts: Accounts, account_id: str, started: float) -> None:
+    """Not a failure of the account: no back-off, so the next start signs it in at once."""
+    def mutate(state):
+        login = dict(state.get("login") or {})
+        login.update(status="failed", message="stopped before it finished (the proxy shut down)",
+                     started_at=started, finished_at=time.time(), next_attempt_at=None)
         state["login"] = login
 
     accounts.change_state(account_id, mutate)
@@ -137,6 +127,9 @@ def main(argv=None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.setup(config.log_level, config.log_format, config.secrets())
+    # SIGTERM (the proxy or run.sh stopping) ends the sign-in as Ctrl-C does: the browser is
+    # closed, the state says so and the lock is released, instead of dying mid-step.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     return run(config, args.account_id, args.owner)
 
 

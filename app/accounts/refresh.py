@@ -6,6 +6,7 @@ store lets exactly one of them (on any host) start the login process.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -16,12 +17,13 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from .login import lock_name
+from .handoff import lock_name
 from .records import Accounts, Record, State
 
 log = logging.getLogger("gbp.accounts.refresh")
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_MARGIN = 60.0  # the lock outlives the login timeout a little, in case the process is killed
+STOP_WAIT = 10.0  # seconds a stopped sign-in gets to close its browser before it is killed
 
 
 def can_sign_in(record: Record) -> bool:
@@ -35,6 +37,7 @@ class Refresher:
         self.config = config
         self.clock = clock
         self._started = False
+        self._children: dict[int, subprocess.Popen] = {}  # sign-ins this process started, by pid
 
     def start(self) -> None:
         """Run check() every LOGIN_CHECK_INTERVAL in the background (a greenlet under gevent)."""
@@ -90,15 +93,33 @@ class Refresher:
             log.exception("could not start the login process", extra={"account": account_id})
             return False
         log.info("sign-in started: %s", reason, extra={"account": account_id, "login_pid": process.pid})
+        if not self._children:
+            atexit.register(self.stop_logins)  # registering twice is harmless: the second call finds none
+        self._children[process.pid] = process
         threading.Thread(target=self._reap, args=(process, account_id), daemon=True).start()
         return True
+
+    def stop_logins(self) -> None:
+        """This process is exiting: end the sign-ins it started rather than leave them (and their
+        Chromium) running without it. SIGTERM lets each close its browser, say it stopped and
+        release its lock (login.main); one that does not end in time is killed."""
+        running = list(self._children.values())
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_WAIT
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     def request(self, account_id: str) -> None:
         """From the request path (an account was just refused): start a login without waiting."""
         if self.config.auto_login:
             threading.Thread(target=self.start_login, args=(account_id, "cookies refused"), daemon=True).start()
 
-    @staticmethod
-    def _reap(process: subprocess.Popen, account_id: str) -> None:
+    def _reap(self, process: subprocess.Popen, account_id: str) -> None:
         code = process.wait()
+        self._children.pop(process.pid, None)
         log.info("sign-in process ended", extra={"account": account_id, "exit_code": code})

@@ -5,7 +5,7 @@ import re
 import time
 
 from . import sources
-from .login import submit_code
+from .handoff import submit_code
 from .records import Accounts, Record, public
 from .refresh import Refresher, can_sign_in
 

@@ -35,7 +35,7 @@ def test_add_list_update_code_delete(tmp_path):
 
     code = cli(tmp_path, "code", "cli2@example.com", "ab12cd")
     assert code.returncode == 0 and "stored" in code.stdout  # no sign-in runs: kept for the next one
-    from app.accounts.login import take_code
+    from app.accounts.handoff import take_code
     from app.store.sqlite import SqliteStore
     store = SqliteStore(str(tmp_path / "state.db"))
     try:

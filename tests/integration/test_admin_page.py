@@ -9,7 +9,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from app import create_app
-from app.accounts.login import lock_name, take_code
+from app.accounts.handoff import lock_name, take_code
 from app.accounts.records import Accounts
 from app.config import Config
 from app.store import open_store

@@ -2,7 +2,7 @@
 import pytest
 
 from app.accounts import sources
-from app.accounts.login import take_code
+from app.accounts.handoff import take_code
 from app.accounts.records import Accounts, Record
 from app.accounts.service import AccountAdmin, Conflict, NotFound
 from app.store.sqlite import SqliteStore
@@ -109,6 +109,6 @@ def test_logins_and_codes(admin):
 
 
 def test_a_code_older_than_the_login_is_ignored(store):
-    from app.accounts.login import submit_code
+    from app.accounts.handoff import submit_code
     submit_code(store, "a@example.com", "OLD123", now=100.0)
     assert take_code(store, "a@example.com", since=200.0) is None

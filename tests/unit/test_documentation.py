@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+from app.accounts.sources import from_config
 from app.config import Config
 from simulator import demo
 
@@ -31,6 +32,9 @@ def test_env_example_is_a_valid_configuration():
             values[name] = value
     config = Config.from_env(values)
     assert not config.has_credentials and config.server_port == 8080
+    # Copied as it is, it configures no account (no placeholder email that would try to sign in),
+    # so ./run.sh runs the demo.
+    assert from_config(config) == [] and not config.account_email and not config.config_id
 
 
 def test_demo_env_matches_the_simulator_demo_account():
