@@ -1,5 +1,6 @@
 """Small helpers shared by the integration tests."""
 import json
+import time
 
 import requests
 
@@ -71,3 +72,14 @@ def two_workers(proxy, attempts=50):
             return first, other
         other.http.close()
     raise AssertionError("every connection went to the same worker")
+
+
+def wait_for(check, timeout=90.0, what="condition"):
+    """The first truthy value of check(), polled; AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")

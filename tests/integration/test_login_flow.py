@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import API_KEY
+from tests.integration.helpers import wait_for
 from tests.servers import Gunicorn, Simulator
 from tests.signin.dovecot import start_dovecot
 
@@ -33,16 +34,6 @@ def sim(tmp_path_factory, imap):
     simulator.accounts_file = path
     yield simulator
     simulator.stop()
-
-
-def wait_for(check, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def account(proxy, account_id):

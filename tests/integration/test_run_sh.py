@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from tests.integration.helpers import wait_for
 from tests.servers import ROOT, Process, free_port
 
 ADMIN = {"Authorization": "Bearer run-sh-admin-key"}
@@ -89,16 +90,6 @@ def stop(run: Process, env: dict) -> None:
     while marked_processes(env["RUN_SH_MARKER"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert marked_processes(env["RUN_SH_MARKER"]) == []
-
-
-def wait_for(check, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("source", ["email", "accounts_file", "store"])
