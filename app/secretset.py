@@ -11,8 +11,9 @@ becomes both a leak of memory and a tax on every line. So:
   in a bounded, least-recently-retired-first queue. The set is bounded by configuration and
   the number of accounts, not by how long the process has run. Current values never fall out.
 - finding them costs the same with 10 or 100,000 secrets: every secret is indexed by its
-  first few characters (its anchor), a line is cut into all its substrings of anchor length
-  in one C-level regex pass, and only the secrets whose anchor appears are checked.
+  first ANCHOR characters, a line is cut into all its substrings of that length in one
+  C-level regex pass, and only the secrets whose first characters appear are checked.
+  (Values shorter than that, a few configured keys at most, are simply looked for.)
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import re
 import threading
 from collections import OrderedDict
 
-ANCHOR = 8          # characters that index a secret; shorter secrets are indexed whole
+ANCHOR = 8          # characters that index a secret; shorter ones (a few configured values) are scanned for
 MIN_LENGTH = 4      # shorter values would redact ordinary words
 RETIRED_MAX = 2048  # replaced values kept redacted, oldest forgotten first
+_GRAMS = re.compile(f"(?=(.{{{ANCHOR}}}))", re.S)  # every ANCHOR-long substring, overlapping
 
 
 class SecretSet:
@@ -32,9 +34,9 @@ class SecretSet:
         self._slots: dict[object, str] = {}
         self._retired: OrderedDict[str, None] = OrderedDict()
         self._retired_max = retired_max
-        self._count: dict[str, int] = {}                 # value -> places holding it
-        self._index: dict[int, dict[str, set[str]]] = {}  # anchor length -> anchor -> values
-        self._grams: dict[int, re.Pattern] = {}
+        self._count: dict[str, int] = {}          # value -> places holding it
+        self._index: dict[str, set[str]] = {}     # first ANCHOR characters -> values
+        self._short: set[str] = set()             # values shorter than ANCHOR
 
     def __len__(self) -> int:
         return len(self._count)
@@ -65,11 +67,13 @@ class SecretSet:
                 self._retire(old)
 
     def redact(self, text: str, replacement: str = "[redacted]") -> str:
-        found = []
         with self._lock:
-            for length, anchors in self._index.items():
-                for anchor in anchors.keys() & set(self._grams[length].findall(text)):
-                    found.extend(anchors[anchor])
+            found = [value for value in self._short if value in text]
+            if self._index:
+                # Look the line's substrings up in the index, not the other way round: the cost
+                # follows the line's length, whatever the number of secrets.
+                for anchor in filter(self._index.__contains__, set(_GRAMS.findall(text))):
+                    found.extend(self._index[anchor])
         for value in sorted(found, key=len, reverse=True):  # a secret inside a longer one goes last
             text = text.replace(value, replacement)
         return text
@@ -87,22 +91,23 @@ class SecretSet:
     def _hold(self, value: str) -> None:
         self._count[value] = self._count.get(value, 0) + 1
         if self._count[value] == 1:
-            length = min(ANCHOR, len(value))
-            if length not in self._grams:
-                # Every substring of `length` characters, overlapping, found by the regex engine.
-                self._grams[length] = re.compile(f"(?=(.{{{length}}}))", re.S)
-            self._index.setdefault(length, {}).setdefault(value[:length], set()).add(value)
+            if len(value) < ANCHOR:
+                self._short.add(value)
+            else:
+                self._index.setdefault(value[:ANCHOR], set()).add(value)
 
     def _release(self, value: str) -> None:
         self._count[value] -= 1
         if self._count[value]:
             return
         del self._count[value]
-        length = min(ANCHOR, len(value))
-        bucket = self._index[length][value[:length]]
+        if len(value) < ANCHOR:
+            self._short.discard(value)
+            return
+        bucket = self._index[value[:ANCHOR]]
         bucket.discard(value)
         if not bucket:
-            del self._index[length][value[:length]]
+            del self._index[value[:ANCHOR]]
 
 
 def _usable(value: str | None) -> bool:
