@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 
 # A lone surrogate can only come from a \u escape in the D800-DFFF range (the text itself is
 # strict UTF-8); most bodies have none, so the walk below runs only when one is present.
@@ -40,8 +41,8 @@ def loads(data: str | bytes):
         raise JsonRejected(f"{exc.msg} at position {exc.pos}") from None
     except RecursionError:
         raise JsonRejected("nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer longer than Python converts (4300 digits)
-        raise JsonRejected(str(exc)[:200]) from None
+    except ValueError:  # the one left: an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise JsonRejected(f"a number has more than {sys.get_int_max_str_digits()} digits") from None
     if _SURROGATE_ESCAPE.search(data):
         _reject_lone_surrogates(value)
     return value
