@@ -41,7 +41,8 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     sources.sync(accounts, sources.from_config(config))
     refresher = Refresher(accounts, store, config)
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
-                       max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request)
+                       max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
+                       auto_login=config.auto_login)
     app.extensions["gbp"] = Services(
         config=config,
         store=store,

@@ -16,7 +16,8 @@ from typing import Callable
 
 from ..upstream import errors
 from .account import Account
-from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, status
+from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, Record, status
+from .refresh import can_sign_in
 
 log = logging.getLogger("gbp.accounts.pool")
 
@@ -32,13 +33,14 @@ class AccountGone(errors.AccountUnavailable):
 class AccountPool:
     def __init__(self, accounts: Accounts, *, cooldown_base: float = 60, cooldown_max: float = 4 * 3600,
                  max_concurrency: int = 0, clock: Callable[[], float] = time.time,
-                 on_needs_login: Callable[[str], None] | None = None):
+                 on_needs_login: Callable[[str], None] | None = None, auto_login: bool = True):
         self.accounts = accounts
         self.cooldown_base = cooldown_base
         self.cooldown_max = cooldown_max
         self.max_concurrency = max_concurrency
         self.clock = clock
         self.on_needs_login = on_needs_login
+        self.auto_login = auto_login
         self._inflight: Counter = Counter()
         self._turn = itertools.count()
         self._lock = threading.Lock()
@@ -71,8 +73,10 @@ class AccountPool:
         now = self.clock()
         current = status(record, state, now)
         if current == NEEDS_LOGIN:
-            raise errors.AccountUnavailable(f"the account of this session is waiting for sign-in "
-                                            f"({state.needs_login_reason or 'no cookies yet'})", retry_after=30)
+            reason, person = state.needs_login_reason or "no cookies yet", self._needs_person(record)
+            raise errors.AccountUnavailable(f"the account of this session needs a sign-in ({reason}; {person})"
+                                            if person else f"the account of this session is waiting for sign-in "
+                                            f"({reason})", retry_after=30)
         if current == COOLING:
             raise errors.RateLimited("the account of this session is cooling down after a rate limit",
                                      retry_after=math.ceil(state.cooldown_until - now))
@@ -111,8 +115,11 @@ class AccountPool:
         parts = []
         if cooling:
             parts.append(f"{len(cooling)} rate limited (the first is usable again in {math.ceil(min(cooling))} s)")
-        if waiting:
-            parts.append(f"{len(waiting)} waiting for sign-in")
+        stuck = [why for why in map(self._needs_person, waiting) if why]
+        if len(waiting) > len(stuck):
+            parts.append(f"{len(waiting) - len(stuck)} waiting for sign-in")
+        if stuck:
+            parts.append(f"{len(stuck)} need{'s' * (len(stuck) == 1)} a sign-in ({'; '.join(sorted(set(stuck)))})")
         disabled = sum(st == DISABLED for st, _, _ in states)
         if disabled:
             parts.append(f"{disabled} disabled")
@@ -121,6 +128,15 @@ class AccountPool:
         retry = math.ceil(min(cooling)) if cooling else 30
         return NoUsableAccount(f"no Gemini Business account can serve now: {', '.join(parts)}",
                                retry_after=max(1, retry))
+
+    def _needs_person(self, record: Record) -> str:
+        """Why no sign-in will come by itself for this account ("" if one will): then nobody
+        may be told it is "waiting for sign-in"."""
+        if not self.auto_login:
+            return "AUTO_LOGIN is off: sign in from /admin/ or with python -m app.accounts login <id>"
+        if not can_sign_in(record):
+            return "no email to sign in with: give it new cookies or its email"
+        return ""
 
     # --- outcomes ----------------------------------------------------------------------------
     def succeeded(self, account: Account) -> None:

@@ -277,3 +277,20 @@ def test_two_hosts_share_accounts_cooldowns_and_sessions_through_redis(sim, acco
         for host in hosts:
             host.stop()
         stop_redis()
+
+
+def test_with_auto_login_off_nobody_is_told_to_wait_for_a_sign_in(sim, tmp_path):
+    """An email alone with AUTO_LOGIN=false: no sign-in will ever run, so neither the 503 nor
+    /health may say the account is "waiting for sign-in"; they say what a person must do."""
+    proxy = Gunicorn({**sim.proxy_env(), "GEMINI_BUSINESS_EMAIL": "manual@example.com", "DATA_DIR": str(tmp_path),
+                      "AUTO_LOGIN": "false", "API_KEYS": API_KEY}, workers=1)
+    try:
+        reply = requests.post(f"{proxy.url}/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"},
+                              json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+        health = requests.get(f"{proxy.url}/health", timeout=10).json()
+        for said in (reply.json()["error"]["message"], health["upstream"]):
+            assert "waiting" not in said and "AUTO_LOGIN is off: sign in from /admin/" in said, said
+        assert reply.status_code == 503 and reply.headers["Retry-After"]
+        assert health["accounts"]["needs_login"] == 1
+    finally:
+        proxy.stop()

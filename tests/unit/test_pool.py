@@ -147,3 +147,27 @@ def test_retry_after_is_when_the_first_account_can_serve_again(accounts, clock):
     for account_id in ("a1@example.com", "a3@example.com"):
         pool.failed(accounts.get(account_id).account(), errors.CookieExpired("dead"))
     assert pool.retry_after() == 30  # everything waits for a sign-in
+
+
+def test_waiting_for_sign_in_only_when_a_sign_in_will_come(accounts, clock):
+    """AUTO_LOGIN off, or an account without an email: nobody may be told to wait for a sign-in."""
+    accounts.delete("a1@example.com")  # an account known by cookies alone: it cannot sign in by itself
+    accounts.upsert(Record(id="csesidx:1", secure_c_ses="S1", csesidx="1", config_id=UUID))
+    for account_id in ("csesidx:1", "a2@example.com", "a3@example.com"):
+        accounts.change_state(account_id, needs_login=True, needs_login_reason="cookies refused")
+
+    with pytest.raises(NoUsableAccount) as caught:
+        pool_of(accounts, clock).acquire()
+    assert "2 waiting for sign-in" in str(caught.value)
+    assert "1 needs a sign-in (no email to sign in with" in str(caught.value)
+
+    manual = pool_of(accounts, clock, auto_login=False)
+    with pytest.raises(NoUsableAccount) as caught:
+        manual.acquire()
+    assert "waiting" not in str(caught.value)
+    assert "3 need a sign-in (AUTO_LOGIN is off: sign in from /admin/" in str(caught.value)
+    with pytest.raises(errors.AccountUnavailable) as caught:
+        manual.pinned("a2@example.com")
+    assert "waiting" not in str(caught.value) and "AUTO_LOGIN is off" in str(caught.value)
+    with pytest.raises(errors.AccountUnavailable, match="waiting for sign-in"):
+        pool_of(accounts, clock).pinned("a2@example.com")
