@@ -11,11 +11,12 @@ from .accounts.pool import AccountPool
 from .accounts.records import Accounts
 from .accounts.refresh import Refresher
 from .accounts.service import AccountAdmin
+from .accounts.upkeep import Upkeep
 from .auth import ClientAuth
 from .chat import Services
 from .client_address import ClientAddress
 from .config import Config
-from .store import open_store
+from .store import StoreUnavailable, open_store
 from .throttle import AuthThrottle
 from .upstream.client import GeminiBusiness
 from .upstream.models import Catalogue
@@ -38,11 +39,15 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     upstream = upstream or GeminiBusiness(config)
     store = open_store(config)
     accounts = Accounts(store)
-    sources.sync(accounts, sources.from_config(config))
     refresher = Refresher(accounts, store, config)
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
                        max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
                        auto_login=config.auto_login)
+    upkeep = Upkeep(accounts, pool.snapshot, sources.from_config(config))
+    try:
+        upkeep.import_configured()
+    except StoreUnavailable as exc:  # serve anyway: /health says why; the upkeep imports them later
+        log.error("the store is unavailable, the configured accounts are not imported yet: %s", exc)
     app.extensions["gbp"] = Services(
         config=config,
         store=store,
@@ -52,6 +57,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
         spares=SpareSessions(upstream, enabled=config.precreate_sessions),
     )
     app.extensions["gbp.refresher"] = refresher
+    app.extensions["gbp.upkeep"] = upkeep
     app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher)
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
@@ -84,7 +90,10 @@ def _announce(app: Flask, config: Config) -> None:
     if not config.client_auth_enabled:
         log.warning("client authentication is OFF: anyone who can reach this port can use the Gemini Business "
                     "account. Set API_KEYS or JWT_SECRET to require a key.")
-    usable, configured = services.pool.usable_count()
+    try:
+        usable, configured = services.pool.usable_count()
+    except StoreUnavailable:
+        usable, configured = -1, 0  # already said at import
     if not usable:
         log.warning("no Gemini Business account is usable yet (%d configured): chat requests get 503 until "
                     "one is signed in or imported (see README: accounts)", configured)
@@ -93,5 +102,7 @@ def _announce(app: Flask, config: Config) -> None:
 
 
 def start_background(app: Flask) -> None:
-    """Start the per-worker background loops: keeping accounts signed in."""
+    """Start the per-worker background loops: keeping accounts signed in, and noticing a store
+    that lost the configured accounts or stopped answering."""
     app.extensions["gbp.refresher"].start()
+    app.extensions["gbp.upkeep"].start()

@@ -1,10 +1,17 @@
-"""/health (liveness plus whether the account can get a token now) and /health/ready."""
+"""/health (liveness plus whether the account can get a token now) and /health/ready.
+
+Both are cheap whatever the store holds: the counts come from the worker's account snapshot
+(one small read, accounts/snapshot.py), and while the store is down or slow they answer at once
+from what the worker last saw (accounts/upkeep.py) instead of waiting on it.
+"""
 from __future__ import annotations
 
 import time
 
 from flask import Blueprint, current_app, jsonify
 
+from .accounts.records import ACTIVE, status
+from .store.base import StoreUnavailable
 from .upstream.errors import UpstreamError
 
 bp = Blueprint("health", __name__)
@@ -38,27 +45,35 @@ class TokenProbe:
 
 def _state() -> tuple[dict, bool]:
     services = current_app.extensions["gbp"]
+    snapshot = services.pool.snapshot
+    problem = current_app.extensions["gbp.upkeep"].store_problem()
+    if problem is None:
+        try:
+            everything = snapshot.current()
+        except StoreUnavailable as exc:
+            problem = str(exc)
+    if problem is not None:  # the cause is in the log; this page is public
+        body = {"status": "degraded", "store": "unavailable", "accounts": _counts(snapshot.last(), services.pool.clock()),
+                "upstream": "not checked while the store is unavailable"}
+        return body, False
     probe = current_app.extensions.setdefault("gbp.health", TokenProbe())
     token_ok, detail = probe.check(services)
-    usable, configured = services.pool.usable_count()
-    ready = usable > 0 and token_ok
-    body = {
-        "status": "ok" if ready else "degraded",
-        "accounts": {"configured": configured, "usable": usable, **_waiting(services)},
-        "upstream": detail,
-    }
+    counts = _counts(everything, services.pool.clock())
+    ready = counts["usable"] > 0 and token_ok
+    body = {"status": "ok" if ready else "degraded", "store": "ok", "accounts": counts, "upstream": detail}
     return body, ready
 
 
-def _waiting(services) -> dict:
-    """Counts of accounts waiting for a sign-in, and of sign-ins waiting for a one-time code."""
-    needs, codes = 0, 0
-    for record, state in services.pool.accounts.all():
+def _counts(everything, now: float) -> dict:
+    """Accounts configured and usable; waiting for a sign-in; sign-ins waiting for a one-time code."""
+    usable, needs, codes = 0, 0, 0
+    for record, state in everything:
+        usable += status(record, state, now) == ACTIVE
         if record.disabled:
             continue
         needs += not record.has_cookies or state.needs_login
         codes += (state.login or {}).get("status") == "waiting_for_code"
-    return {"needs_login": needs, "waiting_for_code": codes}
+    return {"configured": len(everything), "usable": usable, "needs_login": needs, "waiting_for_code": codes}
 
 
 @bp.get("/health")

@@ -1,7 +1,8 @@
 """Which account serves a request, and what its outcome does to the account.
 
 Accounts and their state live in the store, so a cooldown set by one worker is honoured by
-every worker and host at once. Only the in-flight counts (for "least busy" and the optional
+every worker and host at once; choices read them through the worker's snapshot, which costs
+one small read per choice however many accounts there are (snapshot.py). Only the in-flight counts (for "least busy" and the optional
 per-account cap) are per worker: they are cheap to lose and never need agreeing on.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..upstream import errors
 from .account import Account
 from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, Record, status
 from .refresh import can_sign_in
+from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.pool")
 
@@ -35,6 +37,7 @@ class AccountPool:
                  max_concurrency: int = 0, clock: Callable[[], float] = time.time,
                  on_needs_login: Callable[[str], None] | None = None, auto_login: bool = True):
         self.accounts = accounts
+        self.snapshot = Snapshot(accounts)
         self.cooldown_base = cooldown_base
         self.cooldown_max = cooldown_max
         self.max_concurrency = max_concurrency
@@ -49,7 +52,7 @@ class AccountPool:
     def acquire(self, exclude: frozenset[str] | set[str] = frozenset()) -> Account:
         """A usable account for a new conversation: round-robin among the least busy ones."""
         now = self.clock()
-        everything = self.accounts.all()
+        everything = self.snapshot.current()
         usable = [record for record, state in everything
                   if status(record, state, now) == ACTIVE and record.id not in exclude]
         with self._lock:
@@ -93,7 +96,7 @@ class AccountPool:
     def usable_count(self) -> tuple[int, int]:
         """(usable, configured), for /health."""
         now = self.clock()
-        everything = self.accounts.all()
+        everything = self.snapshot.current()
         return sum(status(r, s, now) == ACTIVE for r, s in everything), len(everything)
 
     def retry_after(self) -> int:

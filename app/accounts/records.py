@@ -3,9 +3,15 @@
 Two records per account: its credentials ("accounts", changed by imports, the admin API and
 sign-ins) and its state ("account_state": cooldown, sign-in need, counters, login progress,
 changed on every request). Keeping them apart means a request never rewrites a cookie.
+
+A third, tiny record ("accounts_meta"/"version") changes whenever something a choice of account
+depends on changes: credentials, disabled, a cooldown, a sign-in need or a sign-in's status, but
+not the per-request counters. Each worker keeps a copy of every account (snapshot.py) and reads
+only this record to know whether its copy still holds, instead of reading every account.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +20,8 @@ from .account import Account, fingerprint
 
 CREDENTIALS = "accounts"
 STATE = "account_state"
+META = "accounts_meta"
+VERSION = "version"
 
 ACTIVE, COOLING, NEEDS_LOGIN, DISABLED = "active", "cooling_down", "needs_login", "disabled"
 
@@ -102,6 +110,13 @@ def _public_login(login: dict) -> dict:
     return {key: login.get(key) for key in keys}
 
 
+def decisive(state: dict | None) -> tuple:
+    """What a snapshot is read for in a state (status(), _why_none(), /health's counts)."""
+    state = state or {}
+    return (bool(state.get("needs_login")), state.get("cooldown_until", 0),
+            (state.get("login") or {}).get("status"))
+
+
 def _from_dict(cls, data: dict | None):
     if not data:
         return None
@@ -132,12 +147,26 @@ class Accounts:
             out.append((record, _from_dict(State, states.get(account_id)) or State()))
         return out
 
+    def version(self) -> str | None:
+        """Changes whenever a snapshot of the accounts would (see the module's docstring)."""
+        value = self.store.get(META, VERSION)
+        return value.get("version") if value else None
+
+    def mark_changed(self) -> str:
+        """A new version, after the change it announces is written: a reader that read the old
+        version then reloads and sees the change. Random, so a store that lost its data and was
+        filled again never repeats a version a worker still holds."""
+        version = secrets.token_hex(8)
+        self.store.put(META, VERSION, {"version": version})
+        return version
+
     # --- credentials -----------------------------------------------------------------------
     def save(self, record: Record) -> None:
         now = self.clock()
         record.added_at = record.added_at or now
         record.updated_at = now
         self.store.put(CREDENTIALS, record.id, vars(record).copy())
+        self.mark_changed()
 
     def change(self, account_id: str, **changes) -> Record | None:
         """Set fields of an existing record atomically; None if there is no such account."""
@@ -148,7 +177,10 @@ class Accounts:
                 return None
             return {**current, **changes, "updated_at": now}
 
-        return _from_dict(Record, self.store.update(CREDENTIALS, account_id, apply))
+        changed = _from_dict(Record, self.store.update(CREDENTIALS, account_id, apply))
+        if changed is not None:
+            self.mark_changed()
+        return changed
 
     def upsert(self, record: Record, only_if_source_changed: bool = False) -> str:
         """Add or replace credentials. With only_if_source_changed, a record whose env/file
@@ -171,22 +203,31 @@ class Accounts:
         if outcome.get("result") == "updated":
             # New cookies: whatever was wrong with the old ones no longer applies.
             self.change_state(record.id, needs_login=False, needs_login_reason="")
+        if outcome.get("result") in ("added", "updated"):
+            self.mark_changed()
         return outcome.get("result", "unchanged")
 
     def delete(self, account_id: str) -> bool:
         deleted = self.store.delete(CREDENTIALS, account_id)
         self.store.delete(STATE, account_id)
+        self.mark_changed()
         return deleted
 
     # --- state -----------------------------------------------------------------------------
     def change_state(self, account_id: str, _mutate=None, **changes) -> State:
         """Atomically apply `changes` (field values) and/or `_mutate(state_dict)` to the state."""
+        seen = {}
 
         def apply(current):
+            before = decisive(current)  # before _mutate, which might change a nested dict in place
             state = dict(current or vars(State()))
             state.update(changes)
             if _mutate is not None:
                 _mutate(state)
+            seen["moved"] = before != decisive(state)  # the last run is the one written
             return state
 
-        return _from_dict(State, self.store.update(STATE, account_id, apply))
+        new = _from_dict(State, self.store.update(STATE, account_id, apply))
+        if seen.get("moved"):  # counters alone (every request) leave the snapshots alone
+            self.mark_changed()
+        return new

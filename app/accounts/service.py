@@ -10,6 +10,9 @@ from .records import Accounts, Record, public
 from .refresh import Refresher, can_sign_in
 
 CODE = re.compile(r"[A-Za-z0-9]{6}")
+# Accounts one admin API call may import: one request stays a bounded amount of work for the
+# worker that serves it. More go in several calls (or with the CLI, which has no such limit).
+IMPORT_LIMIT = 1000
 EDITABLE = {"secure_c_ses": str, "host_c_oses": str, "csesidx": str, "config_id": str, "email": str,
             "disabled": bool}
 

@@ -126,7 +126,7 @@ def parse_expiry(value, where: str) -> float | None:
     return seconds
 
 
-def _fingerprint(record: Record) -> str:
+def fingerprint(record: Record) -> str:
     basis = json.dumps([record.secure_c_ses, record.host_c_oses, record.csesidx, record.config_id, record.email])
     return hashlib.sha256(basis.encode()).hexdigest()
 
@@ -151,10 +151,10 @@ def from_config(config: Config) -> list[Record]:
 
 
 def sync(accounts: Accounts, records: list[Record]) -> dict[str, str]:
-    """Apply env/file records at start-up. A record whose source did not change since it was last
+    """Apply env/file records (at start-up, and again when the store lost them: upkeep.py). A record whose source did not change since it was last
     applied is left alone, so a restart never replaces cookies a sign-in renewed since."""
     outcome = {}
     for record in records:
-        record.source_fingerprint = _fingerprint(record)
+        record.source_fingerprint = fingerprint(record)
         outcome[record.id] = accounts.upsert(record, only_if_source_changed=True)
     return outcome

@@ -10,7 +10,7 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from ..accounts.service import AccountAdmin, Conflict, NotFound
+from ..accounts.service import IMPORT_LIMIT, AccountAdmin, Conflict, NotFound
 from ..body import json_body
 from ..errors import ApiError, bad_request
 
@@ -82,7 +82,11 @@ def list_accounts():
 
 @bp.post("/accounts")
 def add_accounts():
-    return _call(_admin().add, json_body(lists=True), status=201)
+    body = json_body(lists=True)
+    if isinstance(body, list) and len(body) > IMPORT_LIMIT:
+        raise ApiError(413, f"At most {IMPORT_LIMIT} accounts per request ({len(body)} sent); "
+                            "import them in several requests.", param="accounts", code="too_many_accounts")
+    return _call(_admin().add, body, status=201)
 
 
 @bp.get("/accounts/<account_id>")

@@ -39,11 +39,13 @@ def _is_ours(port: int, pid: int) -> bool:
         client.close()
 
 
-def start_redis(tmp_dir: Path, timeout: float = 10.0) -> tuple[str, Callable[[], None]]:
-    """Start redis-server; return its URL (db 0) and a function that stops it."""
+def start_redis(tmp_dir: Path, timeout: float = 10.0, port: int | None = None) -> tuple[str, Callable[[], None]]:
+    """Start redis-server (on `port`, e.g. to restart one empty, or a free one); return its URL
+    (db 0) and a function that stops it."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    for _ in range(3):  # another process may grab the free port first
-        port = free_port()
+    wanted = port
+    for _ in range(1 if wanted else 3):  # another process may grab the free port first
+        port = wanted or free_port()
         log = open(Path(tmp_dir) / f"redis-{port}.log", "w+")
         proc = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -1,0 +1,120 @@
+"""/health and choosing an account cost a few small store reads, never a read of every account,
+and still see what another worker changed at once."""
+from collections import Counter
+
+import pytest
+
+from app import create_app
+from app.accounts.pool import AccountPool
+from app.accounts.records import CREDENTIALS, Accounts, Record
+from app.config import Config
+from app.upstream import errors
+
+UUID = "d06739ca-6683-46db-bb51-07395a392439"
+ADMIN = "admin-key-for-snapshot-tests"
+MANY = 300
+
+
+class Counting:
+    """The store, counting each call by method name."""
+
+    def __init__(self, store):
+        self.store = store
+        self.calls = Counter()
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls[name] += 1
+            return attr(*args, **kwargs)
+        return counted
+
+
+class Tokens:
+    def bearer(self, account):
+        return "token"
+
+
+class Upstream:
+    tokens = Tokens()
+
+
+def record(n: int, **kwargs) -> Record:
+    return Record(id=f"bulk{n}@example.com", email=f"bulk{n}@example.com", secure_c_ses=f"S{n}", csesidx=str(n),
+                  config_id=UUID, **kwargs)
+
+
+@pytest.fixture
+def app(tmp_path):
+    config = Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error", "ADMIN_KEY": ADMIN,
+                              "GEMINI_BUSINESS_SECURE_C_SES": "c", "GEMINI_BUSINESS_CSESIDX": "1",
+                              "GEMINI_BUSINESS_CONFIG_ID": UUID})
+    return create_app(config, upstream=Upstream())
+
+
+def test_health_reads_no_account_list_however_many_there_are(app):
+    accounts = app.extensions["gbp"].pool.accounts
+    for n in range(2, MANY + 2):  # straight into the store, as another host or a bulk import would
+        accounts.store.put(CREDENTIALS, f"bulk{n}@example.com", vars(record(n, disabled=True)))
+    accounts.mark_changed()
+    store = accounts.store
+    accounts.store = counting = Counting(store)
+    client = app.test_client()
+    assert client.get("/health").get_json()["accounts"]["configured"] == MANY + 1
+
+    counting.calls.clear()
+    for _ in range(10):
+        body = client.get("/health").get_json()
+        assert body["status"] == "ok" and body["accounts"]["usable"] == 1
+    assert counting.calls["list"] == 0, counting.calls
+    assert counting.calls["get"] <= 10 * 2, counting.calls  # the accounts' version, once or twice a call
+
+    # Another worker disables the only usable account: the very next call sees it, by reading
+    # the accounts once more (credentials and states).
+    other_worker = Accounts(store)
+    other_worker.change("csesidx:1", disabled=True)  # the environment's account
+    counting.calls.clear()
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and ready.get_json()["accounts"]["usable"] == 0
+    assert counting.calls["list"] == 2, counting.calls
+
+
+def test_choosing_an_account_reads_them_only_after_a_change_that_matters(tmp_path):
+    from app.store.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "state.db"))
+    setup = Accounts(store)
+    for n in (1, 2, 3):
+        setup.upsert(record(n))
+    counting = Counting(store)
+    worker_a, worker_b = AccountPool(Accounts(counting)), AccountPool(Accounts(store))
+    worker_a.release(worker_a.acquire())
+    counting.calls.clear()
+    for _ in range(20):
+        worker_a.release(worker_a.acquire())
+    assert counting.calls["list"] == 0 and counting.calls["get"] == 20, counting.calls
+
+    chosen = worker_b.acquire()
+    worker_b.succeeded(chosen)  # counters only: no other worker needs to read anything again
+    worker_a.release(worker_a.acquire())
+    assert counting.calls["list"] == 0, counting.calls
+
+    worker_b.failed(chosen, errors.RateLimited("quota"))  # a cooldown: every worker sees it at once
+    assert all(worker_a.acquire().id != chosen.id for _ in range(6))
+    assert counting.calls["list"] == 2, counting.calls
+
+
+def test_one_admin_import_is_bounded(app):
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    batch = [{"id": f"import{n}@example.com"} for n in range(1001)]
+    response = client.post("/admin/accounts", json=batch, headers=headers)
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert error["code"] == "too_many_accounts" and "1000" in error["message"]
+    assert set(error) == {"message", "type", "param", "code"}
+    response = client.post("/admin/accounts", json=batch[:1000], headers=headers)
+    assert response.status_code == 201 and len(response.get_json()["added"]) == 1000
