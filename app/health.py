@@ -11,6 +11,7 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from .accounts.records import ACTIVE, status
+from .errors import FALLBACK_RETRY_AFTER
 from .store.base import StoreUnavailable
 from .upstream.errors import UpstreamError
 
@@ -85,4 +86,8 @@ def health():
 @bp.get("/health/ready")
 def ready():
     body, is_ready = _state()
-    return jsonify(body), 200 if is_ready else 503
+    response = jsonify(body)
+    response.status_code = 200 if is_ready else 503
+    if body["store"] != "ok":  # said here: the pool's estimate would wait on the store
+        response.headers["Retry-After"] = str(FALLBACK_RETRY_AFTER)
+    return response

@@ -2,8 +2,9 @@
 
 Accounts and their state live in the store, so a cooldown set by one worker is honoured by
 every worker and host at once; choices read them through the worker's snapshot, which costs
-one small read per choice however many accounts there are (snapshot.py). Only the in-flight counts (for "least busy" and the optional
-per-account cap) are per worker: they are cheap to lose and never need agreeing on.
+one small read per choice however many accounts there are (snapshot.py). Only the in-flight
+counts (for "least busy" and the optional per-account cap) are per worker: they are cheap to
+lose and never need agreeing on.
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ class AccountPool:
     def retry_after(self) -> int:
         """Seconds until an account can probably serve again: 1 if one can now, else when the
         first cooldown ends, else the wait for a sign-in or for an account to be added."""
-        return max(1, math.ceil(self._why_none(self.accounts.all(), frozenset(), self.clock()).retry_after))
+        return max(1, math.ceil(self._why_none(self.snapshot.current(), frozenset(), self.clock()).retry_after))
 
     def _why_none(self, everything, exclude, now) -> errors.AccountUnavailable:
         if not everything:
