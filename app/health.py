@@ -10,7 +10,6 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from .accounts.records import ACTIVE, status
 from .errors import FALLBACK_RETRY_AFTER
 from .store.base import StoreUnavailable
 from .upstream.errors import UpstreamError
@@ -67,14 +66,8 @@ def _state() -> tuple[dict, bool]:
 
 def _counts(everything, now: float) -> dict:
     """Accounts configured and usable; waiting for a sign-in; sign-ins waiting for a one-time code."""
-    usable, needs, codes = 0, 0, 0
-    for record, state in everything:
-        usable += status(record, state, now) == ACTIVE
-        if record.disabled:
-            continue
-        needs += not record.has_cookies or state.needs_login
-        codes += (state.login or {}).get("status") == "waiting_for_code"
-    return {"configured": len(everything), "usable": usable, "needs_login": needs, "waiting_for_code": codes}
+    return {"configured": len(everything), "usable": everything.usable(now), "needs_login": everything.needs_login,
+            "waiting_for_code": everything.waiting_for_code}
 
 
 @bp.get("/health")

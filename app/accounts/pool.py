@@ -23,6 +23,8 @@ from .refresh import can_sign_in
 from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.pool")
+NONE_CONFIGURED_RETRY = 60  # seconds a client is told to wait when no account exists at all
+SIGN_IN_RETRY = 30          # ... when accounts wait for a sign-in and none is cooling down
 
 
 class NoUsableAccount(errors.AccountUnavailable):
@@ -54,18 +56,31 @@ class AccountPool:
         """A usable account for a new conversation: round-robin among the least busy ones."""
         now = self.clock()
         everything = self.snapshot.current()
-        usable = [record for record, state in everything
-                  if status(record, state, now) == ACTIVE and record.id not in exclude]
         with self._lock:
-            if self.max_concurrency:
-                usable = [r for r in usable if self._inflight[r.id] < self.max_concurrency]
-            if not usable:
-                raise self._why_none(everything, exclude, now)
-            least = min(self._inflight[r.id] for r in usable)
-            candidates = [r for r in usable if self._inflight[r.id] == least]
-            chosen = candidates[next(self._turn) % len(candidates)]
+            chosen = self._idle(everything, exclude, now) if everything.usable(now) else None
+            if chosen is None:  # every usable account is busy here, or none is usable
+                usable = [record for record, state in everything
+                          if status(record, state, now) == ACTIVE and record.id not in exclude]
+                if self.max_concurrency:
+                    usable = [r for r in usable if self._inflight[r.id] < self.max_concurrency]
+                if not usable:
+                    raise self._why_none(everything, exclude, now)
+                least = min(self._inflight[r.id] for r in usable)
+                candidates = [r for r in usable if self._inflight[r.id] == least]
+                chosen = candidates[next(self._turn) % len(candidates)]
             self._inflight[chosen.id] += 1
         return chosen.account()
+
+    def _idle(self, everything, exclude, now) -> Record | None:
+        """A usable account nothing on this worker is using (so among the least busy), taking
+        turns: a look at one or a few accounts while most are usable, however many there are."""
+        ready = everything.ready
+        start = next(self._turn)
+        for i in range(len(ready)):
+            record, state = ready[(start + i) % len(ready)]
+            if state.cooldown_until <= now and record.id not in exclude and not self._inflight[record.id]:
+                return record
+        return None
 
     def pinned(self, account_id: str) -> Account:
         """The account a native session is bound to; never a silent switch to another."""
@@ -96,20 +111,27 @@ class AccountPool:
 
     def usable_count(self) -> tuple[int, int]:
         """(usable, configured), for /health."""
-        now = self.clock()
         everything = self.snapshot.current()
-        return sum(status(r, s, now) == ACTIVE for r, s in everything), len(everything)
+        return everything.usable(self.clock()), len(everything)
 
     def retry_after(self) -> int:
         """Seconds until an account can probably serve again: 1 if one can now, else when the
-        first cooldown ends, else the wait for a sign-in or for an account to be added."""
-        return max(1, math.ceil(self._why_none(self.snapshot.current(), frozenset(), self.clock()).retry_after))
+        first cooldown ends, else the wait for a sign-in or for an account to be added.
+        (What _why_none says with nothing excluded, without looking at every account.)"""
+        now = self.clock()
+        everything = self.snapshot.current()
+        if not len(everything):
+            return NONE_CONFIGURED_RETRY
+        if everything.usable(now):
+            return 1
+        end = everything.next_cooldown_end(now)
+        return max(1, math.ceil(end - now)) if end is not None else SIGN_IN_RETRY
 
     def _why_none(self, everything, exclude, now) -> errors.AccountUnavailable:
         if not everything:
             return errors.AccountUnavailable(
                 "no Gemini Business account is configured (add one with the admin API, ACCOUNTS_FILE "
-                "or the GEMINI_BUSINESS_* settings)", retry_after=60)
+                "or the GEMINI_BUSINESS_* settings)", retry_after=NONE_CONFIGURED_RETRY)
         states = [(status(r, s, now), s, r) for r, s in everything if r.id not in exclude]
         cooling = [s.cooldown_until - now for st, s, _ in states if st == COOLING]
         waiting = [r for st, _, r in states if st == NEEDS_LOGIN]
@@ -129,7 +151,7 @@ class AccountPool:
             parts.append(f"{disabled} disabled")
         if len(states) < len(everything):
             parts.append(f"{len(everything) - len(states)} already failed for this request")
-        retry = math.ceil(min(cooling)) if cooling else 30
+        retry = math.ceil(min(cooling)) if cooling else SIGN_IN_RETRY
         return NoUsableAccount(f"no Gemini Business account can serve now: {', '.join(parts)}",
                                retry_after=max(1, retry))
 

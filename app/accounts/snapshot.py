@@ -7,24 +7,55 @@ something a choice depends on changed (not on the counters every request updates
 exact across workers and hosts, and a busy proxy reloads it rarely.
 
 What the copy holds is read for choosing and counting (status, cooldowns, cookies); the admin
-listing reads the store itself, so its counters are current.
+listing reads the store itself, so its counters are current. What /health and the pool ask
+of it on every call is worked out once per load (View), so a call costs the same with ten
+accounts or a hundred thousand.
 """
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 
 from .records import Accounts, Record, State
+
+
+class View:
+    """One load of the accounts. Iterating gives (record, state) pairs, ordered by id."""
+
+    def __init__(self, items: list[tuple[Record, State]]):
+        self.items = items
+        # Signed in and enabled: active, unless cooling down; the only ones a choice can take.
+        self.ready = [(r, s) for r, s in items if not r.disabled and r.has_cookies and not s.needs_login]
+        self._cooldowns = sorted(s.cooldown_until for _, s in self.ready)
+        self.needs_login = sum(1 for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login))
+        self.waiting_for_code = sum(1 for r, s in items
+                                    if not r.disabled and (s.login or {}).get("status") == "waiting_for_code")
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def usable(self, now: float) -> int:
+        """How many are active at `now` (status() == ACTIVE): ready, and not cooling down."""
+        return bisect_right(self._cooldowns, now)
+
+    def next_cooldown_end(self, now: float) -> float | None:
+        """When the first account cooling down at `now` is back (None: none is cooling)."""
+        i = bisect_right(self._cooldowns, now)
+        return self._cooldowns[i] if i < len(self._cooldowns) else None
 
 
 class Snapshot:
     def __init__(self, accounts: Accounts):
         self.accounts = accounts
-        self._items: list[tuple[Record, State]] = []
+        self._view = View([])
         self._version: str | None = None
         self._loaded = False
         self._lock = threading.Lock()  # one reload at a time; the others wait for its result
 
-    def current(self) -> list[tuple[Record, State]]:
+    def current(self) -> View:
         """Every account with its state as the store holds them now (StoreUnavailable if it
         cannot say). Costs one small read unless something changed."""
         with self._lock:
@@ -34,10 +65,10 @@ class Snapshot:
             if not self._loaded or version != self._version:
                 # Read after the version: a change that lands meanwhile moves the version again,
                 # so the next call reloads; the copy is never kept past a change it missed.
-                self._items = self.accounts.all()
+                self._view = View(self.accounts.all())
                 self._version, self._loaded = version, True
-            return self._items
+            return self._view
 
-    def last(self) -> list[tuple[Record, State]]:
+    def last(self) -> View:
         """The copy as last read, without asking the store (for reports while it is down)."""
-        return self._items
+        return self._view

@@ -118,3 +118,47 @@ def test_one_admin_import_is_bounded(app):
     assert set(error) == {"message", "type", "param", "code"}
     response = client.post("/admin/accounts", json=batch[:1000], headers=headers)
     assert response.status_code == 201 and len(response.get_json()["added"]) == 1000
+
+
+class Untouchable(list):
+    """A list of every account that fails if anything goes through all of it."""
+
+    def __iter__(self):
+        raise AssertionError("went through every account")
+
+
+def test_health_and_a_choice_never_go_through_every_account(app):
+    client = app.test_client()
+    client.get("/health")
+    pool = app.extensions["gbp"].pool
+    view = pool.snapshot.current()
+    view.items = Untouchable(view.items)
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok" and body["accounts"]["usable"] == 1
+    pool.release(pool.acquire())
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_what_a_view_works_out_agrees_with_each_accounts_status():
+    import random
+
+    from app.accounts.records import ACTIVE, COOLING, State, status
+    from app.accounts.snapshot import View
+
+    rng = random.Random(7)
+    for _ in range(50):
+        items = []
+        for n in range(rng.randrange(0, 30)):
+            record = Record(id=f"a{n}", secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
+                            disabled=rng.random() < 0.2)
+            state = State(cooldown_until=rng.choice([0, 90, 100, 110, 120]), needs_login=rng.random() < 0.2,
+                          login={"status": rng.choice(["waiting_for_code", "running", None])})
+            items.append((record, state))
+        view, now = View(items), rng.choice([0, 95, 100, 115, 200])
+        statuses = [status(r, s, now) for r, s in items]
+        assert view.usable(now) == statuses.count(ACTIVE)
+        cooling = [s.cooldown_until for (r, s), st in zip(items, statuses) if st == COOLING]
+        assert view.next_cooldown_end(now) == (min(cooling) if cooling else None)
+        assert view.needs_login == sum(not r.disabled and (not r.has_cookies or s.needs_login) for r, s in items)
+        assert view.waiting_for_code == sum(not r.disabled and s.login["status"] == "waiting_for_code"
+                                            for r, s in items)
