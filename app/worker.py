@@ -11,6 +11,8 @@ gunicorn's gevent worker, plus:
   first byte (of the connection's opening, for the first request); a kept-alive connection may
   still sit idle between requests for `keepalive` seconds, longer than nginx keeps its
   upstream connections, so nginx never sends a request into one being closed.
+  And when the pool is full (gunicorn then stops accepting), heads that have taken more than
+  SHED_AFTER seconds are cut at once: a normal request waits about a second, not HEADER_TIMEOUT.
 - Errors gunicorn answers itself, before the app sees the request (400 bad request line, 414,
   431, 417, 501; 408 for the header deadline), reach clients as the OpenAI JSON envelope
   rather than an HTML page.
@@ -18,25 +20,21 @@ gunicorn's gevent worker, plus:
 """
 from __future__ import annotations
 
-import html
-import json
-import re
-import socket
+import logging
+import time
 
 import gevent
 from gevent import socket as gsocket
-from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
-from . import shutdown
+from . import early_errors, shutdown
 from .config import Config
 
-ERROR_CODES = {400: "bad_request", 403: "forbidden", 408: "request_timeout", 414: "uri_too_long",
-               417: "expectation_failed", 431: "request_headers_too_large", 501: "not_implemented"}
-LINGER_SECONDS, LINGER_BYTES = 1.0, 256 * 1024  # reading what a refused client still sends
-_STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
-_HTML_DETAIL = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.S)
+log = logging.getLogger("gbp.worker")
+SHED_AFTER = 1.0   # with the pool full, request heads slower than this are cut first
+SHED_CHECK = 0.25  # seconds between looks at the pool
+SHED_LOG_INTERVAL = 10.0
 
 
 class HeaderTimeout(Exception):
@@ -49,6 +47,7 @@ class _Connection:
         self.served = 0
         self.unreader = None  # the parser's read-ahead buffer, once a request has shown it
         self.idle = None  # the watcher it waits on for its next request, while it does
+        self.head_since = None  # monotonic time it started reading a request head, while it does
 
     def has_buffered_bytes(self) -> bool:
         return self.unreader is not None and bool(self.unreader.buf.getvalue())
@@ -60,6 +59,7 @@ class GatewayWorker(GeventWorker):
     def init_process(self):
         self.header_timeout = Config.from_env().header_timeout
         self._connections: dict = {}  # connection greenlet -> _Connection
+        self._shed, self._shed_logged = 0, 0.0
         _drop_server_header()
         super().init_process()
 
@@ -75,6 +75,33 @@ class GatewayWorker(GeventWorker):
             if connection.idle is not None:
                 hub.cancel_wait(connection.idle, StopIteration("shutting down"))
 
+    def run(self):
+        gevent.spawn(self._shed_slow_heads)
+        super().run()
+
+    def _shed_slow_heads(self):
+        hub = gevent.get_hub()
+        while self.alive:
+            gevent.sleep(SHED_CHECK)
+            if len(self._connections) < self.worker_connections:
+                continue
+            cutoff = time.monotonic() - SHED_AFTER
+            for greenlet, connection in list(self._connections.items()):
+                if connection.head_since is not None and connection.head_since < cutoff:
+                    # From the hub, as gevent's own kill does; _cut checks again when it runs.
+                    hub.loop.run_callback(self._cut, greenlet, connection)
+
+    def _cut(self, greenlet, connection):
+        if connection.head_since is None or greenlet.dead:
+            return  # its head arrived in the meantime: it is a request now, leave it alone
+        greenlet.throw(HeaderTimeout(f"the connection pool is full and this request head took over {SHED_AFTER:g} s"))
+        self._shed += 1
+        now = time.monotonic()
+        if now - self._shed_logged >= SHED_LOG_INTERVAL:  # a line per interval, not per connection
+            self._shed_logged = now
+            log.warning("connection pool full: closing connections slow to send a request head",
+                        extra={"worker_connections": self.worker_connections, "closed_so_far": self._shed})
+
     def handle(self, listener, client, addr):
         current = gevent.getcurrent()
         self._connections[current] = _Connection(client)
@@ -86,6 +113,7 @@ class GatewayWorker(GeventWorker):
     def handle_request(self, listener_name, req, sock, addr):
         connection = self._connections.get(gevent.getcurrent())
         if connection is not None:
+            connection.head_since = None
             connection.served += 1
             connection.unreader = req.unreader
         return super().handle_request(listener_name, req, sock, addr)
@@ -105,62 +133,25 @@ class GatewayWorker(GeventWorker):
             finally:
                 connection.idle.close()
                 connection.idle = None
+        if connection is not None:
+            connection.head_since = time.monotonic()
         return gevent.Timeout(self.header_timeout, HeaderTimeout(f"no request head within {self.header_timeout:g} s"))
 
     def handle_error(self, req, client, addr, exc):
+        connection = self._connections.get(gevent.getcurrent())
+        if connection is not None:
+            connection.head_since = None  # answering now: never cut twice
         if isinstance(exc, HeaderTimeout):
             # Slow clients and slowloris alike: a debug line, not one warning per connection.
-            self.log.debug("Closing connection: %s (%s)", exc, addr)
-            _send(client, _json_error(408, "Request Timeout", f"The request head did not arrive in time: {exc}."))
+            log.debug("closing connection: %s", exc, extra={"client": addr[0] if addr else ""})
+            early_errors.send(client, early_errors.json_error(
+                408, "Request Timeout", f"The request head did not arrive in time: {exc}."), linger=0)
             return
         # gunicorn classifies the error and writes an HTML page; catch the page, send JSON instead.
-        page = _Capture()
+        page = early_errors.PageCapture()
         super().handle_error(req, page, addr, exc)
-        status = _STATUS_LINE.match(page.data)
-        if status is None:
-            return
-        detail = _HTML_DETAIL.search(page.data)
-        detail = html.unescape(detail.group(1).decode("latin-1")) if detail else ""
-        reason = status.group(2).decode("latin-1")
-        _send(client, _json_error(int(status.group(1)), reason, f"{reason}: {detail}" if detail else reason + "."))
-
-
-class _Capture:
-    """Stands in for the client socket while gunicorn writes its HTML error page."""
-
-    def __init__(self):
-        self.data = b""
-
-    def gettimeout(self):
-        return 0.0  # gunicorn's non-blocking write path: straight to sendall
-
-    def sendall(self, data):
-        self.data += data
-
-
-def _json_error(status: int, reason: str, message: str) -> bytes:
-    body = json.dumps({"error": {
-        "message": message[:500], "type": "invalid_request_error" if status < 500 else "server_error",
-        "param": None, "code": ERROR_CODES.get(status, "server_error" if status >= 500 else "bad_request"),
-    }}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-            f"Date: {util.http_date()}\r\n\r\n")
-    return head.encode("latin-1") + body
-
-
-def _send(client, data: bytes) -> None:
-    try:
-        util.write_nonblock(client, data)  # never wait on a client that does not read
-        # Closing with unread input (the rest of a 9 kB request line, say) sends a reset that can
-        # destroy the answer before the client reads it: stop sending, read a little, then close.
-        client.shutdown(socket.SHUT_WR)
-        drained = 0
-        with gevent.Timeout(LINGER_SECONDS, False):  # in all: a trickling client must not hold it open
-            while drained < LINGER_BYTES and (chunk := client.recv(65536)):
-                drained += len(chunk)
-    except OSError:
-        pass
+        if answer := page.as_json():
+            early_errors.send(client, answer)
 
 
 def _drop_server_header() -> None:

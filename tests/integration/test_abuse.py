@@ -70,14 +70,23 @@ def test_wrong_client_keys_are_counted_per_forwarded_client(guarded):
     assert not blocked_lines(guarded, "203.0.113.11")
 
 
-POOL = 20  # WORKER_CONNECTIONS of the one worker below: small, so a few sockets fill it
 HEAD_DEADLINE = 1.0
+POOL = 20  # WORKER_CONNECTIONS of the one worker of small_pool: a few sockets fill it
+
+
+@pytest.fixture(scope="module")
+def quick_heads(simulator, tmp_path_factory):
+    """Request heads must arrive within 1 s."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, HEADER_TIMEOUT=str(HEAD_DEADLINE)), workers=1)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def small_pool(simulator, tmp_path_factory):
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, WORKER_CONNECTIONS=str(POOL),
-                                HEADER_TIMEOUT=str(HEAD_DEADLINE), LOG_LEVEL="info"), workers=1)
+    """A pool a few sockets fill, and a head deadline too long to be what frees it."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, WORKER_CONNECTIONS=str(POOL), HEADER_TIMEOUT="60",
+                                LOG_LEVEL="info"), workers=1)
     yield server
     server.stop()
 
@@ -91,8 +100,12 @@ def connect(server, data: bytes = b"") -> socket.socket:
 def read_all(sock: socket.socket) -> bytes:
     """Everything the server sends until it closes the connection (20 s hang guard)."""
     received = b""
-    while chunk := sock.recv(65536):
-        received += chunk
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:  # a trickler's next byte met the closed socket: the answer came first
+        if not received:
+            raise
     return received
 
 
@@ -124,6 +137,11 @@ class Trickle:
         self.stop = threading.Event()
         threading.Thread(target=self._drip, daemon=True).start()
 
+    def close(self):
+        self.stop.set()
+        for sock in self.socks:
+            sock.close()
+
     def _drip(self):
         while not self.stop.wait(0.2):
             for sock in self.socks:
@@ -133,28 +151,47 @@ class Trickle:
                     pass  # closed by the server: what the test wants
 
 
-def test_trickled_heads_are_cut_and_normal_requests_still_get_in(small_pool):
-    trickle = Trickle(small_pool, POOL + 10)  # more than the worker can hold
+def assert_all_cut_with_408(trickle: Trickle) -> None:
     try:
-        started = time.monotonic()
-        # gunicorn's own worker holds them for `keepalive` (75 s): this timed out there.
-        assert requests.get(f"{small_pool.url}/health", timeout=15).status_code == 200
-        answers = [read_all(sock) for sock in trickle.socks]
-        closed_after = time.monotonic() - started
+        answers = [read_all(sock) for sock in trickle.socks]  # 20 s hang guard each
     finally:
-        trickle.stop.set()
-        for sock in trickle.socks:
-            sock.close()
+        trickle.close()
     for answer in answers:
         status, error = json_error(answer)
         assert (status, error["code"]) == (408, "request_timeout")
-    assert closed_after < 20  # hang guard: all cut, none left open
 
 
-def test_idle_keep_alive_connections_outlive_the_head_deadline(small_pool):
+def test_request_heads_that_do_not_arrive_in_time_are_cut(quick_heads):
+    """gunicorn's own worker gave them `keepalive` (75 s): reading them hit the 20 s guard."""
+    assert_all_cut_with_408(Trickle(quick_heads, 5))
+
+
+def test_a_full_pool_cuts_slow_heads_so_normal_requests_get_in(small_pool):
+    """More trickling connections than the worker holds, and a 60 s head deadline: the slow heads
+    are cut as soon as the pool is full, so a normal request does not wait for the deadline."""
+    trickle = Trickle(small_pool, POOL + 10)
+    try:
+        assert requests.get(f"{small_pool.url}/health", timeout=15).status_code == 200
+        cut, until = [], time.monotonic() + 3
+        for sock in trickle.socks:  # those the full pool held are cut; later ones wait for the deadline
+            sock.settimeout(max(0.05, until - time.monotonic()))
+            try:
+                cut.append(read_all(sock))
+            except TimeoutError:
+                pass
+    finally:
+        trickle.close()
+    assert len(cut) >= POOL
+    for answer in cut:
+        status, error = json_error(answer)
+        assert (status, error["code"]) == (408, "request_timeout")
+    assert any(e.get("message", "").startswith("connection pool full") for e in small_pool.json_logs())
+
+
+def test_idle_keep_alive_connections_outlive_the_head_deadline(quick_heads):
     """The deadline is for a request head, not for the quiet between requests (nginx reuses these)."""
     request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-    with connect(small_pool, request) as sock:
+    with connect(quick_heads, request) as sock:
         assert read_response(sock)[0].startswith(b"HTTP/1.1 200")
         time.sleep(HEAD_DEADLINE * 2.5)
         sock.sendall(request)
@@ -170,8 +207,8 @@ def test_idle_keep_alive_connections_outlive_the_head_deadline(small_pool):
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "bad_request"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-banana\r\n\r\n", 417, "expectation_failed"),
 ])
-def test_errors_gunicorn_answers_itself_are_json(small_pool, data, status, code):
-    with connect(small_pool, data) as sock:
+def test_errors_gunicorn_answers_itself_are_json(quick_heads, data, status, code):
+    with connect(quick_heads, data) as sock:
         answer = read_all(sock)
     got, error = json_error(answer)
     assert (got, error["code"]) == (status, code)
@@ -199,7 +236,7 @@ def test_every_api_answer_is_nosniff_and_not_stored(proxy):
         assert "Server" not in response.headers, name
 
 
-def test_no_server_banner(small_pool):
+def test_no_server_banner(quick_heads):
     for path in ("/health", "/v1/models", "/no/such/page"):
-        response = requests.get(f"{small_pool.url}{path}", timeout=10)
+        response = requests.get(f"{quick_heads.url}{path}", timeout=10)
         assert "Server" not in response.headers, (path, response.headers["Server"])
