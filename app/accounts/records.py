@@ -4,10 +4,11 @@ Two records per account: its credentials ("accounts", changed by imports, the ad
 sign-ins) and its state ("account_state": cooldown, sign-in need, counters, login progress,
 changed on every request). Keeping them apart means a request never rewrites a cookie.
 
-A third, tiny record ("accounts_meta"/"version") changes whenever something a choice of account
+A third, small record ("accounts_meta"/"version") changes whenever something a choice of account
 depends on changes: credentials, disabled, a cooldown, a sign-in need or a sign-in's status, but
-not the per-request counters. Each worker keeps a copy of every account (snapshot.py) and reads
-only this record to know whether its copy still holds, instead of reading every account.
+not the per-request counters. It holds a version and which accounts the last CHANGE_LOG versions
+changed. Each worker keeps a copy of every account (snapshot.py) and reads only this record to
+know whether its copy still holds, and which accounts to read again when it does not.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ CREDENTIALS = "accounts"
 STATE = "account_state"
 META = "accounts_meta"
 VERSION = "version"
+CHANGE_LOG = 64  # versions whose account is remembered; a copy older than that is read whole
 
 ACTIVE, COOLING, NEEDS_LOGIN, DISABLED = "active", "cooling_down", "needs_login", "disabled"
 
@@ -147,17 +149,27 @@ class Accounts:
             out.append((record, _from_dict(State, states.get(account_id)) or State()))
         return out
 
+    def changes(self) -> dict | None:
+        """{"version", "log": [[version, account id or None (anything)], ...]}, oldest first;
+        None if the store has none (see the module's docstring)."""
+        return self.store.get(META, VERSION)
+
     def version(self) -> str | None:
-        """Changes whenever a snapshot of the accounts would (see the module's docstring)."""
-        value = self.store.get(META, VERSION)
+        value = self.changes()
         return value.get("version") if value else None
 
-    def mark_changed(self) -> str:
+    def mark_changed(self, account_id: str | None = None) -> str:
         """A new version, after the change it announces is written: a reader that read the old
-        version then reloads and sees the change. Random, so a store that lost its data and was
-        filled again never repeats a version a worker still holds."""
+        version then reads the account again and sees the change (None: any account may have
+        changed). Random, so a store that lost its data and was filled again never repeats a
+        version a worker still holds."""
         version = secrets.token_hex(8)
-        self.store.put(META, VERSION, {"version": version})
+
+        def append(current):
+            log = (current or {}).get("log", [])[-(CHANGE_LOG - 1):]
+            return {"version": version, "log": [*log, [version, account_id]]}
+
+        self.store.update(META, VERSION, append)
         return version
 
     # --- credentials -----------------------------------------------------------------------
@@ -166,7 +178,7 @@ class Accounts:
         record.added_at = record.added_at or now
         record.updated_at = now
         self.store.put(CREDENTIALS, record.id, vars(record).copy())
-        self.mark_changed()
+        self.mark_changed(record.id)
 
     def change(self, account_id: str, **changes) -> Record | None:
         """Set fields of an existing record atomically; None if there is no such account."""
@@ -179,7 +191,7 @@ class Accounts:
 
         changed = _from_dict(Record, self.store.update(CREDENTIALS, account_id, apply))
         if changed is not None:
-            self.mark_changed()
+            self.mark_changed(account_id)
         return changed
 
     def upsert(self, record: Record, only_if_source_changed: bool = False) -> str:
@@ -204,13 +216,13 @@ class Accounts:
             # New cookies: whatever was wrong with the old ones no longer applies.
             self.change_state(record.id, needs_login=False, needs_login_reason="")
         if outcome.get("result") in ("added", "updated"):
-            self.mark_changed()
+            self.mark_changed(record.id)
         return outcome.get("result", "unchanged")
 
     def delete(self, account_id: str) -> bool:
         deleted = self.store.delete(CREDENTIALS, account_id)
         self.store.delete(STATE, account_id)
-        self.mark_changed()
+        self.mark_changed(account_id)
         return deleted
 
     # --- state -----------------------------------------------------------------------------
@@ -229,5 +241,5 @@ class Accounts:
 
         new = _from_dict(State, self.store.update(STATE, account_id, apply))
         if seen.get("moved"):  # counters alone (every request) leave the snapshots alone
-            self.mark_changed()
+            self.mark_changed(account_id)
         return new

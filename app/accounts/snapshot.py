@@ -2,9 +2,10 @@
 
 Reading every account costs time in proportion to how many the store holds (seconds at
 100,000). The copy is checked against the accounts' version record (records.py) before each
-use: one small read. It is reloaded only when that version moved, which a write does only when
-something a choice depends on changed (not on the counters every request updates), so it is
-exact across workers and hosts, and a busy proxy reloads it rarely.
+use: one small read. Only when that version moved, which a write does only when something a
+choice depends on changed (not on the counters every request updates), are the accounts the
+record names as changed read again (all of them when it cannot say). So the copy is exact across
+workers and hosts, and a change costs each worker a read of one account, not of all.
 
 What the copy holds is read for choosing and counting (status, cooldowns, cookies); the admin
 listing reads the store itself, so its counters are current. What /health and the pool ask
@@ -50,25 +51,51 @@ class View:
 class Snapshot:
     def __init__(self, accounts: Accounts):
         self.accounts = accounts
+        self._by_id: dict[str, tuple[Record, State]] = {}
         self._view = View([])
         self._version: str | None = None
         self._loaded = False
-        self._lock = threading.Lock()  # one reload at a time; the others wait for its result
+        self._lock = threading.Lock()  # one refresh at a time; the others wait for its result
 
     def current(self) -> View:
         """Every account with its state as the store holds them now (StoreUnavailable if it
-        cannot say). Costs one small read unless something changed."""
+        cannot say). Costs one small read unless something changed; then a read of the
+        accounts that changed, or of them all when too much did."""
         with self._lock:
-            version = self.accounts.version()
-            if version is None:  # a store written before versions existed, or one that lost its data
-                version = self.accounts.mark_changed()
-            if not self._loaded or version != self._version:
-                # Read after the version: a change that lands meanwhile moves the version again,
-                # so the next call reloads; the copy is never kept past a change it missed.
-                self._view = View(self.accounts.all())
-                self._version, self._loaded = version, True
+            changes = self.accounts.changes()
+            if changes is None:  # a store written before versions existed, or one that lost its data
+                self.accounts.mark_changed()
+                changes = self.accounts.changes() or {}
+            version = changes.get("version")
+            if self._loaded and version == self._version:
+                return self._view
+            # Read after the version: a change that lands meanwhile moves the version again,
+            # so the next call reads it; the copy is never kept past a change it missed.
+            changed = self._changed_since(changes.get("log", []))
+            if changed is None:
+                self._by_id = {record.id: (record, state) for record, state in self.accounts.all()}
+            else:
+                for account_id in changed:
+                    self._reread(account_id)
+            self._view = View(list(self._by_id.values()))
+            self._version, self._loaded = version, True
             return self._view
 
     def last(self) -> View:
         """The copy as last read, without asking the store (for reports while it is down)."""
         return self._view
+
+    def _changed_since(self, log: list) -> set[str] | None:
+        """The accounts changed since this copy's version (None: unknown, read them all)."""
+        versions = [entry[0] for entry in log]
+        if not self._loaded or self._version not in versions:
+            return None
+        changed = {entry[1] for entry in log[versions.index(self._version) + 1:]}
+        return None if None in changed else changed
+
+    def _reread(self, account_id: str) -> None:
+        record = self.accounts.get(account_id)
+        if record is None:
+            self._by_id.pop(account_id, None)
+        else:
+            self._by_id[account_id] = (record, self.accounts.state(account_id))

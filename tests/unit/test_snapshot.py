@@ -73,13 +73,14 @@ def test_health_reads_no_account_list_however_many_there_are(app):
     assert counting.calls["get"] <= 10 * 2, counting.calls  # the accounts' version, once or twice a call
 
     # Another worker disables the only usable account: the very next call sees it, by reading
-    # the accounts once more (credentials and states).
+    # that account again (its credentials and its state), and no other.
     other_worker = Accounts(store)
     other_worker.change("csesidx:1", disabled=True)  # the environment's account
     counting.calls.clear()
     ready = client.get("/health/ready")
     assert ready.status_code == 503 and ready.get_json()["accounts"]["usable"] == 0
-    assert counting.calls["list"] == 2, counting.calls
+    # the version for each look (the counts, the token check, Retry-After) + that account's two records
+    assert counting.calls["list"] == 0 and counting.calls["get"] <= 3 + 2, counting.calls
 
 
 def test_choosing_an_account_reads_them_only_after_a_change_that_matters(tmp_path):
@@ -104,7 +105,38 @@ def test_choosing_an_account_reads_them_only_after_a_change_that_matters(tmp_pat
 
     worker_b.failed(chosen, errors.RateLimited("quota"))  # a cooldown: every worker sees it at once
     assert all(worker_a.acquire().id != chosen.id for _ in range(6))
+    assert counting.calls["list"] == 0, counting.calls  # by reading that one account again
+
+    more = 70  # more changes than the version record remembers: the copy is read whole, and right
+    for n in range(10, 10 + more):
+        worker_b.accounts.upsert(record(n))
+    worker_b.accounts.delete("bulk2@example.com")
+    ids = {account.id for account in (worker_a.acquire() for _ in range(more + 2))}
     assert counting.calls["list"] == 2, counting.calls
+    assert chosen.id not in ids and "bulk2@example.com" not in ids and len(ids) == more
+
+
+def test_a_copy_follows_every_kind_of_change_made_elsewhere(tmp_path):
+    from app.store.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "state.db"))
+    here, there = Accounts(store), Accounts(store)
+    for n in (1, 2):
+        there.upsert(record(n))
+    copy = AccountPool(here).snapshot
+
+    def seen():
+        return {r.id: (r.secure_c_ses, r.disabled, s.needs_login, s.cooldown_until) for r, s in copy.current()}
+
+    assert seen() == {"bulk1@example.com": ("S1", False, False, 0), "bulk2@example.com": ("S2", False, False, 0)}
+    there.upsert(record(3))
+    there.change("bulk1@example.com", secure_c_ses="renewed", disabled=True)
+    there.change_state("bulk2@example.com", needs_login=True, cooldown_until=5.0)
+    there.delete("bulk3@example.com")
+    there.upsert(record(4))
+    assert seen() == {"bulk1@example.com": ("renewed", True, False, 0), "bulk2@example.com": ("S2", False, True, 5.0),
+                      "bulk4@example.com": ("S4", False, False, 0)}
+    store.close()
 
 
 def test_one_admin_import_is_bounded(app):
