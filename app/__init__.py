@@ -11,6 +11,7 @@ from .accounts.pool import AccountPool
 from .accounts.records import Accounts
 from .accounts.refresh import Refresher
 from .accounts.service import AccountAdmin
+from .accounts.snapshot import Snapshot
 from .accounts.upkeep import Upkeep
 from .auth import ClientAuth
 from .chat import Services
@@ -39,11 +40,12 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     upstream = upstream or GeminiBusiness(config)
     store = open_store(config)
     accounts = Accounts(store)
-    refresher = Refresher(accounts, store, config)
+    snapshot = Snapshot(accounts)
+    refresher = Refresher(accounts, store, config, snapshot=snapshot)
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
                        max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
-                       auto_login=config.auto_login)
-    upkeep = Upkeep(accounts, pool.snapshot, sources.from_config(config))
+                       auto_login=config.auto_login, snapshot=snapshot)
+    upkeep = Upkeep(accounts, snapshot, sources.from_config(config))
     try:
         upkeep.import_configured()
     except StoreUnavailable as exc:  # serve anyway: /health says why; the upkeep imports them later

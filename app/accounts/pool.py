@@ -38,9 +38,10 @@ class AccountGone(errors.AccountUnavailable):
 class AccountPool:
     def __init__(self, accounts: Accounts, *, cooldown_base: float = 60, cooldown_max: float = 4 * 3600,
                  max_concurrency: int = 0, clock: Callable[[], float] = time.time,
-                 on_needs_login: Callable[[str], None] | None = None, auto_login: bool = True):
+                 on_needs_login: Callable[[str], None] | None = None, auto_login: bool = True,
+                 snapshot: Snapshot | None = None):
         self.accounts = accounts
-        self.snapshot = Snapshot(accounts)
+        self.snapshot = snapshot or Snapshot(accounts)
         self.cooldown_base = cooldown_base
         self.cooldown_max = cooldown_max
         self.max_concurrency = max_concurrency

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import Config
 from .handoff import lock_name
 from .records import Accounts, Record, State
+from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.refresh")
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +32,9 @@ def can_sign_in(record: Record) -> bool:
 
 
 class Refresher:
-    def __init__(self, accounts: Accounts, store, config: Config, clock=time.time):
+    def __init__(self, accounts: Accounts, store, config: Config, clock=time.time, snapshot: Snapshot | None = None):
         self.accounts = accounts
+        self.snapshot = snapshot or Snapshot(accounts)  # the worker's copy, shared with the pool
         self.store = store
         self.config = config
         self.clock = clock
@@ -72,7 +74,7 @@ class Refresher:
 
     def check(self) -> None:
         now = self.clock()
-        for record, state in self.accounts.all():
+        for record, state in self.snapshot.current():  # every field due() reads moves the version
             reason = self.due(record, state, now)
             if reason:
                 self.start_login(record.id, reason)
