@@ -35,7 +35,9 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
 # it only catches a worker whose loop is truly stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 120)
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)  # longer than nginx's upstream keepalive
+# Longer than nginx's upstream keepalive. At least 1: with 0 gunicorn reads request heads outside
+# the worker's timeout_ctx, which is where the HEADER_TIMEOUT deadline lives (app/worker.py).
+keepalive = max(1, int(os.environ.get("GUNICORN_KEEPALIVE") or 75))
 accesslog = None  # the app logs each request itself, with request ids and redaction
 errorlog = "-"
 loglevel = {"DEBUG": "debug", "WARNING": "warning", "ERROR": "error"}.get(_config.log_level, "info")

@@ -166,6 +166,16 @@ def test_request_heads_that_do_not_arrive_in_time_are_cut(quick_heads):
     assert_all_cut_with_408(Trickle(quick_heads, 5))
 
 
+def test_the_head_deadline_holds_with_keep_alive_off(simulator, tmp_path_factory):
+    """GUNICORN_KEEPALIVE=0 made gunicorn read heads with no timeout at all."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, GUNICORN_KEEPALIVE="0",
+                                HEADER_TIMEOUT=str(HEAD_DEADLINE)), workers=1)
+    try:
+        assert_all_cut_with_408(Trickle(server, 2))
+    finally:
+        server.stop()
+
+
 def test_a_full_pool_cuts_slow_heads_so_normal_requests_get_in(small_pool):
     """More trickling connections than the worker holds, and a 60 s head deadline: the slow heads
     are cut as soon as the pool is full, so a normal request does not wait for the deadline."""
