@@ -7,7 +7,8 @@ replaces what a sign-in renewed since). Every worker checks, whatever AUTO_LOGIN
 workers importing at once write the same thing.
 
 The same tick refreshes the worker's account snapshot and remembers whether the store
-answered, so /health can say the store is down at once instead of waiting on it.
+answered, so /health can say the store is down at once instead of waiting on it; read() bounds
+the wait of a /health that comes before the tick has noticed.
 """
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ import time
 from ..store.base import StoreUnavailable
 from . import sources
 from .records import META, Accounts, Record
-from .snapshot import Snapshot
+from .snapshot import Snapshot, View
 
 log = logging.getLogger("gbp.accounts.upkeep")
 INTERVAL = 1.0  # seconds between checks
 SLOW = 1.0      # a check still waiting for the store after this long means it is not answering
+READ_WITHIN = 2.0  # seconds /health waits for a store its check has not yet found hanging
 
 
 class Upkeep:
@@ -54,15 +56,15 @@ class Upkeep:
         self._imported = True
 
     def tick(self) -> None:
-        self._busy_since = self.clock()
         try:
+            marked = self._probe()
             if not self._imported:
                 self.import_configured()
-            elif self.configured and self.accounts.store.get(META, self.marker) is None:
+            elif self.configured and not marked:
                 log.warning("the store lost the configured accounts (restarted without its data?): "
                             "importing them again", extra={"accounts": len(self.configured)})
                 self.import_configured()
-            self.snapshot.current()
+            self.snapshot.current()  # may take long with many accounts: not a sign of a slow store
             if self._failure is not None:
                 log.warning("the store answers again")
             self._failure = None
@@ -70,6 +72,12 @@ class Upkeep:
             if self._failure is None:
                 log.error("the store is unavailable: %s", exc)
             self._failure = str(exc) or "unavailable"
+
+    def _probe(self) -> bool:
+        """One small read, timed for store_problem(): is the marker there?"""
+        self._busy_since = self.clock()
+        try:
+            return self.accounts.store.get(META, self.marker) is not None
         finally:
             self._busy_since = None
 
@@ -79,6 +87,31 @@ class Upkeep:
         if busy_since is not None and self.clock() - busy_since > SLOW:
             return f"the store has not answered for {self.clock() - busy_since:.0f} s"
         return self._failure
+
+    def read(self, within: float = READ_WITHIN) -> View:
+        """The snapshot as the store holds it now; StoreUnavailable at once when the store is
+        known to be down, or after `within` seconds when a small read gets no answer (it goes
+        on in the background: a hung store holds a greenlet, never the caller). Only that read
+        is timed, so a long reload of many accounts is not taken for a store that hangs."""
+        problem = self.store_problem()
+        if problem is not None:
+            raise StoreUnavailable(problem)
+        outcome = {}
+
+        def probe():
+            try:
+                outcome["answered"] = self.accounts.changes()
+            except Exception as exc:
+                outcome["error"] = exc
+
+        prober = threading.Thread(target=probe, name="store-probe", daemon=True)
+        prober.start()
+        prober.join(within)
+        if "error" in outcome:
+            raise outcome["error"]
+        if "answered" not in outcome:
+            raise StoreUnavailable(f"the store has not answered within {within:.0f} s")
+        return self.snapshot.current()
 
     def start(self) -> None:
         """Check every `interval` in the background (a greenlet under gevent)."""

@@ -11,7 +11,7 @@ from tests.integration.conftest import ADMIN_KEY, API_KEY, proxy_env
 from tests.servers import Gunicorn
 from tests.store.redis_server import start_redis
 
-HEALTH_GUARD = 3  # s: well under the store client's 5 s timeout, so a /health that waited on a hung store fails
+HEALTH_GUARD = 4  # s: under the store client's 5 s timeout, so a /health that waited on a hung store fails
 
 
 @pytest.fixture
@@ -92,16 +92,7 @@ def test_health_does_not_wait_on_a_store_that_stopped_answering(proxy, store):
     client.close()
     os.kill(pid, signal.SIGSTOP)  # accepts connections, never answers
     try:
-        deadline = time.monotonic() + 30
-        while True:  # the first calls may still be waiting on the store when each worker notices
-            try:
-                if health(proxy)[1]["store"] == "unavailable":
-                    break
-            except requests.Timeout:
-                pass
-            assert time.monotonic() < deadline, "/health never said the store is unavailable"
-        time.sleep(2)  # every worker's own check has been waiting on the store by now
-        for _ in range(10):
+        for _ in range(15):  # from the first call on, before and after each worker's check noticed
             status, body = health(proxy)
             assert status == 200 and body["store"] == "unavailable"
             ready = requests.get(f"{proxy.url}/health/ready", timeout=HEALTH_GUARD)

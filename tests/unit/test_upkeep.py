@@ -100,3 +100,24 @@ def test_a_store_that_does_not_answer_is_reported_while_the_check_waits(store):
     assert upkeep.store_problem() is None
     now[0] += 5
     assert "not answered for 5 s" in upkeep.store_problem()
+
+
+def test_a_read_gives_up_on_a_store_that_hangs_and_the_read_ends_later(store):
+    import threading
+
+    release = threading.Event()
+
+    class Hanging:
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                release.wait(10)
+                return getattr(store, name)(*args, **kwargs)
+            return call
+
+    upkeep = upkeep_on(store)
+    upkeep.import_configured()
+    upkeep.accounts.store = Hanging()
+    with pytest.raises(StoreUnavailable, match="not answered within"):
+        upkeep.read(within=0.1)
+    release.set()
+    assert [record.id for record, _ in upkeep.read(within=5)] == ["env@example.com"]
