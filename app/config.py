@@ -68,6 +68,7 @@ class Config:
     auth_failure_window: float = 60.0
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     header_timeout: float = 10.0
+    body_timeout: float = 20.0
     # accounts: sources, the pool, sign-in
     accounts_file: str = ""
     admin_key: str = ""
@@ -276,6 +277,7 @@ class _Reader:
             auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
             forwarded_allow_ips=self.addresses("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
             header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
+            body_timeout=self.number("BODY_TIMEOUT", 20.0, minimum=0.1),
             simulator_port=self.integer("SIMULATOR_PORT", 8765, 1, 65535),
             **self.accounts_settings(),
             extra=self.env,

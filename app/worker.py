@@ -13,6 +13,8 @@ gunicorn's gevent worker, plus:
   upstream connections, so nginx never sends a request into one being closed.
   And when the pool is full (gunicorn then stops accepting), heads that have taken more than
   SHED_AFTER seconds are cut at once: a normal request waits about a second, not HEADER_TIMEOUT.
+- A body deadline with a minimum rate (app/body_deadline.py, BODY_TIMEOUT): gunicorn reads
+  bodies with no time limit, so a stalled or trickled body held its slot for ever.
 - Errors gunicorn answers itself, before the app sees the request (400 bad request line, 414,
   431, 417, 501; 408 for the header deadline), reach clients as the OpenAI JSON envelope
   rather than an HTML page.
@@ -29,6 +31,7 @@ from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 from . import early_errors, shutdown
+from .body_deadline import BodyDeadline
 from .config import Config
 
 log = logging.getLogger("gbp.worker")
@@ -48,16 +51,18 @@ class _Connection:
         self.unreader = None  # the parser's read-ahead buffer, once a request has shown it
         self.idle = None  # the watcher it waits on for its next request, while it does
         self.head_since = None  # monotonic time it started reading a request head, while it does
+        self.body = None  # its BodyDeadline, once a request has shown the connection's reader
 
     def has_buffered_bytes(self) -> bool:
         return self.unreader is not None and bool(self.unreader.buf.getvalue())
 
 
 class GatewayWorker(GeventWorker):
-    header_timeout = 10.0
+    header_timeout, body_timeout = 10.0, 20.0
 
     def init_process(self):
-        self.header_timeout = Config.from_env().header_timeout
+        config = Config.from_env()
+        self.header_timeout, self.body_timeout = config.header_timeout, config.body_timeout
         self._connections: dict = {}  # connection greenlet -> _Connection
         self._shed, self._shed_logged = 0, 0.0
         _drop_server_header()
@@ -112,11 +117,19 @@ class GatewayWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr):
         connection = self._connections.get(gevent.getcurrent())
-        if connection is not None:
-            connection.head_since = None
-            connection.served += 1
-            connection.unreader = req.unreader
-        return super().handle_request(listener_name, req, sock, addr)
+        if connection is None:
+            return super().handle_request(listener_name, req, sock, addr)
+        connection.head_since = None
+        connection.served += 1
+        connection.unreader = req.unreader
+        connection.body = connection.body or BodyDeadline(req.unreader, self.body_timeout)
+        connection.body.start()
+        try:
+            super().handle_request(listener_name, req, sock, addr)
+        finally:
+            connection.body.stop()
+        if connection.body.expired:
+            raise StopIteration("request body too slow")  # the rest of it would be read as the next request
 
     def timeout_ctx(self):
         """Wraps gunicorn's read of each request head (see the module docstring)."""

@@ -76,8 +76,9 @@ POOL = 20  # WORKER_CONNECTIONS of the one worker of small_pool: a few sockets f
 
 @pytest.fixture(scope="module")
 def quick_heads(simulator, tmp_path_factory):
-    """Request heads must arrive within 1 s."""
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, HEADER_TIMEOUT=str(HEAD_DEADLINE)), workers=1)
+    """Request heads must arrive within 1 s, bodies at 500 bytes a second after a first second."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, HEADER_TIMEOUT=str(HEAD_DEADLINE),
+                                BODY_TIMEOUT=str(HEAD_DEADLINE)), workers=1)
     yield server
     server.stop()
 
@@ -164,6 +165,44 @@ def assert_all_cut_with_408(trickle: Trickle) -> None:
 def test_request_heads_that_do_not_arrive_in_time_are_cut(quick_heads):
     """gunicorn's own worker gave them `keepalive` (75 s): reading them hit the 20 s guard."""
     assert_all_cut_with_408(Trickle(quick_heads, 5))
+
+
+def post_head(length: int) -> bytes:
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % length)
+
+
+@pytest.mark.parametrize("drip", [None, 0.2], ids=["stalled", "trickled"])
+def test_bodies_that_stall_or_trickle_are_cut(quick_heads, drip):
+    """gunicorn read bodies with no time limit: both held their connection until the 20 s guard."""
+    with connect(quick_heads, post_head(1000) + b'{"model": ') as sock:
+        if drip:
+            stop = threading.Event()
+
+            def trickle():  # 5 bytes a second: far below the 500 a second a body must keep up
+                while not stop.wait(drip):
+                    try:
+                        sock.send(b" ")
+                    except OSError:
+                        return
+            threading.Thread(target=trickle, daemon=True).start()
+        try:
+            status, error = json_error(read_all(sock))
+        finally:
+            if drip:
+                stop.set()
+    assert (status, error["code"]) == (408, "request_timeout")
+
+
+def test_a_body_at_a_real_speed_takes_the_time_it_needs(quick_heads):
+    """4 s for a 4 kB body, four times BODY_TIMEOUT, but 1 kB a second: each byte buys time."""
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 4000}]}).encode()
+    with connect(quick_heads, post_head(len(body))) as sock:
+        for start in range(0, len(body), 1000):
+            sock.sendall(body[start:start + 1000])
+            time.sleep(1)
+        head, _ = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 200"), head
 
 
 def test_the_head_deadline_holds_with_keep_alive_off(simulator, tmp_path_factory):
