@@ -33,6 +33,7 @@ class BodyDeadline:
         self.expired = False
         self._started: float | None = None
         self._received = 0
+        self._waiting = False  # blocked reading the body right now
         self._read = unreader.chunk
         unreader.chunk = self._chunk
 
@@ -42,20 +43,31 @@ class BodyDeadline:
     def stop(self) -> None:
         self._started = None
 
+    def behind(self, grace: float) -> bool:
+        """Waiting for body bytes, and slower than MIN_RATE after a first `grace` seconds."""
+        return (self._waiting and self._started is not None
+                and time.monotonic() - self._started > grace + self._received / MIN_RATE)
+
+    def cut(self) -> BodyTimeout:
+        """The worker cuts this body early (its pool is full): the error to raise in its reader."""
+        self.expired = True
+        return BodyTimeout(self.seconds)
+
     def _chunk(self, size_hint=None) -> bytes:
         if self._started is None:
             return self._read(size_hint)
         remaining = self._started + self.seconds + self._received / MIN_RATE - time.monotonic()
         timer = gevent.Timeout(max(remaining, 0))
         timer.start()
+        self._waiting = True
         try:
             data = self._read(size_hint)
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            self.expired = True  # the worker closes the connection once the 408 is sent
-            raise BodyTimeout(self.seconds) from None
+            raise self.cut() from None  # the worker closes the connection once the 408 is sent
         finally:
+            self._waiting = False
             timer.close()
         self._received += len(data)
         return data

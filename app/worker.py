@@ -12,7 +12,8 @@ gunicorn's gevent worker, plus:
   still sit idle between requests for `keepalive` seconds, longer than nginx keeps its
   upstream connections, so nginx never sends a request into one being closed.
   And when the pool is full (gunicorn then stops accepting), heads that have taken more than
-  SHED_AFTER seconds are cut at once: a normal request waits about a second, not HEADER_TIMEOUT.
+  SHED_AFTER seconds, and bodies behind their minimum rate after SHED_AFTER seconds, are cut at
+  once: a normal request waits about a second, not HEADER_TIMEOUT or BODY_TIMEOUT.
 - A body deadline with a minimum rate (app/body_deadline.py, BODY_TIMEOUT): gunicorn reads
   bodies with no time limit, so a stalled or trickled body held its slot for ever.
 - Errors gunicorn answers itself, before the app sees the request (400 bad request line, 414,
@@ -90,21 +91,30 @@ class GatewayWorker(GeventWorker):
             gevent.sleep(SHED_CHECK)
             if len(self._connections) < self.worker_connections:
                 continue
-            cutoff = time.monotonic() - SHED_AFTER
             for greenlet, connection in list(self._connections.items()):
-                if connection.head_since is not None and connection.head_since < cutoff:
+                if self._slow(connection):
                     # From the hub, as gevent's own kill does; _cut checks again when it runs.
                     hub.loop.run_callback(self._cut, greenlet, connection)
 
+    @staticmethod
+    def _slow(connection) -> bool:
+        """Waiting on a request head for over SHED_AFTER s, or on a body behind its minimum rate."""
+        if connection.head_since is not None:
+            return time.monotonic() - connection.head_since > SHED_AFTER
+        return connection.body is not None and connection.body.behind(SHED_AFTER)
+
     def _cut(self, greenlet, connection):
-        if connection.head_since is None or greenlet.dead:
-            return  # its head arrived in the meantime: it is a request now, leave it alone
-        greenlet.throw(HeaderTimeout(f"the connection pool is full and this request head took over {SHED_AFTER:g} s"))
+        if greenlet.dead or not self._slow(connection):
+            return  # its bytes arrived in the meantime: leave it alone
+        if connection.head_since is not None:
+            greenlet.throw(HeaderTimeout(f"the connection pool is full and this request head took over {SHED_AFTER:g} s"))
+        else:
+            greenlet.throw(connection.body.cut())
         self._shed += 1
         now = time.monotonic()
         if now - self._shed_logged >= SHED_LOG_INTERVAL:  # a line per interval, not per connection
             self._shed_logged = now
-            log.warning("connection pool full: closing connections slow to send a request head",
+            log.warning("connection pool full: closing connections slow to send a request head or body",
                         extra={"worker_connections": self.worker_connections, "closed_so_far": self._shed})
 
     def handle(self, listener, client, addr):

@@ -85,9 +85,9 @@ def quick_heads(simulator, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_pool(simulator, tmp_path_factory):
-    """A pool a few sockets fill, and a head deadline too long to be what frees it."""
+    """A pool a few sockets fill, and head and body deadlines too long to be what frees it."""
     server = Gunicorn(proxy_env(simulator, tmp_path_factory, WORKER_CONNECTIONS=str(POOL), HEADER_TIMEOUT="60",
-                                LOG_LEVEL="info"), workers=1)
+                                BODY_TIMEOUT="60", LOG_LEVEL="info"), workers=1)
     yield server
     server.stop()
 
@@ -133,8 +133,12 @@ def json_error(answer: bytes) -> tuple[int, dict]:
 class Trickle:
     """Slowloris: connections that send a request head one byte at a time and never finish it."""
 
-    def __init__(self, server, count: int):
-        self.socks = [connect(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ") for _ in range(count)]
+    HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "
+    BODY = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n{\"model\": ")  # a slow POST: the head is whole, the body trickles
+
+    def __init__(self, server, count: int, start: bytes = HEAD):
+        self.socks = [connect(server, start) for _ in range(count)]
         self.stop = threading.Event()
         threading.Thread(target=self._drip, daemon=True).start()
 
@@ -215,10 +219,11 @@ def test_the_head_deadline_holds_with_keep_alive_off(simulator, tmp_path_factory
         server.stop()
 
 
-def test_a_full_pool_cuts_slow_heads_so_normal_requests_get_in(small_pool):
-    """More trickling connections than the worker holds, and a 60 s head deadline: the slow heads
-    are cut as soon as the pool is full, so a normal request does not wait for the deadline."""
-    trickle = Trickle(small_pool, POOL + 10)
+@pytest.mark.parametrize("start", [Trickle.HEAD, Trickle.BODY], ids=["heads", "bodies"])
+def test_a_full_pool_cuts_slow_clients_so_normal_requests_get_in(small_pool, start):
+    """More trickling connections than the worker holds, and 60 s deadlines: the slow heads or
+    bodies are cut as soon as the pool is full, so a normal request does not wait for a deadline."""
+    trickle = Trickle(small_pool, POOL + 10, start)
     try:
         assert requests.get(f"{small_pool.url}/health", timeout=15).status_code == 200
         cut, until = [], time.monotonic() + 3
