@@ -18,13 +18,14 @@ from typing import Callable
 
 from ..upstream import errors
 from .account import Account
-from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, Record, status
-from .refresh import can_sign_in
+from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, Record, can_sign_in, status
 from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.pool")
 NONE_CONFIGURED_RETRY = 60  # seconds a client is told to wait when no account exists at all
 SIGN_IN_RETRY = 30          # ... when accounts wait for a sign-in and none is cooling down
+NEEDS_PERSON_WITHOUT_AUTO_LOGIN = "AUTO_LOGIN is off: sign in from /admin/ or with python -m app.accounts login <id>"
+NEEDS_PERSON_WITHOUT_EMAIL = "no email to sign in with: give it new cookies or its email"
 
 
 class NoUsableAccount(errors.AccountUnavailable):
@@ -60,8 +61,8 @@ class AccountPool:
         with self._lock:
             chosen = self._idle(everything, exclude, now) if everything.usable(now) else None
             if chosen is None:  # every usable account is busy here, or none is usable
-                usable = [record for record, state in everything
-                          if status(record, state, now) == ACTIVE and record.id not in exclude]
+                usable = [record for record, state in everything.ready
+                          if state.cooldown_until <= now and record.id not in exclude]
                 if self.max_concurrency:
                     usable = [r for r in usable if self._inflight[r.id] < self.max_concurrency]
                 if not usable:
@@ -129,30 +130,39 @@ class AccountPool:
         return max(1, math.ceil(end - now)) if end is not None else SIGN_IN_RETRY
 
     def _why_none(self, everything, exclude, now) -> errors.AccountUnavailable:
-        if not everything:
+        """Why no account can serve, from the snapshot's counts less the accounts in `exclude`:
+        it costs the same however many accounts there are."""
+        if not len(everything):
             return errors.AccountUnavailable(
                 "no Gemini Business account is configured (add one with the admin API, ACCOUNTS_FILE "
                 "or the GEMINI_BUSINESS_* settings)", retry_after=NONE_CONFIGURED_RETRY)
-        states = [(status(r, s, now), s, r) for r, s in everything if r.id not in exclude]
-        cooling = [s.cooldown_until - now for st, s, _ in states if st == COOLING]
-        waiting = [r for st, _, r in states if st == NEEDS_LOGIN]
-        if any(st == ACTIVE for st, _, _ in states):
+        tried = [everything.by_id[i] for i in exclude if i in everything.by_id]
+        left = Counter(status(r, s, now) for r, s in tried)
+        if everything.usable(now) > left[ACTIVE]:
             return NoUsableAccount(f"all usable accounts are busy (at most {self.max_concurrency} requests "
                                    "each)", retry_after=1)
+        cooling = len(everything.ready) - everything.usable(now) - left[COOLING]
+        waiting = everything.needs_login - left[NEEDS_LOGIN]
         parts = []
+        first = everything.next_cooldown_end(now, skip=exclude)
         if cooling:
-            parts.append(f"{len(cooling)} rate limited (the first is usable again in {math.ceil(min(cooling))} s)")
-        stuck = [why for why in map(self._needs_person, waiting) if why]
-        if len(waiting) > len(stuck):
-            parts.append(f"{len(waiting) - len(stuck)} waiting for sign-in")
+            parts.append(f"{cooling} rate limited (the first is usable again in {math.ceil(first - now)} s)")
+        if self.auto_login:  # only an account without an email waits for a person
+            stuck = everything.needs_login_no_email - sum(status(r, s, now) == NEEDS_LOGIN and not can_sign_in(r)
+                                                          for r, s in tried)
+            reason = NEEDS_PERSON_WITHOUT_EMAIL
+        else:
+            stuck, reason = waiting, NEEDS_PERSON_WITHOUT_AUTO_LOGIN
+        if waiting > stuck:
+            parts.append(f"{waiting - stuck} waiting for sign-in")
         if stuck:
-            parts.append(f"{len(stuck)} need{'s' * (len(stuck) == 1)} a sign-in ({'; '.join(sorted(set(stuck)))})")
-        disabled = sum(st == DISABLED for st, _, _ in states)
+            parts.append(f"{stuck} need{'s' * (stuck == 1)} a sign-in ({reason})")
+        disabled = everything.disabled - left[DISABLED]
         if disabled:
             parts.append(f"{disabled} disabled")
-        if len(states) < len(everything):
-            parts.append(f"{len(everything) - len(states)} already failed for this request")
-        retry = math.ceil(min(cooling)) if cooling else SIGN_IN_RETRY
+        if tried:
+            parts.append(f"{len(tried)} already failed for this request")
+        retry = math.ceil(first - now) if cooling else SIGN_IN_RETRY
         return NoUsableAccount(f"no Gemini Business account can serve now: {', '.join(parts)}",
                                retry_after=max(1, retry))
 
@@ -160,9 +170,9 @@ class AccountPool:
         """Why no sign-in will come by itself for this account ("" if one will): then nobody
         may be told it is "waiting for sign-in"."""
         if not self.auto_login:
-            return "AUTO_LOGIN is off: sign in from /admin/ or with python -m app.accounts login <id>"
+            return NEEDS_PERSON_WITHOUT_AUTO_LOGIN
         if not can_sign_in(record):
-            return "no email to sign in with: give it new cookies or its email"
+            return NEEDS_PERSON_WITHOUT_EMAIL
         return ""
 
     # --- outcomes ----------------------------------------------------------------------------

@@ -70,6 +70,11 @@ class State:
     login: dict = field(default_factory=dict)  # status, step, message, started_at, finished_at, failures, next_attempt_at
 
 
+def can_sign_in(record: Record) -> bool:
+    """The proxy can sign this account in by itself: it knows the email."""
+    return bool(record.email or "@" in record.id)
+
+
 def status(record: Record, state: State, now: float) -> str:
     if record.disabled:
         return DISABLED

@@ -18,17 +18,13 @@ from pathlib import Path
 
 from ..config import Config
 from .handoff import lock_name
-from .records import Accounts, Record, State
+from .records import Accounts, Record, State, can_sign_in
 from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.refresh")
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_MARGIN = 60.0  # the lock outlives the login timeout a little, in case the process is killed
 STOP_WAIT = 10.0  # seconds a stopped sign-in gets to close its browser before it is killed
-
-
-def can_sign_in(record: Record) -> bool:
-    return bool(record.email or "@" in record.id)
 
 
 class Refresher:

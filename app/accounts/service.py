@@ -6,8 +6,8 @@ import time
 
 from . import sources
 from .handoff import submit_code
-from .records import Accounts, Record, public
-from .refresh import Refresher, can_sign_in
+from .records import Accounts, Record, can_sign_in, public
+from .refresh import Refresher
 
 CODE = re.compile(r"[A-Za-z0-9]{6}")
 # Accounts one admin API call may import: one request stays a bounded amount of work for the

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 
-from .records import Accounts, Record, State
+from .records import Accounts, Record, State, can_sign_in
 
 
 class View:
@@ -25,10 +25,16 @@ class View:
 
     def __init__(self, items: list[tuple[Record, State]]):
         self.items = items
+        self.by_id = {r.id: (r, s) for r, s in items}
         # Signed in and enabled: active, unless cooling down; the only ones a choice can take.
         self.ready = [(r, s) for r, s in items if not r.disabled and r.has_cookies and not s.needs_login]
-        self._cooldowns = sorted(s.cooldown_until for _, s in self.ready)
-        self.needs_login = sum(1 for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login))
+        ends = sorted((s.cooldown_until, r.id) for r, s in self.ready)
+        self._cooldowns = [end for end, _ in ends]
+        self._cooldown_ids = [account_id for _, account_id in ends]
+        self.disabled = sum(1 for r, _ in items if r.disabled)
+        waiting = [r for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login)]
+        self.needs_login = len(waiting)
+        self.needs_login_no_email = sum(1 for r in waiting if not can_sign_in(r))
         self.waiting_for_code = sum(1 for r, s in items
                                     if not r.disabled and (s.login or {}).get("status") == "waiting_for_code")
 
@@ -42,10 +48,13 @@ class View:
         """How many are active at `now` (status() == ACTIVE): ready, and not cooling down."""
         return bisect_right(self._cooldowns, now)
 
-    def next_cooldown_end(self, now: float) -> float | None:
-        """When the first account cooling down at `now` is back (None: none is cooling)."""
-        i = bisect_right(self._cooldowns, now)
-        return self._cooldowns[i] if i < len(self._cooldowns) else None
+    def next_cooldown_end(self, now: float, skip=frozenset()) -> float | None:
+        """When the first account cooling down at `now` (and not in `skip`) is back (None:
+        none is cooling)."""
+        for i in range(bisect_right(self._cooldowns, now), len(self._cooldowns)):
+            if self._cooldown_ids[i] not in skip:
+                return self._cooldowns[i]
+        return None
 
 
 class Snapshot:

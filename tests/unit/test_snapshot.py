@@ -171,6 +171,15 @@ def test_health_and_a_choice_never_go_through_every_account(app):
     pool.release(pool.acquire())
     assert client.get("/health/ready").status_code == 200
 
+    pool.accounts.change("csesidx:1", disabled=True)  # none usable: saying why costs no more
+    view = pool.snapshot.current()
+    view.items = Untouchable(view.items)
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and ready.headers["Retry-After"] == "30"
+    assert "1 disabled" in ready.get_json()["upstream"]
+    with pytest.raises(errors.AccountUnavailable, match="1 disabled"):
+        pool.acquire()
+
 
 def test_what_a_view_works_out_agrees_with_each_accounts_status():
     import random
@@ -195,3 +204,56 @@ def test_what_a_view_works_out_agrees_with_each_accounts_status():
         assert view.needs_login == sum(not r.disabled and (not r.has_cookies or s.needs_login) for r, s in items)
         assert view.waiting_for_code == sum(not r.disabled and s.login["status"] == "waiting_for_code"
                                             for r, s in items)
+
+
+def reference_why_none(pool, everything, exclude, now):
+    """What the pool said before it kept counts: every account looked at, one by one."""
+    import math
+
+    from app.accounts.records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, status
+
+    if not everything:
+        return "no Gemini Business account is configured", 60
+    states = [(status(r, s, now), s, r) for r, s in everything if r.id not in exclude]
+    cooling = [s.cooldown_until - now for st, s, _ in states if st == COOLING]
+    waiting = [r for st, _, r in states if st == NEEDS_LOGIN]
+    if any(st == ACTIVE for st, _, _ in states):
+        return "all usable accounts are busy", 1
+    parts = []
+    if cooling:
+        parts.append(f"{len(cooling)} rate limited (the first is usable again in {math.ceil(min(cooling))} s)")
+    stuck = [why for why in map(pool._needs_person, waiting) if why]
+    if len(waiting) > len(stuck):
+        parts.append(f"{len(waiting) - len(stuck)} waiting for sign-in")
+    if stuck:
+        parts.append(f"{len(stuck)} need{'s' * (len(stuck) == 1)} a sign-in ({'; '.join(sorted(set(stuck)))})")
+    disabled = sum(st == DISABLED for st, _, _ in states)
+    if disabled:
+        parts.append(f"{disabled} disabled")
+    if len(states) < len(everything):
+        parts.append(f"{len(everything) - len(states)} already failed for this request")
+    retry = math.ceil(min(cooling)) if cooling else 30
+    return f"no Gemini Business account can serve now: {', '.join(parts)}", max(1, retry)
+
+
+def test_why_no_account_can_serve_is_told_from_counts_as_it_was_from_every_account():
+    import random
+
+    from app.accounts.records import State
+    from app.accounts.snapshot import View
+
+    rng = random.Random(11)
+    for _ in range(1000):
+        items = []
+        for n in range(rng.randrange(0, 10)):
+            record = Record(id=f"a{n}" + rng.choice(["", "@example.com"]), email=rng.choice(["", "e@example.com"]),
+                            secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
+                            disabled=rng.random() < 0.2)
+            items.append((record, State(cooldown_until=rng.choice([0, 100, 100.5, 101.5, 110, 130, 130]),
+                                        needs_login=rng.random() < 0.3)))
+        view, now = View(items), 100.0
+        exclude = {r.id for r, _ in items if rng.random() < 0.3} | {"gone@example.com"}
+        pool = AccountPool(Accounts(None), auto_login=rng.random() < 0.5)
+        told = pool._why_none(view, exclude, now)
+        message, retry = reference_why_none(pool, items, exclude, now)
+        assert str(told).startswith(message) and told.retry_after == retry, (items, exclude)
