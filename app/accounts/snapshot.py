@@ -21,7 +21,7 @@ from .records import Accounts, Record, State, can_sign_in
 
 
 class View:
-    """One load of the accounts. Iterating gives (record, state) pairs, ordered by id."""
+    """The accounts as last read. Iterating gives (record, state) pairs, in no set order."""
 
     def __init__(self, items: list[tuple[Record, State]]):
         self.items = items
