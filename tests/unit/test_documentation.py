@@ -57,3 +57,10 @@ def test_docker_runs_what_the_tests_run():
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in compose
     assert "server gemini-proxy:8080;" in (ROOT / "deploy" / "nginx.conf").read_text()
     assert re.search(r"^  gemini-proxy:$", compose, re.M), "the seed README's `logs -f gemini-proxy` needs this name"
+
+
+def test_the_compose_demo_never_shares_a_volume_with_real_accounts():
+    """Volumes are named after the Compose project: every documented demo command names its own."""
+    for name in ("README.md", "docker-compose.yml", "deploy/demo.env"):
+        for command in re.findall(r"[^\n`]*docker compose[^\n`]*--profile demo[^\n`]*", (ROOT / name).read_text()):
+            assert " -p gbp-demo " in command, (name, command)
