@@ -5,21 +5,19 @@ gunicorn's gevent worker, plus:
 - A graceful stop that ends open answers properly: on SIGTERM it tells app.shutdown how long
   the master will wait (graceful_timeout) before killing it, and closes idle kept-alive
   connections, so the worker exits as soon as its last answer has ended.
-- A header deadline. gunicorn gives a connection `keepalive` seconds (75) for its whole next
-  request head, so 1,000 connections trickling header bytes fill a worker's pool for that long
-  and nothing else gets in. Here a request's head must arrive within HEADER_TIMEOUT of its
-  first byte (of the connection's opening, for the first request); a kept-alive connection may
-  still sit idle between requests for `keepalive` seconds, longer than nginx keeps its
+- Deadlines for slow clients. gunicorn gave a connection `keepalive` seconds (75) for its whole
+  next request head and read bodies with no limit, so connections trickling bytes (slowloris,
+  slow POST) filled a worker's pool and nothing else got in. Here a request head must arrive
+  within HEADER_TIMEOUT of its first byte (of the connection's opening, for the first request)
+  and a body at a minimum rate (app/body_deadline.py, BODY_TIMEOUT); a kept-alive connection
+  may still sit idle between requests for `keepalive` seconds, longer than nginx keeps its
   upstream connections, so nginx never sends a request into one being closed.
-  And when the pool is full (gunicorn then stops accepting), connections idle for more than
-  SHED_AFTER seconds, heads that have taken longer, and bodies behind their minimum rate after
-  it are cut at once: a normal request waits about a second, not keepalive, HEADER_TIMEOUT or
-  BODY_TIMEOUT.
-- A body deadline with a minimum rate (app/body_deadline.py, BODY_TIMEOUT): gunicorn reads
-  bodies with no time limit, so a stalled or trickled body held its slot for ever.
+- A full pool makes room. gunicorn stops accepting when all WORKER_CONNECTIONS are taken; then
+  connections idle for more than SHED_AFTER seconds, heads taking longer and bodies behind
+  their minimum rate are cut at once, so a new client waits about a second, not a deadline.
 - Errors gunicorn answers itself, before the app sees the request (400 bad request line, 414,
   431, 417, 501; 408 for the header deadline), reach clients as the OpenAI JSON envelope
-  rather than an HTML page.
+  rather than an HTML page (app/early_errors.py).
 - No `Server: gunicorn` header: nothing tells a scanner what runs here.
 """
 from __future__ import annotations
