@@ -6,6 +6,10 @@ a naive "YYYY-MM-DD HH:MM:SS" is Beijing time (UTC+8), as in the projects that w
 
 A sign-in (signin.py) gives an account new cookies; the ones it had keep working until
 their own expiry, as a browser that signed in elsewhere does not log the others out.
+
+A banned account (§9 "Forbidden", §11.1 step 8) keeps its cookies and still gets signing keys
+at getoxsrf (the notes record no other answer there), but every widget call answers 403
+PERMISSION_DENIED and a sign-in of its email ends on the "Access Restricted" page.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Account:
     host_c_oses: str | None = None
     expires_at: float | None = None  # unix seconds; None = never
     signed_out: bool = False  # set by POST /__sim__/accounts/<csesidx>/expire
+    banned: bool = False  # POST /__sim__/accounts/<csesidx>/ban: 403 on widget calls, no sign-in
     earlier: list[Cookies] = field(default_factory=list)  # replaced by a sign-in
 
     def is_expired(self, now: float) -> bool:
@@ -69,6 +74,7 @@ class Account:
             "host_c_oses": self.host_c_oses, "csesidx": self.csesidx,
             "config_id": self.config_id, "expires_at": self.expires_at,
             "expired": self.is_expired(now), "earlier_cookies": len(self.earlier),
+            "banned": self.banned,
         }
 
 

@@ -103,6 +103,21 @@ def expire_account(csesidx: str):
     return jsonify(account.to_json(state.now()))
 
 
+@bp.post("/accounts/<csesidx>/ban")
+def ban_account(csesidx: str):
+    """Ban the account (403 on widget calls, "Access Restricted" at sign-in); the optional body
+    {"banned": false} lifts the ban."""
+    state = current_state()
+    account = state.accounts.get(csesidx)
+    if account is None:
+        raise GoogleError(404, f"No account with csesidx {csesidx}.")
+    banned = (request.get_json(silent=True) or {}).get("banned", True)
+    if not isinstance(banned, bool):
+        raise GoogleError(400, "banned must be true or false.")
+    account.banned = banned
+    return jsonify(account.to_json(state.now()))
+
+
 @bp.get("/requests")
 def list_requests():
     since = request.args.get("since", "0")

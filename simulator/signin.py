@@ -69,9 +69,12 @@ def _rejection(fault, email: str) -> Response | None:
     if fault is not None and fault.kind == "signin_error":
         return redirect("/signin-error?" + urlencode({"reason": "token_rejected"}))
     if fault is not None and fault.kind == "signin_restricted":
-        return pages.page(pages.RESTRICTED, 403, "Access Restricted",
-                          domain=email.rsplit("@", 1)[-1])
+        return _restricted(email)
     return None
+
+
+def _restricted(email: str) -> Response:
+    return pages.page(pages.RESTRICTED, 403, "Access Restricted", domain=email.rsplit("@", 1)[-1])
 
 
 def _bad_request(reason: str) -> Response:
@@ -112,6 +115,10 @@ def login_email():
     if rejected is not None:
         return rejected
     state = current_state()
+    banned = state.accounts.by_email(email)
+    if banned is not None and banned.banned:
+        note(refused="banned")
+        return _restricted(email)
     login = state.signin.start(email, request.args.get("continueUrl") or "", state.now())
     return pages.page(pages.TO_CODE_PAGE, title="Sign in - Gemini Business",
                       login_id=login.id, email=email)

@@ -90,6 +90,9 @@ def widget(verb: str):
     note(verb=verb)
     state = current_state()
     account = authenticate(state)
+    if account.banned:  # Google's stock 403 body (§9): nothing says more than "no permission"
+        note(refused="banned")
+        raise GoogleError(403)
     fault = state.faults.take(verb, account.csesidx, kinds=IMMEDIATE_KINDS)
     if fault is not None:
         note(fault=fault.kind)

@@ -102,3 +102,26 @@ def test_reset_keeps_keys_of_startup_accounts(up, sim):
     token = up.token()
     sim.post("reset")
     assert up.call("widgetListSessions", {}, token=token).status_code == 200
+
+
+def test_a_banned_account_gets_403_on_every_widget_call_until_the_ban_is_lifted(up, sim):
+    session = up.create_session()
+    banned = sim.post(f"accounts/{DEMO_CSESIDX}/ban").get_json()
+    assert banned["banned"] is True
+    assert up.getoxsrf().status_code == 200  # the notes record a 403 on widget calls only
+    for response in (up.call("widgetCreateSession", {"session": {}}), up.stream(session, "x")):
+        assert response.status_code == 403
+        assert response.get_json() == {"error": {
+            "code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}
+    assert [e.get("refused") for e in sim.requests() if e["verb"] != "getoxsrf"][-2:] == ["banned", "banned"]
+    assert sim.post(f"accounts/{DEMO_CSESIDX}/ban", json={"banned": False}).get_json()["banned"] is False
+    assert up.stream(session, "x").status_code == 200
+
+
+def test_ban_control_errors_and_reset(up, sim):
+    assert sim.post("accounts/1/ban").status_code == 404
+    assert sim.post(f"accounts/{DEMO_CSESIDX}/ban", json={"banned": "yes"}).status_code == 400
+    sim.post(f"accounts/{DEMO_CSESIDX}/ban")
+    sim.post("reset")
+    assert sim.get("accounts").get_json()["accounts"][0]["banned"] is False
+    assert up.create_session()

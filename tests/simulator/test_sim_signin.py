@@ -314,3 +314,12 @@ def test_send_code_button(browser, client, sim):
     assert forms.ids["sign-in-with-email"]["tag"] == "button" and sent_codes(sim) == []
     page = client.post("/v1/verify-oob-code", data={"ip_azr": login_id, "action": "send"})
     assert "pinInput" in page.get_data(as_text=True) and len(sent_codes(sim)) == 1
+
+
+def test_a_banned_account_cannot_sign_in(browser, sim):
+    from simulator.demo import DEMO_CSESIDX, DEMO_EMAIL
+    sim.post(f"accounts/{DEMO_CSESIDX}/ban")
+    response = browser.submit_email(DEMO_EMAIL.upper())
+    assert response.status_code == 403
+    assert "<h1>Access Restricted</h1>" in response.get_data(as_text=True)
+    assert sent_codes(sim) == []
