@@ -8,9 +8,10 @@ from flask import request
 from .elements import SessionInfo, plan_for
 from .envelope import Call, owned_session
 from .errors import GoogleError, resource_exhausted
-from .faults import STREAM_KINDS
+from .faults import SHAPE_KINDS, STREAM_KINDS
 from .replies import reply_for
 from .sessions import Turn, new_numeric_id
+from .shapes import plan_shape
 from .state import current_entry, note
 from .streaming import SOCKET_KEY, ClientWatch, StreamRun, stream_response
 
@@ -60,7 +61,10 @@ def stream_assist(call: Call):
         note(fault=fault.kind)
     reply = reply_for(text, session.queries(), state.settings.reply_words)
     info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
-    plan = plan_for(reply, info, fault)
+    if fault is not None and fault.kind in SHAPE_KINDS:
+        plan = plan_shape(fault.kind, fault, reply, info, text)
+    else:
+        plan = plan_for(reply, info, fault)
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
                 reply.text if "text" in plan.keeps else "", call.now,
                 info.query_id, info.turn_id)

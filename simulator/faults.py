@@ -26,8 +26,10 @@ WIDGET_VERBS = (
 )
 ALL_VERBS = ("getoxsrf",) + WIDGET_VERBS
 SIGNIN_VERBS = ("login_email", "send_code", "verify_code")
+# Answer shapes the real service sends that a plain answer lacks (simulator/shapes.py).
+SHAPE_KINDS = ("multi_reply", "skip_late", "stream_401", "large", "think_pause", "rich")
 STREAM_KINDS = ("stream_429", "truncate", "hang", "gate", "malformed", "skip",
-                "thoughts_only", "empty", "token_only")
+                "thoughts_only", "empty", "token_only", *SHAPE_KINDS)
 DEFAULT_VERBS = {
     "expired_cookie": ("getoxsrf",),
     "no_key": ("getoxsrf",),
@@ -45,7 +47,7 @@ SIGNIN_KINDS = ("signin_error", "signin_restricted", "signin_captcha", "mail_del
 # Where a sign-in fault may be moved with `verb` (a rejection can come before or after the code).
 SIGNIN_ALLOWED = {"signin_error": ("login_email", "verify_code"),
                   "signin_restricted": ("login_email", "verify_code")}
-HOLDING_KINDS = ("gate", "hang")
+HOLDING_KINDS = ("gate", "hang", "think_pause")
 HTTP_ERROR_STATUSES = (400, 401, 403, 404, 500, 502, 503, 504)
 
 
@@ -64,8 +66,9 @@ class Fault:
     status: int = 500  # http_error
     message: str | None = None  # http_error: replaces the stock message
     retry_after: int | None = None  # http_429: Retry-After header
-    reason: str | None = None  # http_429/stream_429: ErrorInfo reason; skip: skipped reason
-    seconds: float = 600.0  # hang; mail_delay (default 5)
+    reason: str | None = None  # http_429/stream_429/stream_401: ErrorInfo reason; skip(_late): skipped reason
+    seconds: float = 600.0  # hang, think_pause; mail_delay (default 5)
+    size: int | None = None  # large: bytes of the large element (shapes.DEFAULT_LARGE_SIZE)
     email: str | None = None  # sign-in kinds: only this address
     hits: int = 0
     released: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -123,6 +126,7 @@ def fault_from_spec(spec, fault_id: int) -> Fault:
         retry_after=_int(spec, "retry_after", None, 0),
         reason=_str_or_none(spec, "reason"), seconds=float(seconds),
         email=(_str_or_none(spec, "email") or "").lower() or None,
+        size=_int(spec, "size", None, 1),
     )
 
 

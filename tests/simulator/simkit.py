@@ -99,7 +99,7 @@ def texts(elements: list, thought: bool) -> list[str]:
     for element in elements:
         answer = element.get("streamAssistResponse", {}).get("answer", {})
         for reply in answer.get("replies", []):
-            content = reply["groundedContent"]["content"]
+            content = reply["groundedContent"].get("content", {})  # a citations-only reply has none
             if bool(content.get("thought")) == thought and "text" in content:
                 found.append(content["text"])
     return found
