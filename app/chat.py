@@ -85,8 +85,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
     `watch` runs about once a second while the answer is awaited and read (see EventPump);
     what it raises cancels the upstream call: a whole answer's hangup.watcher."""
 
-    def attempt(account: Account) -> Answer:
-        session, stream = _open(services, turn, account)
+    def answer(account: Account, session: str, stream) -> Answer:
         pump = EventPump(stream, closer=stream.abort, watch=watch)
         shutdown.track(pump)  # a stopping worker ends it before it is killed
         try:
@@ -95,6 +94,19 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
             pump.close()
             raise
         return Answer(account, session, pump, services.pool)
+
+    def attempt(account: Account) -> Answer:
+        session, stream = _open(services, turn, account)
+        try:
+            return answer(account, session, stream)
+        except errors.TokenRefused as exc:  # §9: as a 401: the JWT is dropped, ask once more with a new one
+            log.info("the upstream refused the token in its answer; retrying with a new one: %s",
+                     exc.public_message(), extra={"account": account.id})
+        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+        try:
+            return answer(account, session, stream)
+        except errors.TokenRefused as exc:  # refused twice: the account's sign-in, not its token
+            raise errors.Unauthorized(exc.message, reason=exc.reason) from exc
 
     return on_an_account(services, attempt, pinned=turn.account_id)
 

@@ -70,7 +70,7 @@ class GeminiBusiness:
         if model_id:  # "auto" leaves the whole object out (§5.2)
             request["assistGenerationConfig"] = {"modelId": model_id}
         response = self._post(account, "widgetStreamAssist", request, stream=True)
-        return AssistStream(response)
+        return AssistStream(response, on_refused=lambda: self.tokens.invalidate(account))
 
     def _post(self, account: Account, verb: str, request: dict, stream: bool = False) -> requests.Response:
         key = verb[len("widget"):][0].lower() + verb[len("widget") + 1:] + "Request"
@@ -103,17 +103,27 @@ class GeminiBusiness:
 class AssistStream:
     """The events of one streamed answer, read as they arrive. close() cancels the upstream call.
 
-    Raises at the end: StreamBroken (truncated/malformed), Unauthorized (a body of tokens only,
-    §6.7), EmptyAnswer (no text, file or refusal; e.g. thoughts only).
+    Raises at the end: StreamBroken (truncated/malformed), TokenRefused (a body of tokens only,
+    §6.7), EmptyAnswer (no text, file or refusal; e.g. thoughts only). On TokenRefused, here or
+    from an error element, `on_refused` runs first: it drops the JWT that was refused.
     """
 
-    def __init__(self, response: requests.Response):
+    def __init__(self, response: requests.Response, on_refused=None):
         self.response = response
+        self.on_refused = on_refused
         self.session: str | None = None
         self.closed = False
         self.aborted = False
 
     def __iter__(self):
+        try:
+            yield from self._events()
+        except errors.TokenRefused:
+            if self.on_refused is not None:
+                self.on_refused()
+            raise
+
+    def _events(self):
         scanner = ArrayScanner()
         saw_response = saw_token = answered = thought = False
         try:
@@ -133,7 +143,7 @@ class AssistStream:
         finally:
             self.close()
         if saw_token and not saw_response:
-            raise errors.Unauthorized("the upstream answered with a token only", reason="token-only body")
+            raise errors.TokenRefused("the upstream answered with a token only", reason="token-only body")
         if not answered:
             raise errors.EmptyAnswer("the upstream produced thoughts but no answer" if thought
                                      else "the upstream produced an empty answer")

@@ -37,6 +37,12 @@ class Unauthorized(UpstreamError):
     """A widget endpoint rejected the bearer JWT even after a fresh one was signed."""
 
 
+class TokenRefused(UpstreamError):
+    """The bearer JWT was refused inside a 200 body: an UNAUTHENTICATED error element or a body
+    of tokens only (§6.7, §9: "as a 401"). The JWT has been dropped, so a freshly signed one may
+    still work: unlike Unauthorized this alone never sends the account to a sign-in."""
+
+
 class RateLimited(UpstreamError):
     """HTTP 429 or an in-stream RESOURCE_EXHAUSTED element."""
 

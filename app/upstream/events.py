@@ -47,11 +47,15 @@ Event = Thought | Text | FileReply | Skipped | SessionInfo
 
 
 def events_of(element) -> list[Event]:
-    """Events of one stream element; raises for an in-stream error element (§6.6)."""
+    """Events of one stream element; raises for an in-stream error element (§6.6), TokenRefused
+    for an authentication error (§9)."""
     if not isinstance(element, dict):
         return []
     if element.get("error"):
-        raise error_from_body(element, status=None)
+        error = error_from_body(element, status=None)
+        if isinstance(error, errors.Unauthorized):  # in a 200 body: the JWT, not yet the account
+            error = errors.TokenRefused(error.message, reason=error.reason)
+        raise error
     response = element.get("streamAssistResponse")
     if not isinstance(response, dict):
         return []

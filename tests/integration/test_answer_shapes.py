@@ -39,3 +39,58 @@ def test_several_replies_in_one_element_all_arrive_in_order(proxy, simulator):
     message = chat(proxy, False).json()["choices"][0]["message"]
     assert message["content"] == reply.text
     assert message["reasoning_content"] == "\n\n".join(reply.thoughts)
+
+
+def account_state(proxy):
+    from tests.integration.conftest import ADMIN_KEY
+    [account] = requests.get(f"{proxy.url}/admin/accounts", timeout=5,
+                             headers={"Authorization": f"Bearer {ADMIN_KEY}"}).json()["accounts"]
+    return account
+
+
+def calls(simulator):
+    return [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in simulator.requests_log()]
+
+
+def test_an_unauthenticated_element_before_any_text_is_retried_with_a_fresh_token(proxy, simulator):
+    """§9: UNAUTHENTICATED in a 200 body is a 401: drop the JWT, sign a new one, ask once more.
+    One refusal costs the client nothing and the account no sign-in."""
+    simulator.fault("stream_401", after=0)
+    for stream in (False, True):
+        simulator.control("DELETE", "requests")
+        if stream:
+            simulator.fault("stream_401", after=0)
+            content, _, finishes, _, _ = streamed(proxy)
+            assert (content, finishes) == (expected("hi").text, ["stop"])
+        else:
+            response = chat(proxy, False)
+            assert response.status_code == 200, response.text
+            assert response.json()["choices"][0]["message"]["content"] == expected("hi").text
+        made = calls(simulator)
+        refused = made.index(("widgetStreamAssist", 200))  # the one with the error element
+        assert ("getoxsrf", 200) in made[refused:], made  # a new key, so a new JWT
+        assert made.count(("widgetStreamAssist", 200)) == 2
+        assert account_state(proxy)["state"] == "active"
+
+
+def test_an_unauthenticated_element_that_persists_means_the_account_needs_a_sign_in(proxy, simulator):
+    simulator.fault("stream_401", after=0, count=2)
+    response = chat(proxy, False)
+    assert response.status_code in (502, 503), response.text
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    state = account_state(proxy)
+    assert state["state"] == "needs_login" and "UNAUTHENTICATED" in state["needs_login_reason"]
+
+
+def test_an_unauthenticated_element_after_text_is_an_in_band_error_and_drops_the_token(proxy, simulator):
+    simulator.fault("stream_401", after=4)
+    content, _, finishes, payloads, lines = streamed(proxy)
+    assert content and expected("hi").text.startswith(content) and content != expected("hi").text
+    assert finishes == []  # never a finish_reason that reads as success
+    assert payloads[-1]["error"]["code"] == "upstream_error"
+    assert "data: [DONE]" in lines
+    # Not retried (text was shown), not a sign-in on one refusal: the next answer signs a new JWT.
+    assert account_state(proxy)["state"] == "active"
+    simulator.control("DELETE", "requests")
+    assert chat(proxy, False).json()["choices"][0]["message"]["content"] == expected("hi").text
+    assert calls(simulator)[0] == ("getoxsrf", 200)

@@ -133,11 +133,23 @@ def test_thoughts_without_an_answer_are_an_empty_answer(client):
 
 
 @responses.activate
-def test_a_body_of_tokens_only_is_an_auth_failure(client):
+def test_a_body_of_tokens_only_is_an_auth_failure_that_drops_the_token(client):
     keys()
     widget("widgetStreamAssist", body='[{"uToken": "abc"}]')
-    with pytest.raises(errors.Unauthorized):
+    stream = client.stream_assist(ACCOUNT, SESSION, "q", None)
+    assert ACCOUNT.credentials_key in client.tokens._cache
+    with pytest.raises(errors.TokenRefused):  # §9: as a 401, so the caller may retry with a new JWT
+        list(stream)
+    assert ACCOUNT.credentials_key not in client.tokens._cache
+
+
+@responses.activate
+def test_an_unauthenticated_element_drops_the_token(client):
+    keys()
+    widget("widgetStreamAssist", body='[{"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "no"}}]')
+    with pytest.raises(errors.TokenRefused):
         list(client.stream_assist(ACCOUNT, SESSION, "q", None))
+    assert ACCOUNT.credentials_key not in client.tokens._cache
 
 
 @responses.activate
