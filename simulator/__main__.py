@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quota-window", type=float, help="quota window in seconds")
     parser.add_argument("--cookie-lifetime", type=float,
                         help="seconds the cookies of a sign-in work")
+    parser.add_argument("--cookie-rotate-after", type=float,
+                        help="age after which getoxsrf redirects to refreshcookies")
     parser.add_argument("--maildir", help="deliver sign-in codes as mail into this Maildir")
     parser.add_argument("--log", help="write received requests to FILE as JSON lines")
     parser.add_argument("--quiet", action="store_true", help="no request lines on stdout")
@@ -62,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name) for name in (
         "ttfb", "chunk_delay", "piece_delay", "reply_words", "layout", "key_lifetime",
-        "require_oses", "models", "quota", "quota_window", "cookie_lifetime", "maildir")
+        "require_oses", "models", "quota", "quota_window", "cookie_lifetime", "cookie_rotate_after",
+        "maildir")
         if getattr(args, name) is not None}
     return Settings().updated(overrides)
 

@@ -10,12 +10,19 @@ their own expiry, as a browser that signed in elsewhere does not log the others 
 A banned account (§9 "Forbidden", §11.1 step 8) keeps its cookies and still gets signing keys
 at getoxsrf (the notes record no other answer there), but every widget call answers 403
 PERMISSION_DENIED and a sign-in of its email ends on the "Access Restricted" page.
+
+Cookie rotation (oxsrf.py, §3.2, §13 Q12): a pair older than `cookie_rotate_after` gets a
+302 to `refreshcookies` at getoxsrf; following it hands out a new pair and retires the old
+one, which keeps working `cookie_rotation_grace` seconds more (a request already under way
+finishes), then is refused like an expired cookie. A pair nobody rotates dies at its own
+expiry; from then on only a browser sign-in helps.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -34,6 +41,12 @@ class Cookies:
     secure_c_ses: str
     host_c_oses: str | None
     expires_at: float | None  # unix seconds; None = never
+    issued_at: float | None = None  # when it was handed out (sign-in, rotation or import)
+    retired_until: float | None = None  # rotated away: works until then (the grace)
+
+    def works(self, now: float) -> bool:
+        return ((self.expires_at is None or now < self.expires_at)
+                and (self.retired_until is None or now < self.retired_until))
 
 
 @dataclass
@@ -46,13 +59,15 @@ class Account:
     expires_at: float | None = None  # unix seconds; None = never
     signed_out: bool = False  # set by POST /__sim__/accounts/<csesidx>/expire
     banned: bool = False  # POST /__sim__/accounts/<csesidx>/ban: 403 on widget calls, no sign-in
-    earlier: list[Cookies] = field(default_factory=list)  # replaced by a sign-in
+    earlier: list[Cookies] = field(default_factory=list)  # replaced by a sign-in or rotation
+    issued_at: float | None = None  # when the current pair was handed out
+    rotations: int = 0  # refreshcookies that handed out a new pair
 
     def is_expired(self, now: float) -> bool:
         return self.signed_out or (self.expires_at is not None and now >= self.expires_at)
 
     def current(self) -> Cookies:
-        return Cookies(self.secure_c_ses, self.host_c_oses, self.expires_at)
+        return Cookies(self.secure_c_ses, self.host_c_oses, self.expires_at, self.issued_at)
 
     def cookies_for(self, secure_c_ses: str) -> Cookies | None:
         """The pair this `__Secure-C_SES` value belongs to, current or earlier."""
@@ -61,12 +76,35 @@ class Account:
                 return cookies
         return None
 
+    def is_current(self, cookies: Cookies) -> bool:
+        return cookies.secure_c_ses == self.secure_c_ses
+
     def renew(self, cookies: Cookies) -> None:
         """A fresh sign-in: new current cookies; a signed-out account's old ones stay dead."""
         self.earlier = [] if self.signed_out else [self.current(), *self.earlier]
         self.signed_out = False
+        self._take(cookies)
+
+    def rotate(self, cookies: Cookies, now: float, grace: float) -> None:
+        """refreshcookies: new current cookies; the old pair works `grace` seconds more."""
+        old = self.current()
+        old.retired_until = now + grace
+        self.earlier = [old, *self.earlier]
+        self.rotations += 1
+        self._take(cookies)
+
+    def rotation_due(self, now: float, rotate_after: float | None) -> bool:
+        return rotate_after is not None and now >= (self.issued_at or 0.0) + rotate_after
+
+    def age(self, seconds: float) -> None:
+        """The current pair was handed out `seconds` earlier than it was (tests move time)."""
+        self.issued_at = (self.issued_at or 0.0) - seconds
+        if self.expires_at is not None:
+            self.expires_at -= seconds
+
+    def _take(self, cookies: Cookies) -> None:
         self.secure_c_ses, self.host_c_oses = cookies.secure_c_ses, cookies.host_c_oses
-        self.expires_at = cookies.expires_at
+        self.expires_at, self.issued_at = cookies.expires_at, cookies.issued_at
 
     def to_json(self, now: float) -> dict:
         return {
@@ -75,6 +113,7 @@ class Account:
             "config_id": self.config_id, "expires_at": self.expires_at,
             "expired": self.is_expired(now), "earlier_cookies": len(self.earlier),
             "banned": self.banned,
+            "issued_at": self.issued_at, "rotations": self.rotations,
         }
 
 
@@ -124,14 +163,17 @@ def accounts_from_payload(payload) -> list[Account]:
 class AccountBook:
     """Accounts by csesidx; a newer record for the same csesidx replaces the older."""
 
-    def __init__(self, accounts: list[Account] = ()):
+    def __init__(self, accounts: list[Account] = (), now: float | None = None):
         self._lock = threading.Lock()
         self._by_csesidx: dict[str, Account] = {}
-        self.add(accounts)
+        self.add(accounts, now)
 
-    def add(self, accounts: list[Account]) -> None:
+    def add(self, accounts: list[Account], now: float | None = None) -> None:
+        """`now`: when the cookies of records that do not say were handed out."""
         with self._lock:
             for account in accounts:
+                if account.issued_at is None:
+                    account.issued_at = time.time() if now is None else now
                 self._by_csesidx[account.csesidx] = account
 
     def get(self, csesidx: str | None) -> Account | None:
@@ -158,7 +200,7 @@ class AccountBook:
         if found is None:
             return None
         account, cookies = found
-        if account.signed_out or (cookies.expires_at is not None and now >= cookies.expires_at):
+        if account.signed_out or not cookies.works(now):
             return None
         return found
 

@@ -88,7 +88,7 @@ def add_accounts():
         added = accounts_from_payload(_json_body())
     except AccountError as exc:
         raise GoogleError(400, str(exc)) from exc
-    state.accounts.add(added)
+    state.accounts.add(added, state.now())
     now = state.now()
     return jsonify({"accounts": [a.to_json(now) for a in added]}), 201
 
@@ -115,6 +115,20 @@ def ban_account(csesidx: str):
     if not isinstance(banned, bool):
         raise GoogleError(400, "banned must be true or false.")
     account.banned = banned
+    return jsonify(account.to_json(state.now()))
+
+
+@bp.post("/accounts/<csesidx>/age")
+def age_account(csesidx: str):
+    """Makes the account's current cookies `seconds` older (rotation and expiry come sooner)."""
+    state = current_state()
+    account = state.accounts.get(csesidx)
+    if account is None:
+        raise GoogleError(404, f"No account with csesidx {csesidx}.")
+    seconds = _json_body().get("seconds") if isinstance(request.get_json(silent=True), dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise GoogleError(400, "seconds must be a number >= 0.")
+    account.age(float(seconds))
     return jsonify(account.to_json(state.now()))
 
 

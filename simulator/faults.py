@@ -33,6 +33,7 @@ STREAM_KINDS = ("stream_429", "truncate", "hang", "gate", "malformed", "skip",
 DEFAULT_VERBS = {
     "expired_cookie": ("getoxsrf",),
     "no_key": ("getoxsrf",),
+    "refreshcookies": ("getoxsrf",),
     "jwt_expired": WIDGET_VERBS,
     "http_429": WIDGET_VERBS,
     "http_error": WIDGET_VERBS,
@@ -70,6 +71,7 @@ class Fault:
     seconds: float = 600.0  # hang, think_pause; mail_delay (default 5)
     size: int | None = None  # large: bytes of the large element (shapes.DEFAULT_LARGE_SIZE)
     email: str | None = None  # sign-in kinds: only this address
+    location: str | None = None  # refreshcookies: where the 302 points instead of refreshcookies
     hits: int = 0
     released: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -127,6 +129,7 @@ def fault_from_spec(spec, fault_id: int) -> Fault:
         reason=_str_or_none(spec, "reason"), seconds=float(seconds),
         email=(_str_or_none(spec, "email") or "").lower() or None,
         size=_int(spec, "size", None, 1),
+        location=_str_or_none(spec, "location"),
     )
 
 

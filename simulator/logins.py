@@ -25,7 +25,7 @@ def new_csesidx() -> str:
 
 
 def new_cookies(now: float, lifetime: float) -> Cookies:
-    return Cookies(secrets.token_urlsafe(48), secrets.token_urlsafe(32), now + lifetime)
+    return Cookies(secrets.token_urlsafe(48), secrets.token_urlsafe(32), now + lifetime, now)
 
 
 @dataclass

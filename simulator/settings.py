@@ -42,6 +42,10 @@ class Settings:
     quota_window: float = 60.0
     project_number: str = "987654321098"
     cookie_lifetime: float = 86400.0  # seconds the cookies of a sign-in work (§10.1: ~24 h)
+    # Rotation (§3.2, §13 Q12): after this age getoxsrf answers 302 to refreshcookies (None: never).
+    cookie_rotate_after: float | None = 3600.0
+    cookie_rotation_grace: float = 60.0  # seconds a rotated-away pair still works
+    cookie_expiry_slides: bool = True  # a rotated pair lives cookie_lifetime from its rotation
     maildir: str | None = None  # where sign-in codes are delivered as mail (Maildir)
     login_form: bool = True  # the login page has the email form (else only the xsrf token)
     send_code_button: bool = False  # the code page first asks for a click to send the code
@@ -131,6 +135,9 @@ _VALIDATORS = {
     "quota_window": lambda key, value: _number(key, value, minimum=0.001),
     "project_number": _digits,
     "cookie_lifetime": lambda key, value: _number(key, value, minimum=1.0),
+    "cookie_rotate_after": lambda key, value: None if value is None else _number(key, value),
+    "cookie_rotation_grace": _number,
+    "cookie_expiry_slides": _flag,
     "maildir": _path,
     "login_form": _flag,
     "send_code_button": _flag,

@@ -221,7 +221,7 @@ def admin_create():
     state.accounts.add([Account(
         email=signup.email, secure_c_ses=cookies.secure_c_ses, csesidx=signup.csesidx,
         config_id=str(uuid.uuid4()), host_c_oses=cookies.host_c_oses,
-        expires_at=cookies.expires_at)])
+        expires_at=cookies.expires_at)], now=state.now())
     state.signin.finish_signup(signup.csesidx)
     return redirect(f"/auth/setocookie?csesidx={signup.csesidx}")
 

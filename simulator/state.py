@@ -26,7 +26,7 @@ class SimState:
         self._startup_settings = settings
         self._startup_accounts = [dataclasses.replace(a) for a in accounts]
         self.settings = settings
-        self.accounts = AccountBook(self._fresh_accounts())
+        self.accounts = AccountBook(self._fresh_accounts(), self.now())
         self.keys = KeyRing()
         self.sessions = SessionBook()
         self.faults = FaultBook()
@@ -48,7 +48,7 @@ class SimState:
         into a 401 by a reset between two tests; keys of other accounts are forgotten."""
         self.faults.clear()
         self.settings = self._startup_settings
-        self.accounts = AccountBook(self._fresh_accounts())
+        self.accounts = AccountBook(self._fresh_accounts(), self.now())
         self.keys.forget_accounts_except({a.csesidx for a in self._startup_accounts})
         self.sessions.clear()
         self.log.clear()
