@@ -90,8 +90,14 @@ def output(events: Iterable, limiter: OutputLimiter) -> Iterator[tuple[str, str 
             if finish:
                 break
         elif isinstance(event, Skipped):
-            finish = "content_filter"
-            yield "refusal", event.explanation()
+            # A block may come after some text (§6.5): what a stop sequence held back was
+            # answer text all the same, so it is shown before the refusal.
+            shown, finish = limiter.flush()
+            if shown:
+                yield "text", shown
+            if finish is None:
+                finish = "content_filter"
+                yield "refusal", event.explanation()
             break
     if finish is None:
         shown, finish = limiter.flush()

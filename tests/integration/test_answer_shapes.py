@@ -94,3 +94,24 @@ def test_an_unauthenticated_element_after_text_is_an_in_band_error_and_drops_the
     simulator.control("DELETE", "requests")
     assert chat(proxy, False).json()["choices"][0]["message"]["content"] == expected("hi").text
     assert calls(simulator)[0] == ("getoxsrf", 200)
+
+
+def test_skipped_after_some_text_finishes_with_content_filter_and_keeps_the_text(proxy, simulator):
+    """§6.5: SKIPPED is a policy block, not an HTTP error. After text has streamed the answer
+    is cut short: the client keeps the text it got (all of it, even what a stop sequence held
+    back), gets the refusal, and finish_reason "content_filter", never "stop"."""
+    from simulator.elements import split_text
+    shown = "".join(split_text(expected("hi").text)[:2])  # elements 0-1: thoughts, 2-3: text
+    stop = {"stop": ["never in the answer"]}
+    simulator.fault("skip_late", after=4)
+    content, _, finishes, payloads, _ = streamed(proxy, **stop)
+    refusal = "".join(p["choices"][0]["delta"].get("refusal") or "" for p in payloads if p.get("choices"))
+    assert content == shown
+    assert "CUSTOMER_POLICY_VIOLATION" in refusal
+    assert finishes == ["content_filter"]
+    simulator.fault("skip_late", after=4)
+    choice = chat(proxy, False, **stop).json()["choices"][0]
+    assert choice["message"]["content"] == shown
+    assert "CUSTOMER_POLICY_VIOLATION" in choice["message"]["refusal"]
+    assert choice["finish_reason"] == "content_filter"
+    assert account_state(proxy)["state"] == "active"  # no cooldown for a block (§9)
