@@ -159,7 +159,13 @@ def _open(services: Services, turn: Turn, account: Account):
         stream = services.upstream.stream_assist(account, session, turn.text, model_id)
     except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
         session = services.upstream.create_session(account)
-        stream = services.upstream.stream_assist(account, session, turn.text, model_id)
+        try:
+            stream = services.upstream.stream_assist(account, session, turn.text, model_id)
+        except errors.SessionGone as exc:
+            if not model_id:
+                raise
+            # a session made a moment ago is not what the upstream lost: it is the model
+            raise errors.ModelRejected(model_id, exc) from exc
     services.spares.refill(account)  # while the upstream thinks, not before the query went out
     return session, stream
 

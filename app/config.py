@@ -14,12 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 from .accounts import ids as account_ids
 
-# Model ids the upstream is known to accept (upstream-protocol.md §7.1, [H]/[M] entries).
+# Model ids the upstream accepts today (upstream-protocol.md §7.1 and §14: gemini-3-pro-preview
+# left the service in 2026-03/04; its successor is gemini-3.1-pro-preview). MODELS replaces the
+# list, so the next rename is a setting, not a release.
 DEFAULT_UPSTREAM_MODELS = (
     "gemini-2.5-flash",
     "gemini-2.5-pro",
     "gemini-3-flash-preview",
-    "gemini-3-pro-preview",
     "gemini-3.1-pro-preview",
 )
 AUTO_MODEL = "gemini-business"  # no modelId upstream: the service picks ("auto")

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .store.base import StoreUnavailable
 from .upstream import errors as up
+from .upstream.models import ModelUnavailable
 
 log = logging.getLogger("gbp.errors")
 
@@ -74,6 +75,10 @@ def from_upstream(exc: up.UpstreamError) -> ApiError:
                         headers={"Retry-After": str(max(1, math.ceil(exc.retry_after or 30)))})
     if isinstance(exc, up.UpstreamTimeout):
         return ApiError(504, f"Gemini Business did not answer in time: {detail}", type="server_error", code="timeout")
+    if isinstance(exc, up.ModelRejected):
+        return ApiError(400, f"Gemini Business does not accept the model '{exc.model_id}': {detail}. "
+                             "It may have been renamed or retired; GET /v1/models lists the models this "
+                             "gateway offers.", param="model", code="model_not_found")
     if isinstance(exc, up.UpstreamRejected):
         return ApiError(400, f"Gemini Business rejected the request: {detail}", code="upstream_invalid_request")
     if isinstance(exc, up.UpstreamOverloaded):
@@ -142,6 +147,8 @@ def register(app: Flask) -> None:
     app.after_request(_retry_after)
     app.register_error_handler(ApiError, render)
     app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
+    app.register_error_handler(ModelUnavailable, lambda exc: render(
+        ApiError(exc.status, exc.message, param="model", code=exc.code)))
     app.register_error_handler(StoreUnavailable, _store_down)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -16,7 +16,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
 
 from .app import create_app  # noqa: E402
 from .requestlog import file_sink, stdout_sink  # noqa: E402
-from .settings import LAYOUTS, Settings  # noqa: E402
+from .settings import LAYOUTS, UNKNOWN_MODEL_STATUSES, Settings  # noqa: E402
 from .streaming import SOCKET_KEY  # noqa: E402
 
 
@@ -49,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--require-oses", action="store_true", default=None,
                         help="require the __Host-C_OSES cookie at getoxsrf")
     parser.add_argument("--models", help="comma-separated known modelIds")
+    parser.add_argument("--unknown-model-status", type=int, choices=UNKNOWN_MODEL_STATUSES,
+                        help="how an unknown modelId is refused (404 NOT_FOUND or 400 INVALID_ARGUMENT)")
     parser.add_argument("--quota", type=int, help="streamAssist calls per window per account")
     parser.add_argument("--quota-window", type=float, help="quota window in seconds")
     parser.add_argument("--cookie-lifetime", type=float,
@@ -64,8 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name) for name in (
         "ttfb", "chunk_delay", "piece_delay", "reply_words", "layout", "key_lifetime",
-        "require_oses", "models", "quota", "quota_window", "cookie_lifetime", "cookie_rotate_after",
-        "maildir")
+        "require_oses", "models", "unknown_model_status", "quota", "quota_window", "cookie_lifetime",
+        "cookie_rotate_after", "maildir")
         if getattr(args, name) is not None}
     return Settings().updated(overrides)
 

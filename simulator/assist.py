@@ -26,15 +26,17 @@ def query_text(body: dict) -> str:
     return text
 
 
-def check_model(body: dict, models) -> None:
+def check_model(body: dict, settings) -> None:
     config = body.get("assistGenerationConfig")
     if config is None:
         return  # "auto": the server picks (§7.1)
     if not isinstance(config, dict):
         raise GoogleError(400, "assistGenerationConfig must be an object.")
     model = config.get("modelId")
-    if model is not None and model not in models:
-        raise GoogleError(400, f"Model {model!r} is not supported.")
+    if model is not None and model not in settings.models:
+        if settings.unknown_model_status == 404:
+            raise GoogleError(404, f"Model {model} not found.")
+        raise GoogleError(400, f"Model {model} is not supported.")
 
 
 def check_file_ids(body: dict) -> None:
@@ -50,7 +52,7 @@ def stream_assist(call: Call):
     state, body, csesidx = call.state, call.request, call.account.csesidx
     session = owned_session(call, body.get("session"))
     text = query_text(body)
-    check_model(body, state.settings.models)
+    check_model(body, state.settings)
     check_file_ids(body)
     if not state.quota.try_spend(csesidx, call.now, state.settings.quota,
                                  state.settings.quota_window):

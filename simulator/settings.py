@@ -9,13 +9,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+# The modelIds the real service accepts today, from the protocol notes (§7.1, §14), kept apart
+# from the gateway's list on purpose: a copy could never catch the gateway advertising a model
+# the service has dropped. gemini-3-pro-preview left the service in 2026-03/04.
 DEFAULT_MODELS = (
     "gemini-2.5-flash",
     "gemini-2.5-pro",
     "gemini-3-flash-preview",
-    "gemini-3-pro-preview",
     "gemini-3.1-pro-preview",
 )
+# How an unknown modelId is refused is not documented (§13 Q18). The one field report is a 404
+# for dropped models (§14: gemini-3-pro for B's users); a 400 INVALID_ARGUMENT is the other
+# plausible answer. Both name the model.
+UNKNOWN_MODEL_STATUSES = (404, 400)
 LAYOUTS = ("lines", "pretty", "crlf")
 # The real reaction to a wrong configId is unknown (§12); these are the plausible ones.
 CONFIG_MISMATCH_STATUSES = (400, 401, 403, 404)
@@ -36,6 +42,7 @@ class Settings:
     key_lifetime: float = 3600.0  # seconds a getoxsrf key signs valid JWTs
     require_oses: bool = False
     models: tuple[str, ...] = field(default=DEFAULT_MODELS)
+    unknown_model_status: int = 404
     config_mismatch_status: int = 400
     foreign_session_status: int = 404
     quota: int | None = None  # widgetStreamAssist calls per window per account
@@ -129,6 +136,7 @@ _VALIDATORS = {
     "key_lifetime": _number,
     "require_oses": _flag,
     "models": _models,
+    "unknown_model_status": _one_of(UNKNOWN_MODEL_STATUSES),
     "config_mismatch_status": _one_of(CONFIG_MISMATCH_STATUSES),
     "foreign_session_status": _one_of(FOREIGN_SESSION_STATUSES),
     "quota": _quota,

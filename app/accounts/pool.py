@@ -186,6 +186,8 @@ class AccountPool:
 
     def failed(self, account: Account, exc: errors.UpstreamError) -> None:
         """Record a failure; a rate limit cools the account down, dead cookies ask for a sign-in."""
+        if not exc.blames_account:
+            return  # the request's fault (e.g. a model the upstream refuses): the account is fine
         now = self.clock()
         message = exc.public_message()[:300]
         needs_login = isinstance(exc, (errors.CookieExpired, errors.Unauthorized))

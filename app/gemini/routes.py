@@ -50,8 +50,10 @@ def create_session():
     name = body.get("model")
     if name is None:
         model = services.catalogue.default
-    elif not isinstance(name, str) or (model := services.catalogue.resolve(name)) is None:
-        raise ApiError(404, f"The model {name!r} does not exist.", param="model", code="model_not_found")
+    elif not isinstance(name, str):
+        raise bad_request("model must be a string", "model", "invalid_type")
+    else:
+        model = services.catalogue.choose(name)  # ModelUnavailable: a 404/400 naming the model
     # Made now, not taken from the spares: a native session must exist upstream for as long as
     # the client keeps it, and a spare could be one the upstream has already forgotten.
     account, upstream = chat.new_session(services)

@@ -22,11 +22,7 @@ def _services() -> chat.Services:
 
 
 def _model(name: str) -> Model:
-    model = _services().catalogue.resolve(name)
-    if model is None:
-        raise ApiError(404, f"The model '{name}' does not exist or you do not have access to it.",
-                       param="model", code="model_not_found")
-    return model
+    return _services().catalogue.choose(name)  # ModelUnavailable: a 404/400 naming the model
 
 
 @bp.post("/chat/completions")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import time
 
@@ -69,7 +70,12 @@ class GeminiBusiness:
         }
         if model_id:  # "auto" leaves the whole object out (§5.2)
             request["assistGenerationConfig"] = {"modelId": model_id}
-        response = self._post(account, "widgetStreamAssist", request, stream=True)
+        try:
+            response = self._post(account, "widgetStreamAssist", request, stream=True)
+        except (errors.UpstreamRejected, errors.SessionGone) as exc:
+            if model_id and names_model(exc.message, model_id):
+                raise errors.ModelRejected(model_id, exc) from exc
+            raise
         return AssistStream(response, on_refused=lambda: self.tokens.invalidate(account))
 
     def _post(self, account: Account, verb: str, request: dict, stream: bool = False) -> requests.Response:
@@ -175,6 +181,13 @@ class AssistStream:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed
+
+
+def names_model(message: str, model_id: str) -> bool:
+    """Whether an upstream 400/404 is about the model rather than the session or the body.
+    How the service words it is undocumented (§13 Q18): a message that names the id or speaks
+    of a model is taken as a refusal of the model."""
+    return model_id in message or re.search(r"\bmodel", message, re.IGNORECASE) is not None
 
 
 def _json(response: requests.Response) -> dict:

@@ -8,6 +8,10 @@ from __future__ import annotations
 class UpstreamError(Exception):
     """Base class. `status` is the upstream HTTP status when there was one."""
 
+    # False when the request itself is at fault: the account did nothing wrong, so the failure
+    # is not held against it (no error count, no cooldown, nothing shown on the account).
+    blames_account = True
+
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
                  retry_after: float | None = None):
         super().__init__(message)
@@ -49,6 +53,16 @@ class RateLimited(UpstreamError):
 
 class UpstreamRejected(UpstreamError):
     """HTTP 400: the upstream considers the request itself invalid."""
+
+
+class ModelRejected(UpstreamRejected):
+    """The upstream refused the modelId (unknown, renamed or retired): every account would."""
+
+    blames_account = False
+
+    def __init__(self, model_id: str, cause: UpstreamError):
+        super().__init__(cause.message, status=cause.status, reason=cause.reason)
+        self.model_id = model_id
 
 
 class Forbidden(UpstreamError):

@@ -1,4 +1,9 @@
-"""The model catalogue: public ids, what each means upstream, and the aliases clients hard-code."""
+"""The model catalogue: public ids, what each means upstream, the kind of output each makes, and
+the aliases clients hard-code.
+
+The kind (text, image, video) is data here so that everything that counts or routes by kind
+(daily quotas per kind, media output) asks one place: `Catalogue.resolve(name).kind`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,25 +13,63 @@ from ..config import AUTO_MODEL, Config
 
 CREATED = 1735689600  # a fixed date (2025-01-01) so model objects never change between calls
 
+TEXT, IMAGE, VIDEO = "text", "image", "video"
+KINDS = (TEXT, IMAGE, VIDEO)
+# Kinds whose answers the gateway can hand to a client today. A model of another kind is known
+# (its kind and upstream tool are data) but neither advertised nor sent upstream: its answer
+# would arrive as a file the gateway cannot deliver yet, i.e. a silently empty reply.
+SERVED_KINDS = frozenset({TEXT})
+# The upstream tool that makes each media kind (§7.1): sent alone in toolsSpec, with no modelId.
+MEDIA_TOOLS = {IMAGE: "imageGenerationSpec", VIDEO: "videoGenerationSpec"}
+# Media names the projects of this niche expose (§7.2, §14); none of them is an upstream modelId.
+MEDIA_MODELS = {
+    "nano-banana-2": IMAGE,
+    "gemini-3.1-flash-image": IMAGE,
+    "veo-3.1-lite-generate": VIDEO,
+}
+# Ids the upstream dropped, and the id that took their place (§14). A client asking for one gets
+# a 404 that names the successor rather than a silent substitute: the answer would come from a
+# different model while the response echoes the retired name. MODELS can bring one back.
+RETIRED_MODELS = {"gemini-3-pro-preview": "gemini-3.1-pro-preview"}
+
 
 @dataclass(frozen=True)
 class Model:
     id: str
     upstream_id: str | None  # None: send no modelId and let the service choose ("auto")
+    kind: str = TEXT
+
+    @property
+    def tool(self) -> str | None:
+        """The toolsSpec key that makes this model's media, or None for text."""
+        return MEDIA_TOOLS.get(self.kind)
 
     def as_openai(self, name: str | None = None) -> dict:
         return {"id": name or self.id, "object": "model", "created": CREATED, "owned_by": "google"}
 
 
+class ModelUnavailable(LookupError):
+    """A requested name the gateway will not send upstream; the message says why and what to use."""
+
+    def __init__(self, message: str, status: int, code: str):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
 class Catalogue:
     def __init__(self, config: Config):
         self.models = {AUTO_MODEL: Model(AUTO_MODEL, None)}
+        self.models.update({name: Model(name, None, kind) for name, kind in MEDIA_MODELS.items()})
+        # after the media names, so an operator's MODELS entry wins over a built-in one
         self.models.update({name: Model(name, name) for name in config.upstream_models})
         self.aliases = config.model_aliases
         self.default = self.models[config.default_model]
 
     def all(self) -> list[Model]:
-        return list(self.models.values())
+        """What GET /v1/models advertises: the models a client can use now."""
+        return [m for m in self.models.values() if m.kind in SERVED_KINDS]
 
     def resolve(self, name: str) -> Model | None:
         """The model a requested name stands for: a catalogue id, else the first alias pattern matching it."""
@@ -37,3 +80,18 @@ class Catalogue:
             if fnmatchcase(lowered, pattern):
                 return self.models[target]
         return None
+
+    def choose(self, name: str) -> Model:
+        """The model to serve `name` with, or ModelUnavailable saying why not."""
+        model = self.resolve(name)
+        if model is None:
+            successor = RETIRED_MODELS.get(name)
+            hint = (f" Gemini Business retired it; use '{successor}'." if successor and successor in self.models
+                    else f" Available: {', '.join(m.id for m in self.all())}.")
+            raise ModelUnavailable(f"The model '{name}' does not exist or you do not have access to it.{hint}",
+                                   404, "model_not_found")
+        if model.kind not in SERVED_KINDS:
+            raise ModelUnavailable(f"The model '{name}' generates {model.kind}s, and this gateway cannot "
+                                   f"deliver {model.kind} output yet; use a text model such as "
+                                   f"'{self.default.id}'.", 400, "unsupported_value")
+        return model

@@ -129,11 +129,15 @@ def test_a_conversation_is_sent_whole_and_answered_from_its_last_message(proxy, 
 def test_models_endpoints(proxy):
     client = openai_client(proxy)
     ids = [m.id for m in client.models.list()]
-    assert "gemini-business" in ids and "gemini-2.5-flash" in ids
+    assert ids == ["gemini-business", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview",
+                   "gemini-3.1-pro-preview"]  # today's service (§14): gemini-3-pro-preview is gone
     assert client.models.retrieve("gemini-2.5-flash").owned_by == "google"
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("claude-9")
     assert caught.value.status_code == 404 and isinstance(caught.value.body, dict)
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gemini-3-pro-preview", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "model_not_found" and "'gemini-3.1-pro-preview'" in caught.value.message
 
 
 def test_client_errors_are_the_right_exceptions(proxy):

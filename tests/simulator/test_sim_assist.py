@@ -90,10 +90,22 @@ def test_auto_model_and_unknown_model(up, sim):
     session = up.create_session()
     stream_elements(up, session, "auto", model=None)
     response = up.stream(session, "x", model="gemini-9-ultra")
-    assert response.status_code == 400
-    assert response.get_json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert response.status_code == 404  # the one field report (§14): a dropped model answers 404
+    error = response.get_json()["error"]
+    assert error["status"] == "NOT_FOUND" and "gemini-9-ultra" in error["message"]
+    sim.patch("settings", json={"unknown_model_status": 400})
+    error = up.stream(session, "x", model="gemini-9-ultra").get_json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and "gemini-9-ultra" in error["message"]
     sim.patch("settings", json={"models": ["gemini-9-ultra"]})
     assert up.stream(session, "x", model="gemini-9-ultra").status_code == 200
+
+
+def test_the_model_list_is_todays_service(up):
+    """The notes (§14): gemini-3-pro-preview is gone, gemini-3.1-pro-preview took its place."""
+    session = up.create_session()
+    assert up.stream(session, "x", model="gemini-3-pro-preview").status_code == 404
+    for model in ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview", "gemini-3.1-pro-preview"):
+        assert up.stream(session, "x", model=model).status_code == 200, model
 
 
 @pytest.mark.parametrize("inner,status", [

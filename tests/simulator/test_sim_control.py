@@ -13,7 +13,8 @@ def test_health(sim):
 def test_settings_roundtrip(sim):
     settings = sim.get("settings").get_json()
     assert settings["layout"] == "lines" and settings["reply_words"] == 40
-    assert settings["quota"] is None and "gemini-3-pro-preview" in settings["models"]
+    assert settings["quota"] is None and "gemini-3.1-pro-preview" in settings["models"]
+    assert settings["unknown_model_status"] == 404
     patched = sim.patch("settings", json={"reply_words": 5, "layout": "crlf",
                                           "models": "a,b"}).get_json()
     assert patched["reply_words"] == 5 and patched["models"] == ["a", "b"]
@@ -22,7 +23,8 @@ def test_settings_roundtrip(sim):
 
 @pytest.mark.parametrize("patch", [
     {"layout": "zigzag"}, {"ttfb": -1}, {"reply_words": 1.5}, {"require_oses": "yes"},
-    {"foreign_session_status": 500}, {"quota": -2}, {"colour": "red"}, {"models": [""]}])
+    {"foreign_session_status": 500}, {"quota": -2}, {"colour": "red"}, {"models": [""]},
+    {"unknown_model_status": 500}])
 def test_bad_settings_are_rejected_whole(sim, patch):
     before = sim.get("settings").get_json()
     response = sim.patch("settings", json={"reply_words": 1, **patch})

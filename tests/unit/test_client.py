@@ -120,6 +120,36 @@ def test_http_errors_map_to_exceptions(client, status, body, exc):
         assert caught.value.retry_after == 17
 
 
+@pytest.mark.parametrize("status,canonical,message", [
+    (404, "NOT_FOUND", "Model gemini-9 not found."),
+    (400, "INVALID_ARGUMENT", "Model gemini-9 is not supported."),
+    (400, "INVALID_ARGUMENT", "Invalid model id."),
+])
+@responses.activate
+def test_a_refused_model_is_model_rejected_not_a_lost_session(client, status, canonical, message):
+    keys()
+    widget("widgetStreamAssist", status=status, json={"error": {"code": status, "status": canonical,
+                                                                "message": message}})
+    with pytest.raises(errors.ModelRejected) as caught:
+        client.stream_assist(ACCOUNT, SESSION, "q", "gemini-9")
+    assert caught.value.model_id == "gemini-9" and caught.value.status == status
+    assert not caught.value.blames_account
+
+
+@pytest.mark.parametrize("model_id,status,message,exc", [
+    ("gemini-9", 404, "Session 123 not found.", errors.SessionGone),  # the session, not the model
+    (None, 404, "Model unknown.", errors.SessionGone),  # auto sends no modelId: nothing to refuse
+    ("gemini-9", 400, "Unsupported file type: image/webp", errors.UpstreamRejected),
+])
+@responses.activate
+def test_other_400s_and_404s_keep_their_meaning(client, model_id, status, message, exc):
+    keys()
+    widget("widgetStreamAssist", status=status, json={"error": {"code": status, "message": message}})
+    with pytest.raises(exc) as caught:
+        client.stream_assist(ACCOUNT, SESSION, "q", model_id)
+    assert not isinstance(caught.value, errors.ModelRejected)
+
+
 @responses.activate
 def test_thoughts_without_an_answer_are_an_empty_answer(client):
     keys()

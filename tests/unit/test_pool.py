@@ -104,6 +104,16 @@ def test_other_failures_count_but_do_not_cool_down(accounts, clock):
     assert "boom" in state.last_error
 
 
+def test_a_model_the_upstream_refuses_is_not_held_against_the_account(accounts, clock):
+    pool = pool_of(accounts, clock)
+    account = accounts.get("a1@example.com").account()
+    cause = errors.SessionGone("Model gemini-9 not found.", status=404, reason="NOT_FOUND")
+    pool.failed(account, errors.ModelRejected("gemini-9", cause))
+    state = accounts.state(account.id)
+    assert (state.errors, state.cooldown_until, state.last_error) == (0, 0, "")
+    assert pool.usable_count() == (3, 3)
+
+
 def test_pinned_accounts_never_switch(accounts, clock):
     pool = pool_of(accounts, clock)
     assert pool.pinned("a1@example.com").id == "a1@example.com"
