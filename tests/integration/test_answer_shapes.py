@@ -115,3 +115,14 @@ def test_skipped_after_some_text_finishes_with_content_filter_and_keeps_the_text
     assert "CUSTOMER_POLICY_VIOLATION" in choice["message"]["refusal"]
     assert choice["finish_reason"] == "content_filter"
     assert account_state(proxy)["state"] == "active"  # no cooldown for a block (§9)
+
+
+def test_a_500_kb_element_arrives_whole(proxy, simulator):
+    from simulator.shapes import large_block
+    whole = expected("hi").text + "\n" + large_block("hi", 500_000)
+    simulator.fault("large", size=500_000)
+    content, _, finishes, _, _ = streamed(proxy)
+    assert content == whole and finishes == ["stop"]
+    simulator.fault("large", size=500_000)
+    response = chat(proxy, False)
+    assert response.json()["choices"][0]["message"]["content"] == whole

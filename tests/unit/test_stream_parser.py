@@ -121,3 +121,22 @@ def test_in_stream_error_element_raises_rate_limited():
 ])
 def test_odd_shapes_are_ignored_not_crashed_on(element):
     assert events_of(element) == []
+
+
+def test_a_500_kb_element_split_across_thousands_of_reads():
+    """Hundreds of KB in one element (issue 8 §6): code-like text dense with escapes, quotes,
+    braces and multi-byte characters, cut at irregular sizes, some of them inside an escape."""
+    import random
+    from simulator.shapes import large_block
+    text = large_block("q", 250_000) + '\n    if x:\n\treturn "{}[]\\\\"\n' * 8_000
+    element = {"streamAssistResponse": {"answer": {"replies": [
+        {"groundedContent": {"content": {"role": "model", "text": text}}}]}}}
+    body = ("[" + json.dumps(element, ensure_ascii=False) + "\n]").encode()
+    assert len(body) > 500_000
+    rng, pieces, at = random.Random(8), [], 0
+    while at < len(body):
+        size = rng.choice((1, 2, 7, 100, 500, 1000))
+        pieces.append(body[at:at + size])
+        at += size
+    assert len(pieces) > 1000
+    assert scan(pieces) == [element]
