@@ -95,7 +95,8 @@ def chat_message():
     if not isinstance(stream, bool):
         raise bad_request("stream must be a boolean", "stream", "invalid_type")
     services = _services()
-    model = services.catalogue.resolve(session.model) or services.catalogue.default
+    # the model the session was made with; one the catalogue has dropped since is a clear 404, not a silent auto
+    model = services.catalogue.choose(session.model)
     _sessions().touch(session)
     turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
     try:

@@ -126,6 +126,16 @@ def test_retired_and_media_models_are_refused_clearly_on_both_surfaces(client, m
         assert named in assert_error(response, status, code, "model")["message"]
 
 
+def test_a_native_session_whose_model_was_dropped_since_says_so(tmp_path):
+    """A session made before an upgrade took gemini-3-pro-preview out of the catalogue: its next
+    message is a 404 naming the successor, not a silent switch to another model."""
+    from app.gemini.sessions import Sessions
+    app = make_app(tmp_path)
+    session = Sessions(app.extensions["gbp"].store, 600).create("sessions/1", "a@example.com", "gemini-3-pro-preview")
+    response = app.test_client().post("/gemini/chat", json={"session_id": session.id, "message": "hi"})
+    assert "gemini-3.1-pro-preview" in assert_error(response, 404, "model_not_found", "model")["message"]
+
+
 def test_a_native_model_that_is_not_a_string_is_400(client):
     assert_error(client.post("/gemini/sessions", json={"model": 5}), 400, "invalid_type", "model")
 
