@@ -126,3 +126,41 @@ def test_a_500_kb_element_arrives_whole(proxy, simulator):
     simulator.fault("large", size=500_000)
     response = chat(proxy, False)
     assert response.json()["choices"][0]["message"]["content"] == whole
+
+
+PAUSE = 12.0  # longer than every client-side deadline of the worker (HEADER_TIMEOUT 10, ...)
+
+
+def test_a_long_thinking_pause_is_bridged_by_keep_alives_and_not_cut(simulator, tmp_path_factory):
+    """A model that thinks in silence for PAUSE seconds: with the default UPSTREAM_READ_TIMEOUT
+    (300 s, A's chat read timeout, §4) the answer is not cut; a stream sends keep-alives
+    through the pause, a whole answer just waits. Both at once, so the test costs one pause."""
+    import threading
+
+    from tests.integration.conftest import proxy_env
+    from tests.servers import Gunicorn
+    env = proxy_env(simulator, tmp_path_factory, KEEPALIVE_INTERVAL="1")
+    del env["UPSTREAM_READ_TIMEOUT"]  # the default
+    server = Gunicorn(env, workers=1)
+    try:
+        simulator.fault("think_pause", after=1, seconds=PAUSE, count=2)
+        whole = {}
+        waiter = threading.Thread(target=lambda: whole.update(response=chat(server, False)))
+        waiter.start()
+        with requests.post(f"{server.url}/v1/chat/completions", headers=auth(), timeout=60, stream=True,
+                           json={"model": "gpt-4o", "messages": HI, "stream": True}) as response:
+            lines = [line.decode() for line in response.iter_lines()]
+        waiter.join(60)
+        reply = expected("hi")
+        payloads = sse_data(lines)
+        content = "".join(p["choices"][0]["delta"].get("content") or "" for p in payloads if p.get("choices"))
+        assert content == reply.text
+        # keep-alives about every second of the pause, between the first thought and the second
+        first = next(i for i, line in enumerate(lines) if "reasoning_content" in line)
+        second = next(i for i, line in enumerate(lines) if i > first and "reasoning_content" in line)
+        assert lines[first:second].count(": keep-alive") >= PAUSE / 2
+        assert whole["response"].status_code == 200
+        assert whole["response"].json()["choices"][0]["message"]["content"] == reply.text
+    finally:
+        simulator.control("POST", "release")
+        server.stop()
