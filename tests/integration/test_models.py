@@ -2,6 +2,8 @@
 operator passes through with MODELS that the upstream does not know is a clear 400 naming it,
 and it costs no account anything: no failover, no retry on a new session, no cooldown."""
 import json
+import re
+from pathlib import Path
 
 import openai
 import pytest
@@ -11,6 +13,7 @@ from tests.integration.conftest import API_KEY
 from tests.integration.helpers import openai_client
 from tests.servers import Gunicorn, Simulator
 
+ROOT = Path(__file__).resolve().parents[2]
 UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 ACCOUNTS = [{"id": f"churn{n}@example.com", "secure_c_ses": f"churn-cookie-{n}", "csesidx": f"83000{n}",
              "config_id": UUID} for n in (1, 2, 3)]
@@ -104,3 +107,22 @@ def test_the_sdk_sees_a_bad_request_naming_the_model(churn_proxy):
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client(churn_proxy).chat.completions.create(model=NEXT, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.code == "model_not_found" and NEXT in caught.value.message
+
+
+def test_every_model_the_gateway_advertises_is_one_the_service_accepts(simulator, open_proxy):
+    """The gateway's catalogue against the simulator's, written apart from it from the protocol
+    notes: advertising a model the service has dropped (gemini-3-pro-preview) fails here."""
+    client = openai_client(open_proxy)
+    advertised = [m.id for m in client.models.list()]
+    for model in advertised:
+        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content, model
+    sent = [r["body"]["streamAssistRequest"].get("assistGenerationConfig") for r in simulator.requests_log()
+            if r["path"].endswith("widgetStreamAssist")]
+    assert sent == [None] + [{"modelId": model} for model in advertised[1:]]  # auto first: no modelId
+
+
+def test_the_simulator_keeps_its_own_model_list():
+    """Not imported from the gateway: a copy would agree with whatever the gateway gets wrong."""
+    for path in (ROOT / "simulator").glob("*.py"):
+        assert not re.search(r"^\s*(from|import) app\b", path.read_text(), re.M), path.name
