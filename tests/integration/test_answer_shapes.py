@@ -164,3 +164,26 @@ def test_a_long_thinking_pause_is_bridged_by_keep_alives_and_not_cut(simulator, 
     finally:
         simulator.control("POST", "release")
         server.stop()
+
+
+def test_code_blocks_pass_verbatim_and_citations_never_touch_the_text(proxy, simulator):
+    """A fenced code block (tabs, indentation, blank line, backticks; deltas cut inside the
+    fences) arrives byte for byte. Citations (textGroundingMetadata, also on a reply with no
+    content) are dropped by decision: the answer text is exactly the upstream's."""
+    from simulator.shapes import CODE_BLOCK, SOURCES, rich_text
+    simulator.fault("rich")
+    content, _, finishes, payloads, _ = streamed(proxy, stop=["never in the answer"])
+    assert content == rich_text("hi") and CODE_BLOCK in content and finishes == ["stop"]
+    simulator.fault("rich")
+    message = chat(proxy, False).json()["choices"][0]["message"]
+    assert message["content"] == rich_text("hi")
+    assert message["annotations"] == []
+    for source in SOURCES:
+        assert source["uri"] not in json.dumps(payloads) + json.dumps(message)
+    # the native API, streamed: its `text` events
+    sid = requests.post(f"{proxy.url}/gemini/sessions", headers=auth(), timeout=10).json()["session_id"]
+    simulator.fault("rich")
+    with requests.post(f"{proxy.url}/gemini/chat", headers=auth(), timeout=30, stream=True,
+                       json={"session_id": sid, "message": "hi", "stream": True}) as response:
+        events = sse_data(line.decode() for line in response.iter_lines())
+    assert "".join(e["text"] for e in events if e["type"] == "text") == rich_text("hi")
