@@ -216,6 +216,25 @@ def test_a_native_session_stays_on_its_account(sim, pool_proxy):
         == {account["csesidx"]}
 
 
+def test_an_account_whose_answers_refuse_every_token_hands_its_requests_to_another(sim, pool_proxy):
+    """An UNAUTHENTICATED element in the 200 body, again after a fresh token (§9): that account
+    needs a sign-in, the client is served by another account and never sees the refusals."""
+    refused = ACCOUNTS[0]
+    fault = sim.fault("stream_401", csesidx=refused["csesidx"], after=0, count=-1)
+    for n in range(12):
+        response, _ = chat(pool_proxy, f"q{n}")
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == reply(f"q{n}")
+        if sim.control("GET", "faults")["faults"][0]["hits"]:
+            break
+    [live] = sim.control("GET", "faults")["faults"]
+    assert live["id"] == fault["id"] and live["hits"] == 2  # the first token and a fresh one
+    after = states(pool_proxy)
+    assert after[refused["id"]]["state"] == "needs_login"
+    assert "UNAUTHENTICATED" in after[refused["id"]]["needs_login_reason"]
+    assert [after[a["id"]]["state"] for a in ACCOUNTS[1:]] == ["active", "active"]
+
+
 def test_health_counts_usable_accounts(sim, pool_proxy):
     health = requests.get(f"{pool_proxy.url}/health", timeout=10).json()
     assert health["accounts"]["usable"] == health["accounts"]["configured"] >= 3
