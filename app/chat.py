@@ -115,7 +115,7 @@ def new_session(services: Services) -> tuple[Account, str]:
     """An empty upstream session for a native session, on the first account that can make one."""
 
     def attempt(account: Account) -> tuple[Account, str]:
-        return account, services.upstream.create_session(account)
+        return account, _second_chance(services, account, lambda fresh: services.upstream.create_session(account))
 
     account, session = on_an_account(services, attempt)
     services.pool.release(account)
@@ -151,10 +151,22 @@ def on_an_account(services: Services, attempt, pinned: str | None = None):
 
 
 def _open(services: Services, turn: Turn, account: Account):
+    return _second_chance(services, account, lambda fresh: _open_once(services, turn, account, fresh))
+
+
+def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
+    """The turn's first upstream call; `fresh`: after a 403, so on a session made now."""
     model_id = turn.model.upstream_id
     if turn.session:
+        if fresh:  # the account must prove it can still make a session; the turn keeps its own
+            services.spares.offer(account, services.upstream.create_session(account))
+            try:
+                return turn.session, services.upstream.stream_assist(account, turn.session, turn.text, model_id)
+            except errors.Forbidden as exc:  # this one session is refused, not the account
+                raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
+                                            "works; start a new session", status=403, reason=exc.reason) from None
         return turn.session, services.upstream.stream_assist(account, turn.session, turn.text, model_id)
-    session = services.spares.take(account)
+    session = services.upstream.create_session(account) if fresh else services.spares.take(account)
     try:
         stream = services.upstream.stream_assist(account, session, turn.text, model_id)
     except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
@@ -168,6 +180,28 @@ def _open(services: Services, turn: Turn, account: Account):
             raise errors.ModelRejected(model_id, exc) from exc
     services.spares.refill(account)  # while the upstream thinks, not before the query went out
     return session, stream
+
+
+def _second_chance(services: Services, account: Account, call):
+    """call(fresh=False); after a 403, once more with fresh=True (§9).
+
+    A 403 may mean a stale token or session (one project's reading) or a banned account
+    (another's). So the first drops the account's JWT and spare session on this worker and the
+    call is made again on a session made now; a second 403 is AccountRefused, which takes the
+    account out of rotation (pool.failed) instead of costing an upstream call on every request."""
+    try:
+        return call(False)
+    except errors.Forbidden as exc:
+        log.info("upstream refused the account (403: %s); retrying once with a fresh token and session",
+                 exc.public_message(), extra={"account": account.id})
+    services.upstream.tokens.invalidate(account)
+    services.spares.discard(account)
+    try:
+        return call(True)
+    except errors.Forbidden as exc:
+        raise errors.AccountRefused(
+            "upstream refused access (403) twice, the second time with a fresh token and session: the account "
+            f"may be banned ({exc.message})", status=403, reason=exc.reason) from None
 
 
 def is_visible(event) -> bool:

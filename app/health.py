@@ -62,9 +62,11 @@ def _state() -> tuple[dict, bool]:
 
 
 def _counts(everything, now: float) -> dict:
-    """Accounts configured and usable; waiting for a sign-in; sign-ins waiting for a one-time code."""
+    """Accounts configured and usable; waiting for a sign-in; sign-ins waiting for a one-time code;
+    disabled, and of those the ones the upstream refused (banned: an operator has to look)."""
     return {"configured": len(everything), "usable": everything.usable(now), "needs_login": everything.needs_login,
-            "waiting_for_code": everything.waiting_for_code}
+            "waiting_for_code": everything.waiting_for_code, "disabled": everything.disabled,
+            "banned": everything.banned}
 
 
 @bp.get("/health")

@@ -126,11 +126,14 @@ def _table(rows: list[dict]) -> str:
         cooldown = f"{row['cooldown_seconds']}s" if row["cooldown_seconds"] else "-"
         login_state = row["login"].get("status") or ""
         detail = (f"{login_state}: {row['login'].get('message') or ''}" if login_state else row["last_error"]) or ""
+        if row.get("disabled_reason"):  # why it is out of rotation comes first
+            detail = row["disabled_reason"]
         expires = row.get("cookie_expires_at")
         if expires:
             detail += f" (cookies expire in {max(0, expires - now) / 3600:.1f} h)"
-        lines.append(f"{row['id'][:32]:32} {row['state']:13} {cooldown:>8} {row['requests']:>8} "
-                     f"{row['errors']:>6}  {detail[:80]}")
+        state = "banned" if row.get("banned") else row["state"]
+        lines.append(f"{row['id'][:32]:32} {state:13} {cooldown:>8} {row['requests']:>8} "
+                     f"{row['errors']:>6}  {detail[:160]}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from .. import logs
 from ..config import Config, ConfigError
 from ..store import open_store
 from .handoff import lock_name, take_code
+from .pool import refused
 from .records import Accounts
 
 log = logging.getLogger("gbp.accounts.login")
@@ -65,7 +66,10 @@ def run(config: Config, account_id: str, owner: str) -> int:
         return 130
     except SignInError as exc:
         _finish(accounts, account_id, started, "failed", f"{exc.reason}: {exc.message}")
-        log.warning("sign-in failed: %s: %s", exc.reason, exc.message, extra={"account": account_id})
+        if exc.reason == "access_restricted":  # §11.1: the upstream refuses the account; signing in again won't help
+            refused(accounts, account_id, f"upstream refused access at sign-in: {exc.message}")
+        else:
+            log.warning("sign-in failed: %s: %s", exc.reason, exc.message, extra={"account": account_id})
         return 1
     except Exception as exc:  # a browser that would not start, a crash: report it, never hang the lock
         _finish(accounts, account_id, started, "failed", f"browser: {type(exc).__name__}: {str(exc)[:200]}")

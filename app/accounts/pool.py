@@ -18,7 +18,7 @@ from typing import Callable
 
 from ..upstream import errors
 from .account import Account
-from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, Accounts, Record, can_sign_in, status
+from .records import ACTIVE, COOLING, DISABLED, NEEDS_LOGIN, UPSTREAM, Accounts, Record, can_sign_in, status
 from .snapshot import Snapshot
 
 log = logging.getLogger("gbp.accounts.pool")
@@ -34,6 +34,16 @@ class NoUsableAccount(errors.AccountUnavailable):
 
 class AccountGone(errors.AccountUnavailable):
     """The account a native session is bound to was deleted or disabled."""
+
+
+def refused(accounts: Accounts, account_id: str, reason: str) -> None:
+    """The upstream refuses the account (§9: a second 403, or "Access Restricted" at sign-in):
+    out of rotation on every worker and host at once until an operator enables it again, so
+    nothing more is sent upstream for it (no request, spare session, token or sign-in)."""
+    if accounts.disable(account_id, reason, by=UPSTREAM):  # one warning, however many workers saw it
+        log.warning("account disabled, the upstream refuses it: %s; enable it again from /admin/ "
+                    "(or python -m app.accounts update --enable) once that is cleared", reason,
+                    extra={"account": account_id})
 
 
 class AccountPool:
@@ -206,6 +216,8 @@ class AccountPool:
                 state["needs_login"], state["needs_login_reason"] = True, message
 
         self.accounts.change_state(account.id, mutate)
+        if isinstance(exc, errors.AccountRefused):
+            refused(self.accounts, account.id, message)
         if isinstance(exc, errors.RateLimited):
             log.warning("account cooling down after a rate limit", extra={"account": account.id})
         if needs_login:

@@ -26,6 +26,8 @@ VERSION = "version"
 CHANGE_LOG = 64  # versions whose account is remembered; a copy older than that is read whole
 
 ACTIVE, COOLING, NEEDS_LOGIN, DISABLED = "active", "cooling_down", "needs_login", "disabled"
+OPERATOR, UPSTREAM = "operator", "upstream"  # who disabled an account
+DISABLING = ("disabled", "disabled_by", "disabled_reason", "disabled_at")  # what a re-import keeps
 
 
 @dataclass
@@ -39,6 +41,9 @@ class Record:
     config_id: str = ""
     cookie_expires_at: float | None = None
     disabled: bool = False
+    disabled_by: str = ""           # "operator" (admin API, CLI) or "upstream" (refused: a 403, "Access Restricted")
+    disabled_reason: str = ""       # shown to operators; cleared when the account is enabled again
+    disabled_at: float | None = None
     source: str = "admin"           # env, file, admin or login: where the credentials came from
     source_fingerprint: str = ""    # what env/file last gave, so a restart never undoes a newer login
     added_at: float = 0.0
@@ -92,6 +97,9 @@ def public(record: Record, state: State, now: float) -> dict:
         "email": record.email,
         "state": status(record, state, now),
         "disabled": record.disabled,
+        "banned": record.disabled and record.disabled_by == UPSTREAM,  # refused by the upstream (§9)
+        "disabled_reason": record.disabled_reason if record.disabled else "",
+        "disabled_at": record.disabled_at if record.disabled else None,
         "cooldown_until": state.cooldown_until if state.cooldown_until > now else None,
         "cooldown_seconds": max(0, round(state.cooldown_until - now)) if state.cooldown_until > now else 0,
         "needs_login_reason": state.needs_login_reason if status(record, state, now) == NEEDS_LOGIN else "",
@@ -199,6 +207,28 @@ class Accounts:
             self.mark_changed(account_id)
         return changed
 
+    def disable(self, account_id: str, reason: str, by: str = OPERATOR) -> bool:
+        """Take the account out of rotation with a reason an operator sees; True if this call
+        did it (False: no such account, or it was disabled already, e.g. by another worker)."""
+        now = self.clock()
+        outcome = {}
+
+        def apply(current):
+            outcome["done"] = current is not None and not current.get("disabled")
+            if not outcome["done"]:
+                return current
+            return {**current, "disabled": True, "disabled_by": by, "disabled_reason": reason[:500],
+                    "disabled_at": now, "updated_at": now}
+
+        self.store.update(CREDENTIALS, account_id, apply)
+        if outcome["done"]:
+            self.mark_changed(account_id)
+        return outcome["done"]
+
+    def enable(self, account_id: str) -> Record | None:
+        """Back in rotation; whatever disabled it (and why) is forgotten."""
+        return self.change(account_id, disabled=False, disabled_by="", disabled_reason="", disabled_at=None)
+
     def upsert(self, record: Record, only_if_source_changed: bool = False) -> str:
         """Add or replace credentials. With only_if_source_changed, a record whose env/file
         source is unchanged since it was last applied keeps what it has (e.g. a newer login)."""
@@ -213,7 +243,8 @@ class Accounts:
                 outcome["result"] = "unchanged"
                 return current
             outcome["result"] = "updated"
-            keep = {"added_at": current.get("added_at", now), "disabled": current.get("disabled", False)}
+            keep = {"added_at": current.get("added_at", now),
+                    **{name: current[name] for name in DISABLING if name in current}}
             return {**vars(record), **keep, "updated_at": now}
 
         self.store.update(CREDENTIALS, record.id, apply)

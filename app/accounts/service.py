@@ -6,7 +6,7 @@ import time
 
 from . import sources
 from .handoff import submit_code
-from .records import Accounts, Record, can_sign_in, public
+from .records import OPERATOR, Accounts, Record, can_sign_in, public
 from .refresh import Refresher
 
 CODE = re.compile(r"[A-Za-z0-9]{6}")
@@ -78,8 +78,13 @@ class AccountAdmin:
         if {"secure_c_ses", "host_c_oses", "csesidx", "config_id"} & fields.keys():
             fields["source"] = "admin"  # new cookies: whatever was wrong with the old ones is past
             state_changes.update(needs_login=False, needs_login_reason="")
+        disabled = fields.pop("disabled", None)
         if fields:
             self.accounts.change(account_id, **fields)
+        if disabled is True:
+            self.accounts.disable(account_id, "disabled by an operator", by=OPERATOR)
+        elif disabled is False:  # also clears why it was disabled (an upstream refusal included)
+            self.accounts.enable(account_id)
         if state_changes:
             self.accounts.change_state(account_id, **state_changes)
         return self.show(account_id)

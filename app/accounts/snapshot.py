@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 
-from .records import Accounts, Record, State, can_sign_in
+from .records import UPSTREAM, Accounts, Record, State, can_sign_in
 
 
 class View:
@@ -32,6 +32,7 @@ class View:
         self._cooldowns = [end for end, _ in ends]
         self._cooldown_ids = [account_id for _, account_id in ends]
         self.disabled = sum(1 for r, _ in items if r.disabled)
+        self.banned = sum(1 for r, _ in items if r.disabled and r.disabled_by == UPSTREAM)
         waiting = [r for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login)]
         self.needs_login = len(waiting)
         self.needs_login_no_email = sum(1 for r in waiting if not can_sign_in(r))

@@ -33,6 +33,11 @@ class AccountUnavailable(UpstreamError):
     """No account can serve: none configured, or its cookies are dead (needs a new sign-in)."""
 
 
+class AccountRefused(AccountUnavailable):
+    """403 again after a fresh JWT and a fresh session (§9): the upstream refuses this account
+    (banned, or its email domain is). The pool disables it; only an operator enables it again."""
+
+
 class CookieExpired(AccountUnavailable):
     """getoxsrf refused the account's cookies (EXPIRED_SIGN_IN, no key, or a refreshcookies redirect)."""
 
@@ -67,6 +72,10 @@ class ModelRejected(UpstreamRejected):
 
 class Forbidden(UpstreamError):
     """HTTP 403: banned account, stale csesidx or a session of another login (meaning disputed)."""
+
+
+class SessionRefused(UpstreamError):
+    """403 for one named session on an account that can still make new ones."""
 
 
 class SessionGone(UpstreamError):

@@ -39,6 +39,11 @@ class SpareSessions:
         """Forget the ready session (e.g. the upstream no longer knows it)."""
         self._ready.pop(account.id, None)
 
+    def offer(self, account: Account, session: str) -> None:
+        """Keep an empty session made for another purpose (e.g. to test the account) as the spare."""
+        if self.enabled and account.id not in self._ready:
+            self._ready[account.id] = session
+
     def refill(self, account: Account) -> None:
         """Prepare the next spare in the background, unless one is ready or being made."""
         if not self.enabled or account.id in self._filling or account.id in self._ready:

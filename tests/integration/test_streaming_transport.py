@@ -137,4 +137,5 @@ def test_seed_readme_openai_curls_work_as_written(open_proxy):
     health = json.loads(subprocess.run(["curl", "-s", f"{open_proxy.url}/health"], capture_output=True,
                                        text=True, check=True).stdout)
     assert health["status"] == "ok"
-    assert health["accounts"] == {"configured": 1, "usable": 1, "needs_login": 0, "waiting_for_code": 0}
+    assert health["accounts"] == {"configured": 1, "usable": 1, "needs_login": 0, "waiting_for_code": 0,
+                                  "disabled": 0, "banned": 0}

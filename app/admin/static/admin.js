@@ -115,9 +115,13 @@
     tr.className = `state-${a.state}`;
     p.id.textContent = a.id;
     p.origin.textContent = [a.email && a.email !== a.id ? a.email : "", `from ${a.source}`].filter(Boolean).join(" · ");
-    p.badge.textContent = STATES[a.state] || a.state;
-    p.badge.className = `badge ${a.state}`;
-    p.reason.textContent = a.needs_login_reason || "";
+    // Refused by the upstream (a second 403, or "Access Restricted" at sign-in): only Enable brings it back.
+    p.badge.textContent = a.banned ? "banned" : STATES[a.state] || a.state;
+    p.badge.className = `badge ${a.banned ? "banned" : a.state}`;
+    p.reason.textContent = a.disabled_reason
+      ? `${a.disabled_reason}${a.disabled_at ? ` · ${relative(a.disabled_at)}` : ""}` : a.needs_login_reason || "";
+    p.reason.title = a.disabled_at ? `since ${stamp(a.disabled_at)}` : "";
+    p.reason.className = a.banned ? "refusal" : "muted";
     p.countdown.dataset.until = a.cooldown_seconds ? Date.now() + a.cooldown_seconds * 1000 : "";
     p.countdown.title = a.cooldown_until ? `until ${stamp(a.cooldown_until)}` : "";
     tick(p.countdown);

@@ -1,0 +1,157 @@
+"""A banned account (upstream-protocol.md §9, §11.1): a 403 gets one retry with a fresh token and
+session; a second 403, or "Access Restricted" at sign-in, disables the account for good (until an
+operator enables it), visibly, and nothing more is sent upstream for it. Real gunicorn (2 gevent
+workers) against the simulator, two accounts."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from simulator.replies import reply_for
+from tests.integration.conftest import API_KEY
+from tests.integration.test_accounts import admin, pool_env
+from tests.integration.helpers import wait_for
+from tests.servers import ROOT, Gunicorn, Simulator
+
+UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+A, B = [{"id": f"ban{n}@example.com", "secure_c_ses": f"ban-cookie-{n}", "csesidx": f"83000{n}",
+         "config_id": UUID} for n in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def accounts_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ban") / "accounts.json"
+    path.write_text(json.dumps([A, B]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sim(accounts_file):
+    simulator = Simulator("--accounts", str(accounts_file), "--reply-words", "3", "--quiet")
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ban-data")
+
+
+@pytest.fixture(scope="module")
+def ban_proxy(sim, accounts_file, data_dir):
+    server = Gunicorn(pool_env(sim, accounts_file, data_dir, LOG_LEVEL="info", LOG_FORMAT="json"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean(sim, ban_proxy):
+    sim.control("POST", "reset")  # lifts simulator bans too
+    for account in (A, B):
+        admin(ban_proxy, "PATCH", f"/admin/accounts/{account['id']}", json={"disabled": False, "clear_cooldown": True})
+    yield
+
+
+def shown(ban_proxy, account):
+    return admin(ban_proxy, "GET", f"/admin/accounts/{account['id']}").json()
+
+
+def chat(ban_proxy, text):
+    response = requests.post(f"{ban_proxy.url}/v1/chat/completions", timeout=20,
+                             headers={"Authorization": f"Bearer {API_KEY}", "Connection": "close"},
+                             json={"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == reply_for(text, [], 3).text
+    return response
+
+
+def calls(sim, account, since=0):
+    """(verb, status) of every upstream call the simulator saw for the account."""
+    return [(r["verb"], r["status"]) for r in sim.requests_log(since) if r["csesidx"] == account["csesidx"]]
+
+
+def cli(data_dir, *args):
+    run = subprocess.run([sys.executable, "-m", "app.accounts", *args], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "ENV_FILE": "/nonexistent", "DATA_DIR": str(data_dir),
+                              "AUTO_LOGIN": "false"}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def warnings_about(ban_proxy, account):
+    return [e for e in ban_proxy.json_logs() if e.get("level") == "warning" and e.get("account") == account["id"]
+            and "disabled" in e.get("message", "")]
+
+
+def test_a_banned_account_is_retried_once_then_disabled_and_left_alone_until_enabled(sim, ban_proxy, data_dir):
+    for n in range(6):  # both accounts served: each has a JWT and a spare session on some worker
+        chat(ban_proxy, f"warm {n}")
+    assert calls(sim, A) and calls(sim, B)
+    time.sleep(0.5)  # the spare sessions made after those answers are in
+    mark = sim.requests_log()[-1]["seq"]
+    sim.control("POST", f"accounts/{A['csesidx']}/ban")
+
+    for n in range(12):  # every request succeeds: the one that meets the ban moves to B
+        chat(ban_proxy, f"after {n}")
+    seen = calls(sim, A, since=mark)
+    refused = [i for i, (_, status) in enumerate(seen) if status == 403]
+    assert refused, seen
+    # Exactly: the refused call, a fresh token, a fresh session refused too; then nothing at all.
+    assert seen[refused[0]:] == [(seen[refused[0]][0], 403), ("getoxsrf", 200), ("widgetCreateSession", 403)], seen
+    assert seen[refused[0]][0] in ("widgetStreamAssist", "widgetCreateSession")
+    assert all(verb == "getoxsrf" for verb, _ in seen[:refused[0]]), seen
+
+    account = shown(ban_proxy, A)
+    assert account["state"] == "disabled" and account["disabled"] is True and account["banned"] is True
+    assert account["disabled_reason"].startswith("upstream refused access (403) twice"), account
+    assert account["disabled_at"] and account["last_error"]
+    assert shown(ban_proxy, B)["state"] == "active"
+    health = requests.get(f"{ban_proxy.url}/health", timeout=10).json()
+    assert health["accounts"] == {"configured": 2, "usable": 1, "needs_login": 0, "waiting_for_code": 0,
+                                  "disabled": 1, "banned": 1}
+    [warning] = wait_for(lambda: warnings_about(ban_proxy, A), what="the warning")
+    assert "refuses it" in warning["message"] and "ban-cookie" not in json.dumps(warning)
+
+    listed = cli(data_dir, "list")
+    row = next(line for line in listed.splitlines() if line.startswith(A["id"]))
+    assert "banned" in row and "upstream refused access (403)" in row, listed
+
+    # An operator clears it: the simulator lifts the ban, Enable puts it back and forgets why.
+    sim.control("POST", f"accounts/{A['csesidx']}/ban", json={"banned": False})
+    enabled = admin(ban_proxy, "PATCH", f"/admin/accounts/{A['id']}", json={"disabled": False}).json()
+    assert enabled["state"] == "active" and enabled["banned"] is False and enabled["disabled_reason"] == ""
+    mark = sim.requests_log()[-1]["seq"]
+    for n in range(6):
+        chat(ban_proxy, f"back {n}")
+    assert ("widgetStreamAssist", 200) in calls(sim, A, since=mark), "A is back in rotation"
+    assert requests.get(f"{ban_proxy.url}/health", timeout=10).json()["accounts"]["banned"] == 0
+    assert len(warnings_about(ban_proxy, A)) == 1
+
+
+def test_an_operator_disable_is_not_a_ban_and_says_so(ban_proxy, data_dir):
+    account = admin(ban_proxy, "PATCH", f"/admin/accounts/{B['id']}", json={"disabled": True}).json()
+    assert account["state"] == "disabled" and account["banned"] is False
+    assert account["disabled_reason"] == "disabled by an operator"
+    health = requests.get(f"{ban_proxy.url}/health", timeout=10).json()["accounts"]
+    assert health["disabled"] == 1 and health["banned"] == 0
+
+
+def test_a_single_403_then_success_on_a_fresh_session_disables_nothing(sim, ban_proxy):
+    mark = sim.requests_log()[-1]["seq"] if sim.requests_log() else 0
+    sim.fault("http_error", status=403, verb="widgetStreamAssist", count=1)
+    chat(ban_proxy, "once refused")
+    log = [r for r in sim.requests_log(mark) if r["verb"] != "getoxsrf"]
+    refused = next(i for i, r in enumerate(log) if r["status"] == 403)
+    owner = log[refused]["csesidx"]
+    retry = [(r["verb"], r["status"]) for r in log[refused + 1:] if r["csesidx"] == owner]
+    # The same account, on a session made for the retry (not its spare, which is dropped).
+    assert retry[:2] == [("widgetCreateSession", 200), ("widgetStreamAssist", 200)], log
+    fresh = next(r for r in log[refused + 1:] if r["verb"] == "widgetCreateSession" and r["csesidx"] == owner)
+    assert fresh["seq"] > log[refused]["seq"]
+    for account in (A, B):
+        assert shown(ban_proxy, account)["state"] == "active"
+    assert requests.get(f"{ban_proxy.url}/health", timeout=10).json()["accounts"]["banned"] == 0
