@@ -10,6 +10,7 @@ from .accounts import sources
 from .accounts.pool import AccountPool
 from .accounts.records import Accounts
 from .accounts.refresh import Refresher
+from .accounts.renewal import Renewal
 from .accounts.service import AccountAdmin
 from .accounts.snapshot import Snapshot
 from .accounts.upkeep import Upkeep
@@ -37,9 +38,9 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    upstream = upstream or GeminiBusiness(config)
     store = open_store(config)
     accounts = Accounts(store)
+    upstream = upstream or GeminiBusiness(config, renew=Renewal(accounts))
     snapshot = Snapshot(accounts)
     refresher = Refresher(accounts, store, config, snapshot=snapshot)
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,

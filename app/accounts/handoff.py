@@ -35,3 +35,8 @@ def take_code(store, account_id: str, since: float) -> str | None:
         return None
     store.update(CODES, account_id, change, expires_at=since + CODE_TTL)
     return taken.get("code")
+
+
+def rotation_lock(account_id: str) -> str:
+    """Held while one worker rotates the account's cookies (renewal.py)."""
+    return f"rotate:{account_id}"

@@ -37,14 +37,15 @@ def http_session() -> requests.Session:
 
 
 class GeminiBusiness:
-    def __init__(self, config: Config, http: requests.Session | None = None, clock=time.time):
+    def __init__(self, config: Config, http: requests.Session | None = None, clock=time.time, renew=None):
         self.config = config
         self.http = http or http_session()
         self.api = config.api_base_url
         connect = config.upstream_connect_timeout
         self.session_timeout = (connect, min(SESSION_CALL_TIMEOUT, config.upstream_read_timeout))
         self.stream_timeout = (connect, config.upstream_read_timeout)
-        self.tokens = TokenSource(self.http, config.gemini_business_url, self.session_timeout, clock)
+        self.tokens = TokenSource(self.http, config.gemini_business_url, self.session_timeout, clock,
+                                  hosts=(config.auth_url,), renew=renew)
 
     def create_session(self, account: Account) -> str:
         response = self._post(account, "widgetCreateSession", {"session": {"name": "", "displayName": ""}})

@@ -2,6 +2,10 @@
 
 A token is cached per worker (TTLCache) and re-signed TOKEN_REUSE seconds after it was made,
 so it never reaches the upstream near its expiry; `invalidate` drops it after a 401.
+
+A getoxsrf 302 to refreshcookies is a cookie rotation (rotation.py): it is followed once, the
+new cookies are handed to `renew` (which stores them for every worker), and getoxsrf is
+asked again with them. Only a 302 that lasts after that means the cookies are dead.
 """
 from __future__ import annotations
 
@@ -16,19 +20,29 @@ from cachetools import TTLCache
 
 from .. import hs256, logs
 from ..accounts.account import Account
-from . import errors, identity
+from . import errors, identity, rotation
+from .rotation import Rotated
 
 log = logging.getLogger("gbp.upstream.tokens")
 XSSI_PREFIX = ")]}'"
+# renew(account, rotate): runs rotate() (or learns another worker already did) and returns the
+# account with the cookies to use from now on. The accounts layer stores them (records.py).
+Renew = Callable[[Account, Callable[[], Rotated]], Account]
+
+
+def _rotate_alone(account: Account, rotate: Callable[[], Rotated]) -> Account:
+    return rotate().account
 
 
 class TokenSource:
     def __init__(self, http: requests.Session, base_url: str, timeout: tuple[float, float],
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None):
         self.http = http
         self.base_url = base_url
         self.timeout = timeout
         self.clock = clock
+        self.hosts = rotation.origins((base_url, *hosts))  # where a refreshcookies may send cookies
+        self.renew = renew or _rotate_alone
         self._cache: TTLCache = TTLCache(maxsize=4096, ttl=identity.TOKEN_REUSE, timer=clock)
         self._locks: dict[str, threading.Lock] = {}
 
@@ -40,9 +54,20 @@ class TokenSource:
         with self._locks.setdefault(account.credentials_key, threading.Lock()):
             token = self._cache.get(account.credentials_key)
             if token is None:
-                token = self._sign(account, *self._fetch_key(account))
+                used, key, key_id = self._fetch_key(account)
+                token = self._sign(account, key, key_id)
                 self._cache[account.credentials_key] = token
+                self._cache[used.credentials_key] = token  # rotated: the new cookies' token too
             return token
+
+    def refresh(self, account: Account) -> Account:
+        """Ask getoxsrf now (rotating the cookies if it says so) and cache a fresh token: what a
+        browser tab left open does (keep-alive). The account with the cookies now in use."""
+        with self._locks.setdefault(account.credentials_key, threading.Lock()):
+            used, key, key_id = self._fetch_key(account)
+            token = self._sign(account, key, key_id)
+            self._cache[account.credentials_key] = self._cache[used.credentials_key] = token
+            return used
 
     def invalidate(self, account: Account) -> None:
         self._cache.pop(account.credentials_key, None)
@@ -62,7 +87,21 @@ class TokenSource:
         logs.add_secret(token, slot=("upstream-token", account.credentials_key))
         return token
 
-    def _fetch_key(self, account: Account) -> tuple[bytes, str]:
+    def _fetch_key(self, account: Account) -> tuple[Account, bytes, str]:
+        """(the account whose cookies got the key, key, key id)."""
+        response = self._getoxsrf(account)
+        if rotation.is_refresh(response):
+            response.close()
+            account = self.renew(account, lambda: rotation.follow(self.http, response, account, self.hosts,
+                                                                  self.timeout, self.clock))
+            response = self._getoxsrf(account)
+            if rotation.is_refresh(response):
+                raise errors.CookieExpired("the account's cookies need a new sign-in: getoxsrf still asks to "
+                                           "rotate them after a rotation", status=response.status_code,
+                                           reason="refreshcookies")
+        return (account, *parse_key(response))
+
+    def _getoxsrf(self, account: Account) -> requests.Response:
         url = f"{self.base_url}/auth/getoxsrf"
         started = self.clock()
         try:
@@ -76,7 +115,7 @@ class TokenSource:
         log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status_code,
                                               "account": account.id,
                                               "ms": round((self.clock() - started) * 1000, 1)})
-        return parse_key(response)
+        return response
 
 
 def parse_key(response: requests.Response) -> tuple[bytes, str]:

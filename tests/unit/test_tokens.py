@@ -116,3 +116,73 @@ def test_upstream_down_is_not_mistaken_for_expired_cookies():
     responses.replace(responses.GET, f"{BASE}/auth/getoxsrf", body=requests.ConnectionError("refused"))
     with pytest.raises(errors.UpstreamFailed):
         TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
+
+
+def rotation_upstream(*getoxsrf_statuses):
+    """getoxsrf answering the given statuses in turn (302 = to refreshcookies), and a
+    refreshcookies that sets a new pair (Max-Age 86400)."""
+    for status in getoxsrf_statuses:
+        if status == 302:
+            getoxsrf(302, "", headers={"Location": "/auth/refreshcookies?continue=x"})
+        else:
+            getoxsrf()
+    responses.add(responses.GET, f"{BASE}/auth/refreshcookies", status=302,
+                  headers=[("Location", f"{BASE}/auth/getoxsrf"),
+                           ("Set-Cookie", "__Secure-C_SES=new-cookie; Max-Age=86400; Secure; HttpOnly; Path=/"),
+                           ("Set-Cookie", "__Host-C_OSES=new-oses; Secure; Path=/"),
+                           ("Set-Cookie", "NID=ignored; Path=/")])
+
+
+@responses.activate
+def test_a_refreshcookies_redirect_is_followed_once_with_the_same_cookies_then_getoxsrf_again():
+    rotation_upstream(302, 200)
+    renewed = []
+
+    def renew(account, rotate):
+        rotated = rotate()
+        renewed.append(rotated)
+        return rotated.account
+
+    clock = Clock()
+    source = TokenSource(requests.Session(), BASE, (1, 1), clock, renew=renew)
+    token = source.bearer(ACCOUNT)
+    assert token.count(".") == 2
+    refresh, again = responses.calls[1].request, responses.calls[2].request
+    assert refresh.url == f"{BASE}/auth/refreshcookies?continue=x"
+    assert refresh.headers["cookie"] == "__Secure-C_SES=cookie-value; __Host-C_OSES=oses-value"
+    assert again.headers["cookie"] == "__Secure-C_SES=new-cookie; __Host-C_OSES=new-oses"
+    [rotated] = renewed
+    assert (rotated.account.secure_c_ses, rotated.account.host_c_oses) == ("new-cookie", "new-oses")
+    assert rotated.expires_at == clock.now + 86400
+    # The request that met the rotation keeps its account object; both cookies find the token.
+    assert source.bearer(rotated.account) == token and len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_302_that_lasts_after_the_rotation_means_the_cookies_are_dead():
+    rotation_upstream(302, 302)
+    with pytest.raises(errors.CookieExpired) as caught:
+        TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
+    assert caught.value.reason == "refreshcookies" and "after a rotation" in caught.value.message
+    assert len(responses.calls) == 3  # getoxsrf, refreshcookies, getoxsrf: never a second rotation
+
+
+@pytest.mark.parametrize("location", ["https://evil.example/refreshcookies", "http://business.example/refreshcookies",
+                                      "https://business.example:8443/refreshcookies"])
+@responses.activate
+def test_a_refreshcookies_on_another_host_is_never_followed(location):
+    getoxsrf(302, "", headers={"Location": location})
+    with pytest.raises(errors.CookieExpired) as caught:
+        TokenSource(requests.Session(), BASE, (1, 1), hosts=("https://auth.example",)).bearer(ACCOUNT)
+    assert "another host" in caught.value.message
+    assert len(responses.calls) == 1  # the cookies went nowhere
+
+
+@responses.activate
+def test_a_refreshcookies_on_the_auth_host_is_followed():
+    getoxsrf(302, "", headers={"Location": "https://auth.example/refreshcookies"})
+    responses.add(responses.GET, "https://auth.example/refreshcookies", status=204,
+                  headers=[("Set-Cookie", "__Secure-C_SES=new-cookie; Path=/")])
+    getoxsrf()
+    TokenSource(requests.Session(), BASE, (1, 1), hosts=("https://auth.example",)).bearer(ACCOUNT)
+    assert responses.calls[2].request.headers["cookie"] == "__Secure-C_SES=new-cookie; __Host-C_OSES=oses-value"
