@@ -101,6 +101,11 @@ def _login(account_id: str, config: Config, store, admin: AccountAdmin) -> int:
     if not store.acquire_lock(handoff.lock_name(account_id), owner, config.login_timeout + 60):
         print("a sign-in is already running for this account", file=sys.stderr)
         return 1
+    if not handoff.take_slot(store, owner, config.login_concurrency, config.login_timeout + 60):
+        store.release_lock(handoff.lock_name(account_id), owner)
+        print(f"{config.login_concurrency} sign-in(s) already running, as many as LOGIN_CONCURRENCY allows; "
+              "try again when one ends", file=sys.stderr)
+        return 1
     print(f"signing in {account_id} (up to {config.login_timeout:.0f} s); when asked, type the code from "
           f"the email here, or run: python -m app.accounts code {account_id} <CODE>")
     if sys.stdin.isatty():

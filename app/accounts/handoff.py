@@ -1,5 +1,5 @@
-"""What the workers and the sign-in process share through the store: the account's login lock
-and the one-time codes a person types in (admin API / CLI).
+"""What the workers and the sign-in process share through the store: the account's login lock,
+the sign-in slots (LOGIN_CONCURRENCY), and the one-time codes a person types in (admin API / CLI).
 
 Kept apart from login.py so that importing the app never imports the sign-in process's module:
 `python -m app.accounts.login` would then find it already imported and warn (RuntimeWarning).
@@ -14,6 +14,25 @@ CODE_TTL = 15 * 60
 
 def lock_name(account_id: str) -> str:
     return f"login:{account_id}"
+
+
+def slot_name(index: int) -> str:
+    return f"login-slot:{index}"
+
+
+def take_slot(store, owner: str, limit: int, ttl: float) -> bool:
+    """One of the `limit` sign-in slots for `owner` (the sign-in's lock token), shared by every
+    worker and host: a burst of automated sign-ins is what gets accounts challenged."""
+    return any(store.acquire_lock(slot_name(i), owner, ttl) for i in range(limit))
+
+
+def release_slot(store, owner: str, limit: int) -> None:
+    for i in range(limit):
+        store.release_lock(slot_name(i), owner)  # only the slot `owner` holds is freed
+
+
+def free_slots(store, limit: int) -> int:
+    return sum(store.lock_owner(slot_name(i)) is None for i in range(limit))
 
 
 def submit_code(store, account_id: str, code: str, now: float | None = None) -> None:

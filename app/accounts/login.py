@@ -16,7 +16,7 @@ import time
 from .. import logs
 from ..config import Config, ConfigError
 from ..store import open_store
-from .handoff import lock_name, take_code
+from .handoff import lock_name, release_slot, take_code
 from .pool import refused
 from .records import Accounts
 
@@ -77,6 +77,7 @@ def run(config: Config, account_id: str, owner: str) -> int:
         return 1
     finally:
         store.release_lock(lock_name(account_id), owner)
+        release_slot(store, owner, config.login_concurrency)
         store.close()
 
 

@@ -2,7 +2,9 @@
 
 Due means: the account has no cookies yet, its cookies were refused ("needs login"), or they
 expire within LOGIN_REFRESH_LEAD. Every worker runs this loop; the account's login lock in the
-store lets exactly one of them (on any host) start the login process.
+store lets exactly one of them (on any host) start the login process, and at most
+LOGIN_CONCURRENCY sign-ins run at once across all of them (slots in the store, handoff.py):
+importing many email-only accounts signs them in one after another, never all at once.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from .handoff import lock_name
+from .handoff import free_slots, lock_name, release_slot, take_slot
 from .records import Accounts, Record, State, can_sign_in
 from .snapshot import Snapshot
 
@@ -70,32 +72,48 @@ class Refresher:
 
     def check(self) -> None:
         now = self.clock()
+        if not free_slots(self.store, self.config.login_concurrency):
+            return  # every slot is taken: nothing can start, so no lock is tried
         for record, state in self.snapshot.current():  # every field due() reads moves the version
             reason = self.due(record, state, now)
-            if reason:
-                self.start_login(record.id, reason)
+            if reason and self._start(record.id, reason) == "no slot":
+                return  # the rest wait for a slot; a later check starts them
 
     def running(self, account_id: str) -> bool:
         return self.store.lock_owner(lock_name(account_id)) is not None
 
     def start_login(self, account_id: str, reason: str = "requested") -> bool:
-        """Start a login unless one is running anywhere; True if this call started it."""
-        owner = secrets.token_hex(8)
-        if not self.store.acquire_lock(lock_name(account_id), owner, self.config.login_timeout + LOCK_MARGIN):
-            return False
+        """Start a login unless one is running for the account anywhere, or LOGIN_CONCURRENCY
+        are running; True if this call started it."""
+        return self._start(account_id, reason) == "started"
+
+    def _start(self, account_id: str, reason: str) -> str:
+        """"started", "running" (for this account, anywhere), "no slot" or "failed"."""
+        owner, ttl = secrets.token_hex(8), self.config.login_timeout + LOCK_MARGIN
+        if not self.store.acquire_lock(lock_name(account_id), owner, ttl):
+            return "running"
+        if not take_slot(self.store, owner, self.config.login_concurrency, ttl):
+            self.store.release_lock(lock_name(account_id), owner)
+            log.debug("sign-in waits for a slot (LOGIN_CONCURRENCY %d)", self.config.login_concurrency,
+                      extra={"account": account_id})
+            return "no slot"
         try:
             process = subprocess.Popen([sys.executable, "-m", "app.accounts.login", account_id, "--owner", owner],
                                        cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL)
         except OSError:
-            self.store.release_lock(lock_name(account_id), owner)
+            self._free(account_id, owner)
             log.exception("could not start the login process", extra={"account": account_id})
-            return False
+            return "failed"
         log.info("sign-in started: %s", reason, extra={"account": account_id, "login_pid": process.pid})
         if not self._children:
             atexit.register(self.stop_logins)  # registering twice is harmless: the second call finds none
         self._children[process.pid] = process
-        threading.Thread(target=self._reap, args=(process, account_id), daemon=True).start()
-        return True
+        threading.Thread(target=self._reap, args=(process, account_id, owner), daemon=True).start()
+        return "started"
+
+    def _free(self, account_id: str, owner: str) -> None:
+        self.store.release_lock(lock_name(account_id), owner)
+        release_slot(self.store, owner, self.config.login_concurrency)
 
     def stop_logins(self) -> None:
         """This process is exiting: end the sign-ins it started rather than leave them (and their
@@ -117,7 +135,11 @@ class Refresher:
         if self.config.auto_login:
             threading.Thread(target=self.start_login, args=(account_id, "cookies refused"), daemon=True).start()
 
-    def _reap(self, process: subprocess.Popen, account_id: str) -> None:
+    def _reap(self, process: subprocess.Popen, account_id: str, owner: str) -> None:
         code = process.wait()
         self._children.pop(process.pid, None)
+        try:  # the process frees both itself; one that was killed could not
+            self._free(account_id, owner)
+        except Exception:
+            log.exception("could not free the sign-in's locks", extra={"account": account_id})
         log.info("sign-in process ended", extra={"account": account_id, "exit_code": code})

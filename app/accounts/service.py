@@ -98,7 +98,10 @@ class AccountAdmin:
         if not can_sign_in(record):
             raise ValueError("this account has no email address to sign in with; set one with PATCH {\"email\": …}")
         if not self.refresher.start_login(account_id, "started by an operator"):
-            raise Conflict("a sign-in is already running for this account")
+            if self.refresher.running(account_id):
+                raise Conflict(f"A sign-in is already running for {account_id}.")
+            raise Conflict(f"{self.refresher.config.login_concurrency} sign-in(s) already running, as many as "
+                           "LOGIN_CONCURRENCY allows; try again when one ends.")
         return self.show(account_id)
 
     def submit_code(self, account_id: str, code) -> dict:

@@ -211,9 +211,7 @@
 
   function wire(id, p) {
     p.signIn.addEventListener("click", () => act(p.signIn,
-      () => api("POST", accountPath(id, "/login")).catch((error) => {
-        throw error.status === 409 ? new ApiError(409, `A sign-in is already running for ${id}.`) : error;
-      }),
+      () => api("POST", accountPath(id, "/login")),
       () => `Sign-in started for ${id}.`));
     p.toggle.addEventListener("click", () => act(p.toggle,
       () => api("PATCH", accountPath(id), { disabled: !p.account.disabled }),
