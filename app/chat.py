@@ -199,9 +199,8 @@ def _second_chance(services: Services, account: Account, call):
     try:
         return call(True)
     except errors.Forbidden as exc:
-        raise errors.AccountRefused(
-            "upstream refused access (403) twice, the second time with a fresh token and session: the account "
-            f"may be banned ({exc.message})", status=403, reason=exc.reason) from None
+        raise errors.AccountRefused("upstream refused access (403) twice, the second time with a fresh token and "
+                                    "session: the account may be banned", status=403, reason=exc.reason) from None
 
 
 def is_visible(event) -> bool:

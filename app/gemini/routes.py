@@ -15,7 +15,7 @@ from ..body import json_body
 from ..errors import ApiError, bad_request
 from ..accounts.pool import AccountGone
 from ..output import OutputLimiter, collect
-from ..upstream.errors import SessionGone
+from ..upstream.errors import AccountRefused, SessionGone
 from .sessions import Session, Sessions
 from .streaming import native_stream
 
@@ -105,7 +105,7 @@ def chat_message():
             return jsonify({**_reply_head(session), "reply": result.text, "thinking": result.thoughts,
                             "finish_reason": result.finish_reason, "refusal": result.refusal})
         answer = chat.start(services, turn, wait=services.config.keepalive_interval)
-    except AccountGone as exc:
+    except (AccountGone, AccountRefused) as exc:  # disabled, or just now refused by the upstream (§9)
         raise ApiError(409, f"{exc.message[:1].upper()}{exc.message[1:]}.", param="session_id",
                        code="session_account_unavailable") from None
     except SessionGone:

@@ -74,12 +74,12 @@ class Forbidden(UpstreamError):
     """HTTP 403: banned account, stale csesidx or a session of another login (meaning disputed)."""
 
 
-class SessionRefused(UpstreamError):
-    """403 for one named session on an account that can still make new ones."""
-
-
 class SessionGone(UpstreamError):
     """HTTP 404 for a session we named: the upstream no longer knows it."""
+
+
+class SessionRefused(SessionGone):
+    """403 for one named session on an account that can still make new ones: as good as gone."""
 
 
 class UpstreamOverloaded(UpstreamError):

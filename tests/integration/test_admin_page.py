@@ -92,7 +92,7 @@ def clean(admin_proxy, accounts):
         if account["id"] not in BASE:
             accounts.delete(account["id"])
     for account_id in BASE:
-        accounts.change(account_id, disabled=False)
+        accounts.enable(account_id)
         accounts.change_state(account_id, cooldown_until=0, cooldown_level=0, needs_login=False, login={},
                               last_error="", requests=0, errors=0)
     yield
@@ -201,6 +201,31 @@ def test_disabling_and_enabling(page, admin_proxy):
     assert api(admin_proxy, "GET", "/admin/accounts/page2@example.com").json()["disabled"] is True
     page.get_by_role("button", name="Enable page2@example.com").click()
     expect(row(page, "page2@example.com").locator(".badge")).to_have_text("active")
+
+
+def test_a_banned_account_shows_why_until_an_operator_enables_it(page, admin_proxy, sim):
+    simulator, _ = sim
+    simulator.control("POST", "reset")
+    simulator.control("POST", "accounts/820002/ban")  # page2: every widget call is a 403 now
+    try:
+        for _ in range(6):  # round robin: one of these meets page2, is retried once, then served elsewhere
+            answer = requests.post(f"{admin_proxy.url}/v1/chat/completions", timeout=20, json={
+                "model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]})
+            assert answer.status_code == 200, answer.text
+        assert api(admin_proxy, "GET", "/admin/accounts/page2@example.com").json()["banned"] is True
+        opened(page, admin_proxy)
+        banned = row(page, "page2@example.com")
+        expect(banned.locator(".badge")).to_have_text("banned")
+        expect(banned.locator(".refusal")).to_contain_text("upstream refused access (403) twice")
+        expect(banned.get_by_role("button", name="Enable page2@example.com")).to_be_visible()
+        page.screenshot(path=SCREENSHOT.replace(".png", "-banned.png"), full_page=True)
+        banned.get_by_role("button", name="Enable page2@example.com").click()
+        expect(banned.locator(".badge")).to_have_text("active")
+        expect(banned.locator(".refusal")).to_have_count(0)
+        shown = api(admin_proxy, "GET", "/admin/accounts/page2@example.com").json()
+        assert shown["disabled_reason"] == "" and shown["banned"] is False
+    finally:
+        simulator.control("POST", "reset")
 
 
 def test_a_cooling_account_counts_down_until_cleared(page, admin_proxy, accounts):

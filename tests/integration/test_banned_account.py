@@ -155,3 +155,77 @@ def test_a_single_403_then_success_on_a_fresh_session_disables_nothing(sim, ban_
     for account in (A, B):
         assert shown(ban_proxy, account)["state"] == "active"
     assert requests.get(f"{ban_proxy.url}/health", timeout=10).json()["accounts"]["banned"] == 0
+
+
+def test_access_restricted_at_sign_in_disables_the_account(sim, accounts_file, tmp_path):
+    """A real Chromium sign-in (AUTO_LOGIN) that ends on the "Access Restricted" page (§11.1 step 8)."""
+    proxy = Gunicorn(pool_env(sim, accounts_file, tmp_path, AUTO_LOGIN="true", LOGIN_CHECK_INTERVAL="0.5",
+                              LOGIN_TIMEOUT="60", LOG_LEVEL="info", LOG_FORMAT="json"), workers=1)
+    try:
+        sim.control("POST", f"accounts/{A['csesidx']}/ban")
+        sim.control("POST", f"accounts/{A['csesidx']}/expire")  # its cookies die too: a sign-in is due
+        for n in range(4):  # A is met, marked "needs login" and skipped; B answers
+            chat(proxy, f"while signing in {n}")
+        account = wait_for(lambda: (a := shown(proxy, A))["disabled"] and a, timeout=60,
+                           what="the sign-in to end on Access Restricted")
+        assert account["banned"] is True and account["login"]["status"] == "failed"
+        assert account["disabled_reason"].startswith("upstream refused access at sign-in: Access Restricted (403)")
+        health = requests.get(f"{proxy.url}/health", timeout=10).json()["accounts"]
+        assert health["banned"] == 1 and health["usable"] == 1
+        wait_for(lambda: warnings_about(proxy, A), what="the warning")
+        time.sleep(2)  # several refresher rounds: a disabled account is not signed in again
+        attempts = [r for r in sim.requests_log() if r["verb"] == "login_email"]
+        assert len(attempts) == 1 and attempts[0]["refused"] == "banned"
+        assert len(warnings_about(proxy, A)) == 1
+    finally:
+        proxy.stop()
+
+
+def native_session(ban_proxy, sim):
+    """A native session and the account (A or B) it was made on."""
+    mark = sim.requests_log()[-1]["seq"] if sim.requests_log() else 0
+    created = requests.post(f"{ban_proxy.url}/gemini/sessions", headers={"Authorization": f"Bearer {API_KEY}"},
+                            timeout=10)
+    assert created.status_code == 201, created.text
+    made = [r for r in sim.requests_log(mark) if r["verb"] == "widgetCreateSession" and r["status"] == 200]
+    return created.json()["session_id"], next(a for a in (A, B) if a["csesidx"] == made[-1]["csesidx"])
+
+
+def native_chat(ban_proxy, session_id, text):
+    return requests.post(f"{ban_proxy.url}/gemini/chat", headers={"Authorization": f"Bearer {API_KEY}"},
+                         json={"session_id": session_id, "message": text}, timeout=20)
+
+
+def test_a_native_session_on_a_banned_account_is_told_so_and_the_account_disabled(sim, ban_proxy):
+    session_id, owner = native_session(ban_proxy, sim)
+    mark = sim.requests_log()[-1]["seq"]
+    sim.control("POST", f"accounts/{owner['csesidx']}/ban")
+    refused = native_chat(ban_proxy, session_id, "hello")
+    assert refused.status_code == 409, refused.text  # the session's history is upstream: no silent switch
+    error = refused.json()["error"]
+    assert error["code"] == "session_account_unavailable" and "refused access (403)" in error["message"]
+    # The turn's own session refused, then a fresh token and a fresh session (the account's test) refused.
+    assert [c for c in calls(sim, owner, since=mark) if c[0] != "getoxsrf"] == \
+        [("widgetStreamAssist", 403), ("widgetCreateSession", 403)]
+    assert shown(ban_proxy, owner)["banned"] is True
+    again = native_chat(ban_proxy, session_id, "hello?")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "session_account_unavailable"
+    assert [c for c in calls(sim, owner, since=mark) if c[0] != "getoxsrf"] == \
+        [("widgetStreamAssist", 403), ("widgetCreateSession", 403)], "nothing more for the banned account"
+
+
+@pytest.mark.parametrize("refusals", [1, 2])
+def test_a_refused_native_session_is_retried_on_its_own_session_and_never_bans(sim, ban_proxy, refusals):
+    session_id, owner = native_session(ban_proxy, sim)
+    mark = sim.requests_log()[-1]["seq"]
+    sim.fault("http_error", status=403, verb="widgetStreamAssist", csesidx=owner["csesidx"], count=refusals)
+    answer = native_chat(ban_proxy, session_id, "hello")
+    # The account proves itself on a new session (kept as its spare); the turn stays on its own session.
+    expected = [("widgetStreamAssist", 403), ("widgetCreateSession", 200),
+                ("widgetStreamAssist", 403 if refusals == 2 else 200)]
+    assert [c for c in calls(sim, owner, since=mark) if c[0] != "getoxsrf"] == expected
+    if refusals == 1:
+        assert answer.status_code == 200 and answer.json()["reply"] == reply_for("hello", [], 3).text
+    else:  # the upstream refuses this one session, not the account: the session is dropped
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "session_not_found"
+    assert shown(ban_proxy, owner)["state"] == "active"

@@ -112,3 +112,19 @@ def test_a_code_older_than_the_login_is_ignored(store):
     from app.accounts.handoff import submit_code
     submit_code(store, "a@example.com", "OLD123", now=100.0)
     assert take_code(store, "a@example.com", since=200.0) is None
+
+
+def test_enabling_clears_why_an_account_was_disabled_and_a_reimport_keeps_it(admin):
+    admin.add({"id": "a@example.com", "secure_c_ses": "S", "csesidx": "1", "config_id": UUID})
+    assert admin.accounts.disable("a@example.com", "upstream refused access (403) twice", by="upstream")
+    assert not admin.accounts.disable("a@example.com", "again", by="upstream")  # already: no second warning
+    shown = admin.show("a@example.com")
+    assert shown["state"] == "disabled" and shown["banned"] is True and shown["disabled_at"]
+    assert shown["disabled_reason"] == "upstream refused access (403) twice"
+    admin.accounts.upsert(Record(id="a@example.com", secure_c_ses="S2", csesidx="1", config_id=UUID, source="file"))
+    assert admin.show("a@example.com")["banned"] is True  # new cookies do not lift a ban
+    enabled = admin.update("a@example.com", {"disabled": False})
+    assert enabled["state"] == "active" and enabled["banned"] is False and enabled["disabled_reason"] == ""
+    assert admin.accounts.get("a@example.com").disabled_by == ""
+    by_hand = admin.update("a@example.com", {"disabled": True})
+    assert by_hand["banned"] is False and by_hand["disabled_reason"] == "disabled by an operator"

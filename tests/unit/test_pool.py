@@ -181,3 +181,24 @@ def test_waiting_for_sign_in_only_when_a_sign_in_will_come(accounts, clock):
     assert "waiting" not in str(caught.value) and "AUTO_LOGIN is off" in str(caught.value)
     with pytest.raises(errors.AccountUnavailable, match="waiting for sign-in"):
         pool_of(accounts, clock).pinned("a2@example.com")
+
+
+def test_a_refused_account_is_disabled_once_with_its_reason_and_never_chosen(accounts, clock, caplog):
+    pool = pool_of(accounts, clock)
+    account = accounts.get("a1@example.com").account()
+    refusal = errors.AccountRefused("upstream refused access (403) twice", status=403, reason="PERMISSION_DENIED")
+    with caplog.at_level("WARNING", logger="gbp.accounts.pool"):
+        pool.failed(account, refusal)
+        pool.failed(account, refusal)  # another request (or worker) met it too: still one warning
+    record = accounts.get("a1@example.com")
+    assert record.disabled and record.disabled_by == "upstream"
+    assert record.disabled_reason.startswith("upstream refused access (403) twice")
+    assert len(caplog.records) == 1 and "refuses it" in caplog.records[0].getMessage()
+    assert {pool.acquire().id for _ in range(6)} == {"a2@example.com", "a3@example.com"}
+    assert pool.snapshot.current().banned == 1
+
+
+def test_a_single_forbidden_changes_nothing_but_the_counters(accounts, clock):
+    pool = pool_of(accounts, clock)
+    pool.failed(accounts.get("a1@example.com").account(), errors.Forbidden("no", status=403))
+    assert not accounts.get("a1@example.com").disabled
