@@ -168,8 +168,9 @@ class AccountPool:
         if stuck:
             parts.append(f"{stuck} need{'s' * (stuck == 1)} a sign-in ({reason})")
         disabled = everything.disabled - left[DISABLED]
-        if disabled:
-            parts.append(f"{disabled} disabled")
+        if disabled:  # those the upstream refused need an operator to look, not just a wait
+            banned = everything.banned - sum(r.disabled and r.disabled_by == UPSTREAM for r, _ in tried)
+            parts.append(f"{disabled} disabled" + (f" ({banned} refused by the upstream)" if banned else ""))
         if tried:
             parts.append(f"{len(tried)} already failed for this request")
         retry = math.ceil(first - now) if cooling else SIGN_IN_RETRY

@@ -229,3 +229,21 @@ def test_a_refused_native_session_is_retried_on_its_own_session_and_never_bans(s
     else:  # the upstream refuses this one session, not the account: the session is dropped
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "session_not_found"
     assert shown(ban_proxy, owner)["state"] == "active"
+
+
+def test_with_every_account_banned_clients_get_a_503_that_says_so(sim, ban_proxy):
+    mark = sim.requests_log()[-1]["seq"] if sim.requests_log() else 0
+    for account in (A, B):
+        sim.control("POST", f"accounts/{account['csesidx']}/ban")
+    answers = [requests.post(f"{ban_proxy.url}/v1/chat/completions", timeout=20,
+                             headers={"Authorization": f"Bearer {API_KEY}"},
+                             json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+               for _ in range(3)]
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert all(a.json()["error"]["code"] == "account_unavailable" and a.headers["Retry-After"] for a in answers)
+    assert "refused access (403) twice" in answers[0].json()["error"]["message"]
+    assert "2 disabled (2 refused by the upstream)" in answers[-1].json()["error"]["message"]
+    for account in (A, B):  # one refusal and one retry each, then nothing
+        assert len([c for c in calls(sim, account, since=mark) if c[1] == 403]) == 2
+    health = requests.get(f"{ban_proxy.url}/health", timeout=10).json()
+    assert health["status"] == "degraded" and health["accounts"]["banned"] == 2

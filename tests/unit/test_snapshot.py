@@ -192,7 +192,7 @@ def test_what_a_view_works_out_agrees_with_each_accounts_status():
         items = []
         for n in range(rng.randrange(0, 30)):
             record = Record(id=f"a{n}", secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
-                            disabled=rng.random() < 0.2)
+                            disabled=rng.random() < 0.2, disabled_by=rng.choice(["", "upstream"]))
             state = State(cooldown_until=rng.choice([0, 90, 100, 110, 120]), needs_login=rng.random() < 0.2,
                           login={"status": rng.choice(["waiting_for_code", "running", None])})
             items.append((record, state))
@@ -204,6 +204,7 @@ def test_what_a_view_works_out_agrees_with_each_accounts_status():
         assert view.needs_login == sum(not r.disabled and (not r.has_cookies or s.needs_login) for r, s in items)
         assert view.waiting_for_code == sum(not r.disabled and s.login["status"] == "waiting_for_code"
                                             for r, s in items)
+        assert view.banned == sum(r.disabled and r.disabled_by == "upstream" for r, s in items)
 
 
 def reference_why_none(pool, everything, exclude, now):
@@ -228,8 +229,9 @@ def reference_why_none(pool, everything, exclude, now):
     if stuck:
         parts.append(f"{len(stuck)} need{'s' * (len(stuck) == 1)} a sign-in ({'; '.join(sorted(set(stuck)))})")
     disabled = sum(st == DISABLED for st, _, _ in states)
+    banned = sum(st == DISABLED and r.disabled_by == "upstream" for st, _, r in states)
     if disabled:
-        parts.append(f"{disabled} disabled")
+        parts.append(f"{disabled} disabled" + (f" ({banned} refused by the upstream)" if banned else ""))
     if len(states) < len(everything):
         parts.append(f"{len(everything) - len(states)} already failed for this request")
     retry = math.ceil(min(cooling)) if cooling else 30
@@ -248,7 +250,7 @@ def test_why_no_account_can_serve_is_told_from_counts_as_it_was_from_every_accou
         for n in range(rng.randrange(0, 10)):
             record = Record(id=f"a{n}" + rng.choice(["", "@example.com"]), email=rng.choice(["", "e@example.com"]),
                             secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
-                            disabled=rng.random() < 0.2)
+                            disabled=rng.random() < 0.2, disabled_by=rng.choice(["", "operator", "upstream"]))
             items.append((record, State(cooldown_until=rng.choice([0, 100, 100.5, 101.5, 110, 130, 130]),
                                         needs_login=rng.random() < 0.3)))
         view, now = View(items), 100.0
