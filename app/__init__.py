@@ -7,6 +7,7 @@ from flask import Flask
 
 from . import errors, headers, logs, observe, redirects, shutdown
 from .accounts import sources
+from .accounts.keepalive import KeepAlive
 from .accounts.pool import AccountPool
 from .accounts.records import Accounts
 from .accounts.refresh import Refresher
@@ -46,7 +47,9 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
                        max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
                        auto_login=config.auto_login, snapshot=snapshot)
-    upkeep = Upkeep(accounts, snapshot, sources.from_config(config))
+    keepalive = KeepAlive(accounts, snapshot, upstream.tokens.refresh, config.keepalive_refresh_interval,
+                          on_needs_login=refresher.request)
+    upkeep = Upkeep(accounts, snapshot, sources.from_config(config), keepalive=keepalive)
     try:
         upkeep.import_configured()
     except StoreUnavailable as exc:  # serve anyway: /health says why; the upkeep imports them later

@@ -84,6 +84,7 @@ class Config:
     login_code_wait: float = 120.0
     login_resends: int = 2
     login_concurrency: int = 1
+    keepalive_refresh_interval: float = 3600.0
     browser_executable: str = "/usr/bin/chromium"
     browser_headless: bool = True
     browser_proxy: str = ""
@@ -303,6 +304,7 @@ class _Reader:
             "login_code_wait": self.number("LOGIN_CODE_WAIT", 120.0, minimum=1),
             "login_resends": self.integer("LOGIN_RESENDS", 2, 0, 10),
             "login_concurrency": self.integer("LOGIN_CONCURRENCY", 1, 1, 20),
+            "keepalive_refresh_interval": self.number("KEEPALIVE_REFRESH_INTERVAL", 3600.0, minimum=0),
             "browser_executable": self.text("BROWSER_EXECUTABLE", default="/usr/bin/chromium"),
             "browser_headless": self.boolean("BROWSER_HEADLESS", True),
             "browser_proxy": self.text("BROWSER_PROXY"),

@@ -59,3 +59,9 @@ def take_code(store, account_id: str, since: float) -> str | None:
 def rotation_lock(account_id: str) -> str:
     """Held while one worker rotates the account's cookies (renewal.py)."""
     return f"rotate:{account_id}"
+
+
+def keepalive_lock(account_id: str) -> str:
+    """Taken for a whole KEEPALIVE_REFRESH_INTERVAL by the worker that keeps the account alive
+    (keepalive.py) and never released: the others see it was done this interval."""
+    return f"keepalive:{account_id}"

@@ -8,7 +8,8 @@ workers importing at once write the same thing.
 
 The same tick refreshes the worker's account snapshot and remembers whether the store
 answered, so /health can say the store is down at once instead of waiting on it; read() bounds
-the wait of a /health that comes before the tick has noticed.
+the wait of a /health that comes before the tick has noticed. It also starts the keep-alive of
+idle accounts (keepalive.py), which runs in its own greenlet.
 """
 from __future__ import annotations
 
@@ -30,12 +31,13 @@ READ_WITHIN = 2.0  # seconds /health waits for a store its check has not yet fou
 
 class Upkeep:
     def __init__(self, accounts: Accounts, snapshot: Snapshot, configured: list[Record],
-                 interval: float = INTERVAL, clock=time.monotonic):
+                 interval: float = INTERVAL, clock=time.monotonic, keepalive=None):
         self.accounts = accounts
         self.snapshot = snapshot
         self.configured = configured
         self.interval = interval
         self.clock = clock
+        self.keepalive = keepalive
         basis = "\n".join(sorted(f"{r.id}\t{sources.fingerprint(r)}" for r in configured))
         # One marker per set of configured accounts: hosts sharing a store with different
         # settings each notice their own accounts missing.
@@ -125,5 +127,7 @@ class Upkeep:
             time.sleep(self.interval)
             try:
                 self.tick()
+                if self.keepalive is not None and self._failure is None:
+                    self.keepalive.tick()
             except Exception:
                 log.exception("accounts upkeep failed")
