@@ -47,6 +47,11 @@ class Store(Protocol):
         applies to the new value (None: it never expires, even if the old one did).
         """
 
+    def incr(self, namespace: str, key: str, amount: int = 1, expires_at: float | None = None) -> int:
+        """Atomically add `amount` to the counter record {"n": int} (a missing or expired record
+        counts from 0) and return the new count; expires_at applies as in update(). One round
+        trip and no retries, so a counter every worker bumps at once stays cheap."""
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         """True if `owner` now holds the lock for ttl seconds (re-acquiring refreshes the ttl)."""
 
@@ -77,3 +82,9 @@ def check_ttl(ttl: float) -> float:
     if not ttl > 0:
         raise ValueError(f"lock ttl must be > 0 seconds, got {ttl!r}")
     return float(ttl)
+
+
+def count(value: dict | None) -> int:
+    """The count of a counter record (incr()); 0 when missing or not a counter."""
+    n = (value or {}).get("n", 0)
+    return n if isinstance(n, int) and not isinstance(n, bool) else 0

@@ -24,6 +24,8 @@ index is scored with the server's TIME for the same reason.
   value after a short random pause (a hot key costs retries, not wrong answers). A connection
   lost while watching raises StoreUnavailable (the write may or may not have landed), rather
   than retrying a change that might then apply twice.
+- incr is one Lua script: read the counter record, add, write it back as {"n": count} with
+  its expiry and index entry, so a counter many workers bump never retries.
 - locks are SET PX leases; acquire (NX, or refresh when the owner matches) and release
   (compare-and-delete) are Lua scripts, so no one ever frees or extends someone else's lock.
 
@@ -52,7 +54,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ReadOnlyError, WatchError
 from redis.retry import Retry
 
-from .base import Change, StoreUnavailable, check_ttl, decode, encode
+from .base import Change, StoreUnavailable, check_ttl, count, decode, encode
 
 PREFIX = "gbp:"
 CONFLICT_PAUSE = 0.001  # seconds; see update()
@@ -106,6 +108,29 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 return out
+"""
+
+# KEYS: record, index   ARGV: key, amount, px (0 = never expires)   -> the new count.
+# The record stays the JSON object {"n": count} every other operation reads.
+INCR = NOW_MS + """
+local raw = redis.call('GET', KEYS[1])
+local n = 0
+if raw then
+  local ok, value = pcall(cjson.decode, raw)
+  if ok and type(value) == 'table' and type(value['n']) == 'number' then n = value['n'] end
+end
+n = n + tonumber(ARGV[2])
+local data = '{"n":' .. string.format('%d', n) .. '}'
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+local px = tonumber(ARGV[3])
+if px > 0 then
+  redis.call('SET', KEYS[1], data, 'PX', px)
+  redis.call('ZADD', KEYS[2], now + px, ARGV[1])
+else
+  redis.call('SET', KEYS[1], data)
+  redis.call('ZADD', KEYS[2], 'inf', ARGV[1])
+end
+return n
 """
 
 # KEYS: lock   ARGV: owner, px
@@ -163,6 +188,7 @@ class RedisStore:
             self._put = self._client.register_script(PUT)
             self._delete = self._client.register_script(DELETE)
             self._list = self._client.register_script(LIST)
+            self._incr = self._client.register_script(INCR)
             self._acquire = self._client.register_script(ACQUIRE)
             self._release = self._client.register_script(RELEASE)
         return self._client
@@ -234,6 +260,15 @@ class RedisStore:
                         # pause that grows with the conflicts, so a crowd does not retry in step.
                         time.sleep(random.uniform(0, CONFLICT_PAUSE * min(attempt + 1, 10)))
         return self._call(run)
+
+    def incr(self, namespace: str, key: str, amount: int = 1, expires_at: float | None = None) -> int:
+        keys = [record_key(namespace, key), index_key(namespace)]
+        px = self._px(expires_at)
+        if px is None:  # already expired: as update(), nothing is left, and the count is what it would be
+            current = self.get(namespace, key)
+            self.delete(namespace, key)
+            return count(current) + amount
+        return int(self._call(lambda client: self._incr(keys=keys, args=[key, int(amount), px], client=client)))
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         px = max(1, math.ceil(check_ttl(ttl) * 1000))

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 
-from .base import Change, StoreUnavailable, check_ttl, decode, encode
+from .base import Change, StoreUnavailable, check_ttl, count, decode, encode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -150,6 +150,10 @@ class SqliteStore:
                 raise
             self._wrote(db)
         return new
+
+    def incr(self, namespace: str, key: str, amount: int = 1, expires_at: float | None = None) -> int:
+        # update() already holds the write lock from its read to its write (BEGIN IMMEDIATE).
+        return self.update(namespace, key, lambda value: {"n": count(value) + amount}, expires_at)["n"]
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         ttl = check_ttl(ttl)

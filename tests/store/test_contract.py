@@ -6,7 +6,7 @@ import multiprocessing
 import pytest
 
 from app.store import Store
-from tests.store.workers import bump, exchange, increment, open_spec
+from tests.store.workers import bump, count_up, exchange, increment, open_spec
 
 SHORT = 0.1  # a lifetime that has surely ended after advance(LATER)
 LATER = 0.25
@@ -247,3 +247,33 @@ def test_a_lock_needs_a_positive_ttl(store):
         with pytest.raises(ValueError):
             store.acquire_lock("login", "worker-1", ttl)
     assert store.lock_owner("login") is None
+
+
+def test_incr_counts_from_zero_and_is_a_plain_record(store):
+    assert store.incr("counts", "a") == 1
+    assert store.incr("counts", "a", 4) == 5
+    assert store.incr("counts", "a", -2) == 3
+    assert store.get("counts", "a") == {"n": 3}
+    assert store.list("counts") == {"a": {"n": 3}}
+    assert store.incr("counts", "b") == 1  # counters are independent
+
+
+def test_incr_restarts_after_the_counter_expired(backend, store):
+    assert store.incr("counts", "day", expires_at=backend.clock() + SHORT) == 1
+    assert store.incr("counts", "day", expires_at=backend.clock() + SHORT) == 2
+    backend.advance(LATER)
+    assert store.get("counts", "day") is None
+    assert store.incr("counts", "day", expires_at=backend.clock() + LONG) == 1
+
+
+def test_incr_is_atomic_across_processes(backend, store):
+    processes, times = 4, 50
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(processes)
+    children = [ctx.Process(target=count_up, args=(backend.spec, times, start)) for _ in range(processes)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0] * processes
+    assert store.get("counters", "incr") == {"n": processes * times}

@@ -39,3 +39,11 @@ def first_open(path: str, start) -> None:
     start.wait(30)
     store.put("workers", str(os.getpid()), {"ok": True})
     store.close()
+
+
+def count_up(spec: tuple, times: int, start) -> None:
+    store = open_spec(spec)
+    start.wait(30)
+    for _ in range(times):
+        store.incr("counters", "incr")
+    store.close()
