@@ -53,6 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how an unknown modelId is refused (404 NOT_FOUND or 400 INVALID_ARGUMENT)")
     parser.add_argument("--quota", type=int, help="streamAssist calls per window per account")
     parser.add_argument("--quota-window", type=float, help="quota window in seconds")
+    for kind in ("text", "image", "video"):
+        parser.add_argument(f"--daily-quota-{kind}", type=int, help=f"{kind} calls per account per quota day")
+    parser.add_argument("--quota-reset-tz", help="time zone of the daily reset (America/Los_Angeles)")
+    parser.add_argument("--quota-reset-hour", type=int, help="hour of the daily reset (0)")
     parser.add_argument("--cookie-lifetime", type=float,
                         help="seconds the cookies of a sign-in work")
     parser.add_argument("--cookie-rotate-after", type=float,
@@ -67,7 +71,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name) for name in (
         "ttfb", "chunk_delay", "piece_delay", "reply_words", "layout", "key_lifetime",
         "require_oses", "models", "unknown_model_status", "quota", "quota_window", "cookie_lifetime",
-        "cookie_rotate_after", "maildir")
+        "cookie_rotate_after", "maildir", "daily_quota_text", "daily_quota_image", "daily_quota_video",
+        "quota_reset_tz", "quota_reset_hour")
         if getattr(args, name) is not None}
     return Settings().updated(overrides)
 

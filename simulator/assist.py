@@ -8,7 +8,8 @@ from flask import request
 from .elements import SessionInfo, plan_for
 from .envelope import Call, owned_session
 from .errors import GoogleError, resource_exhausted
-from .faults import SHAPE_KINDS, STREAM_KINDS
+from .faults import SHAPE_KINDS, STREAM_KINDS, Fault
+from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
 from .replies import reply_for
 from .sessions import Turn, new_numeric_id
 from .shapes import plan_shape
@@ -48,6 +49,20 @@ def check_file_ids(body: dict) -> None:
         raise GoogleError(400, f"File {file_ids[0]!r} not found in this session.")
 
 
+def spend_daily(state, csesidx: str, body: dict, now: float):
+    """Count the call against its kind's daily budget; spent, raise the HTTP 429 or return
+    the in-stream error as a fault (quota_in_stream)."""
+    settings = state.settings
+    kind = request_kind(body)
+    day = quota_day(now, settings.quota_reset_tz, settings.quota_reset_hour)
+    if state.daily.try_spend(csesidx, kind, day, getattr(settings, f"daily_quota_{kind}")):
+        return None
+    note(quota=f"{kind} spent")
+    if settings.quota_in_stream:
+        return Fault(id=0, kind="stream_429", reason=QUOTA_REASON, after=0)
+    raise resource_exhausted(QUOTA_REASON)
+
+
 def stream_assist(call: Call):
     state, body, csesidx = call.state, call.request, call.account.csesidx
     session = owned_session(call, body.get("session"))
@@ -57,8 +72,10 @@ def stream_assist(call: Call):
     if not state.quota.try_spend(csesidx, call.now, state.settings.quota,
                                  state.settings.quota_window):
         note(quota="exhausted")
-        raise resource_exhausted("RATE_LIMIT_EXCEEDED")
-    fault = state.faults.take("widgetStreamAssist", csesidx, kinds=STREAM_KINDS)
+        raise resource_exhausted(RATE_REASON)
+    fault = spend_daily(state, csesidx, body, call.now)
+    if fault is None:
+        fault = state.faults.take("widgetStreamAssist", csesidx, kinds=STREAM_KINDS)
     if fault is not None:
         note(fault=fault.kind)
     reply = reply_for(text, session.queries(), state.settings.reply_words)

@@ -78,7 +78,7 @@ def list_accounts():
     state = current_state()
     now = state.now()
     return jsonify({"accounts": [a.to_json(now) for a in state.accounts.all()],
-                    "quota": state.quota.usage()})
+                    "quota": state.quota.usage(), "daily_quota": state.daily.usage()})
 
 
 @bp.post("/accounts")

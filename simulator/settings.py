@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 # The modelIds the real service accepts today, from the protocol notes (§7.1, §14), kept apart
 # from the gateway's list on purpose: a copy could never catch the gateway advertising a model
@@ -47,6 +48,12 @@ class Settings:
     foreign_session_status: int = 404
     quota: int | None = None  # widgetStreamAssist calls per window per account
     quota_window: float = 60.0
+    daily_quota_text: int | None = None  # widgetStreamAssist calls per account per quota day
+    daily_quota_image: int | None = None  # ... with toolsSpec.imageGenerationSpec
+    daily_quota_video: int | None = None  # ... with toolsSpec.videoGenerationSpec
+    quota_reset_tz: str = "America/Los_Angeles"  # the daily budgets reset at quota_reset_hour:00 here
+    quota_reset_hour: int = 0
+    quota_in_stream: bool = False  # a spent budget answers 200 with an error element, not HTTP 429 (Q2)
     project_number: str = "987654321098"
     cookie_lifetime: float = 86400.0  # seconds the cookies of a sign-in work (§10.1: ~24 h)
     # Rotation (§3.2, §13 Q12): after this age getoxsrf answers 302 to refreshcookies (None: never).
@@ -115,6 +122,20 @@ def _quota(key, value):
     return None if value is None else _count(key, value)
 
 
+def _zone(key, value):
+    try:
+        ZoneInfo(value)
+    except Exception:
+        raise SettingsError(f"{key} must be an IANA time zone name") from None
+    return value
+
+
+def _hour(key, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+        raise SettingsError(f"{key} must be an integer from 0 to 23")
+    return value
+
+
 def _path(key, value):
     if value is not None and (not isinstance(value, str) or not value):
         raise SettingsError(f"{key} must be a directory path or null")
@@ -141,6 +162,12 @@ _VALIDATORS = {
     "foreign_session_status": _one_of(FOREIGN_SESSION_STATUSES),
     "quota": _quota,
     "quota_window": lambda key, value: _number(key, value, minimum=0.001),
+    "daily_quota_text": _quota,
+    "daily_quota_image": _quota,
+    "daily_quota_video": _quota,
+    "quota_reset_tz": _zone,
+    "quota_reset_hour": _hour,
+    "quota_in_stream": _flag,
     "project_number": _digits,
     "cookie_lifetime": lambda key, value: _number(key, value, minimum=1.0),
     "cookie_rotate_after": lambda key, value: None if value is None else _number(key, value),

@@ -10,7 +10,7 @@ from flask import current_app, g
 from .accounts import Account, AccountBook
 from .faults import FaultBook
 from .logins import SigninBook
-from .quota import QuotaCounters
+from .quota import DailyQuotas, QuotaCounters
 from .requestlog import RequestLog
 from .sessions import SessionBook
 from .settings import Settings
@@ -32,6 +32,7 @@ class SimState:
         self.faults = FaultBook()
         self.log = RequestLog(sink)
         self.quota = QuotaCounters()
+        self.daily = DailyQuotas()
         self.signin = SigninBook()  # sign-ins in flight and the codes mailed
 
     def now(self) -> float:
@@ -53,6 +54,7 @@ class SimState:
         self.sessions.clear()
         self.log.clear()
         self.quota.clear()
+        self.daily.clear()
         self.signin.clear()
 
 

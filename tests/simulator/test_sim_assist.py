@@ -157,3 +157,61 @@ def test_quota_window_resets(up, sim, app):
     state.clock = lambda: time.time() + 61  # the window is over; tokens are still valid
     assert up.stream(session, "q").status_code == 200
     assert up.stream(session, "q").status_code == 429
+
+
+def media(up, session, spec, **kw):
+    inner = {"session": session, "query": {"parts": [{"text": "draw"}]}, "filter": "", "fileIds": [],
+             "answerGenerationMode": "NORMAL", "assistSkippingMode": "REQUEST_ASSIST", "toolsSpec": {spec: {}}}
+    return up.call("widgetStreamAssist", inner, **kw)
+
+
+def test_daily_quotas_per_kind_spend_apart_and_reset_at_the_configured_hour(up, sim, app):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    state = app.extensions["simulator"]
+    session = up.create_session()
+    evening = datetime(2026, 12, 5, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp()
+    state.clock = lambda: evening  # half an hour before Pacific midnight
+
+    def signed():  # a JWT valid at the simulator's time
+        return {"token": up.token(now=int(state.clock()))}
+
+    sim.patch("settings", json={"daily_quota_image": 1, "daily_quota_text": 2})
+    assert media(up, session, "imageGenerationSpec", **signed()).status_code == 200
+    spent = media(up, session, "imageGenerationSpec", **signed())
+    assert spent.status_code == 429
+    error = spent.get_json()["error"]
+    assert error["status"] == "RESOURCE_EXHAUSTED" and error["details"][0]["reason"] == "QUOTA_EXCEEDED"
+    assert up.stream(session, "text is another budget", **signed()).status_code == 200
+    assert media(up, session, "videoGenerationSpec", **signed()).status_code == 200  # video has no budget
+    assert up.stream(session, "the second text", **signed()).status_code == 200
+    assert up.stream(session, "the third text", **signed()).status_code == 429
+    usage = sim.get("accounts").get_json()["daily_quota"][up.csesidx]
+    assert usage["image"] == {"day": "2026-12-05", "used": 1} and usage["text"]["used"] == 2
+
+    state.clock = lambda: evening + 31 * 60  # 00:01 Pacific: a new quota day
+    assert media(up, session, "imageGenerationSpec", **signed()).status_code == 200
+    assert up.stream(session, "a new day", **signed()).status_code == 200
+
+    sim.patch("settings", json={"quota_reset_tz": "UTC", "quota_reset_hour": 9})
+    nine = datetime(2026, 12, 6, 9, tzinfo=ZoneInfo("UTC")).timestamp()
+    state.clock = lambda: nine - 60
+    assert media(up, session, "imageGenerationSpec", **signed()).status_code == 200
+    assert media(up, session, "imageGenerationSpec", **signed()).status_code == 429
+    state.clock = lambda: nine + 1
+    assert media(up, session, "imageGenerationSpec", **signed()).status_code == 200
+
+
+def test_a_spent_daily_quota_can_come_inside_the_stream(up, sim):
+    sim.patch("settings", json={"daily_quota_text": 0, "quota_in_stream": True})
+    response = up.stream(up.create_session(), "q")
+    assert response.status_code == 200
+    [error] = [e for e in json.loads(response.get_data()) if "error" in e]
+    assert error["error"]["code"] == 429 and error["error"]["details"][0]["reason"] == "QUOTA_EXCEEDED"
+
+
+@pytest.mark.parametrize("patch", [{"quota_reset_tz": "Mars/Olympus"}, {"quota_reset_hour": 24},
+                                   {"daily_quota_image": -1}, {"quota_in_stream": "yes"}])
+def test_bad_daily_quota_settings_are_refused(sim, patch):
+    assert sim.patch("settings", json=patch).status_code == 400
