@@ -9,6 +9,7 @@ from . import errors, headers, logs, observe, redirects, shutdown
 from .accounts import sources
 from .accounts.keepalive import KeepAlive
 from .accounts.pool import AccountPool
+from .accounts.quota import ResetClock, daily_limits
 from .accounts.records import Accounts
 from .accounts.refresh import Refresher
 from .accounts.renewal import Renewal
@@ -44,9 +45,11 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     upstream = upstream or GeminiBusiness(config, renew=Renewal(accounts))
     snapshot = Snapshot(accounts)
     refresher = Refresher(accounts, store, config, snapshot=snapshot)
+    resets = ResetClock(config.quota_reset_tz, config.quota_reset_hour)
     pool = AccountPool(accounts, cooldown_base=config.cooldown_base, cooldown_max=config.cooldown_max,
                        max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
-                       auto_login=config.auto_login, snapshot=snapshot)
+                       auto_login=config.auto_login, snapshot=snapshot, resets=resets,
+                       overload_cooldown=config.overload_cooldown, daily_limits=daily_limits(config))
     keepalive = KeepAlive(accounts, snapshot, upstream.tokens.refresh, config.keepalive_refresh_interval,
                           on_needs_login=refresher.request)
     upkeep = Upkeep(accounts, snapshot, sources.from_config(config), keepalive=keepalive)
@@ -64,7 +67,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     )
     app.extensions["gbp.refresher"] = refresher
     app.extensions["gbp.upkeep"] = upkeep
-    app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher)
+    app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher, resets=resets)
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)

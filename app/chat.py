@@ -13,6 +13,7 @@ from typing import Callable
 from . import shutdown
 from .accounts.account import Account
 from .accounts.pool import AccountPool
+from .accounts.quota import TEXT
 from .config import Config
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
@@ -54,6 +55,7 @@ class Answer:
     session: str
     pump: EventPump
     pool: AccountPool
+    kind: str = TEXT              # the quota the answer uses (its model's kind)
     _closed: bool = field(default=False, repr=False)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
@@ -69,9 +71,9 @@ class Answer:
         self.pool.release(self.account)
         try:
             if isinstance(error, errors.UpstreamError):
-                self.pool.failed(self.account, error)
+                self.pool.failed(self.account, error, self.kind)
             elif completed:
-                self.pool.succeeded(self.account)
+                self.pool.succeeded(self.account, self.kind)
         except StoreUnavailable as exc:  # the account's counters miss one answer; nothing else is lost
             log.error("could not record how the answer went: %s", exc, extra={"account": self.account.id})
         except Exception:
@@ -93,7 +95,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
         except BaseException:
             pump.close()
             raise
-        return Answer(account, session, pump, services.pool)
+        return Answer(account, session, pump, services.pool, turn.model.kind)
 
     def attempt(account: Account) -> Answer:
         session, stream = _open(services, turn, account)
@@ -108,7 +110,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
         except errors.TokenRefused as exc:  # refused twice: the account's sign-in, not its token
             raise errors.Unauthorized(exc.message, reason=exc.reason) from exc
 
-    return on_an_account(services, attempt, pinned=turn.account_id)
+    return on_an_account(services, attempt, pinned=turn.account_id, kind=turn.model.kind)
 
 
 def new_session(services: Services) -> tuple[Account, str]:
@@ -122,15 +124,16 @@ def new_session(services: Services) -> tuple[Account, str]:
     return account, session
 
 
-def on_an_account(services: Services, attempt, pinned: str | None = None):
-    """attempt(account) on a chosen account (held in flight when it returns), moving to another
-    account after a failure worth it, up to FAILOVER_ATTEMPTS; a pinned account never moves."""
+def on_an_account(services: Services, attempt, pinned: str | None = None, kind: str = TEXT):
+    """attempt(account) on a chosen account that can serve `kind` (held in flight when it
+    returns), moving to another account after a failure worth it, up to FAILOVER_ATTEMPTS; a
+    pinned account never moves."""
     pool = services.pool
     tried: set[str] = set()
     last: errors.UpstreamError | None = None
     while True:
         try:
-            account = pool.pinned(pinned) if pinned else pool.acquire(tried)
+            account = pool.pinned(pinned, kind) if pinned else pool.acquire(tried, kind)
         except errors.AccountUnavailable:
             if last is not None:
                 raise last from None  # the real reason the accounts tried so far failed
@@ -138,8 +141,9 @@ def on_an_account(services: Services, attempt, pinned: str | None = None):
         try:
             return attempt(account)
         except errors.UpstreamError as exc:
+            exc.kind = kind  # a client told to wait is told when an account of this kind is back
             pool.release(account)
-            pool.failed(account, exc)
+            pool.failed(account, exc, kind)
             tried.add(account.id)
             last = exc
             if pinned or not isinstance(exc, FAILOVER) or len(tried) >= services.config.failover_attempts:

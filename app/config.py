@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .accounts import ids as account_ids
 
@@ -77,6 +78,13 @@ class Config:
     cooldown_max: float = 4 * 3600.0
     account_max_concurrency: int = 0
     failover_attempts: int = 3
+    # daily quotas per kind (accounts/quota.py): when they reset, and optional proactive limits
+    quota_reset_tz: str = "America/Los_Angeles"
+    quota_reset_hour: int = 0
+    overload_cooldown: float = 30.0
+    daily_limit_text: int = 0   # 0: no proactive limit
+    daily_limit_image: int = 0
+    daily_limit_video: int = 0
     auto_login: bool = True
     login_refresh_lead: float = 2 * 3600.0
     login_check_interval: float = 30.0
@@ -297,6 +305,12 @@ class _Reader:
             "cooldown_max": self.number("COOLDOWN_MAX", 4 * 3600.0, minimum=1),
             "account_max_concurrency": self.integer("ACCOUNT_MAX_CONCURRENCY", 0, 0),
             "failover_attempts": self.integer("FAILOVER_ATTEMPTS", 3, 1, 20),
+            "quota_reset_tz": self.time_zone("QUOTA_RESET_TZ", "America/Los_Angeles"),
+            "quota_reset_hour": self.integer("QUOTA_RESET_HOUR", 0, 0, 23),
+            "overload_cooldown": self.number("OVERLOAD_COOLDOWN", 30.0, minimum=1),
+            "daily_limit_text": self.integer("DAILY_LIMIT_TEXT", 0, 0),
+            "daily_limit_image": self.integer("DAILY_LIMIT_IMAGE", 0, 0),
+            "daily_limit_video": self.integer("DAILY_LIMIT_VIDEO", 0, 0),
             "auto_login": self.boolean("AUTO_LOGIN", True),
             "login_refresh_lead": self.number("LOGIN_REFRESH_LEAD", 2 * 3600.0, minimum=0),
             "login_check_interval": self.number("LOGIN_CHECK_INTERVAL", 30.0, minimum=0.1),
@@ -316,6 +330,15 @@ class _Reader:
             "imap_ssl": self.boolean("IMAP_SSL", True),
             "mail_sender": self.text("MAIL_SENDER", default="noreply-googlecloud@google.com"),
         }
+
+    def time_zone(self, name: str, default: str) -> str:
+        """An IANA time zone name (e.g. America/Los_Angeles), checked against the zone database."""
+        value = self.text(name, default=default)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{name} must be an IANA time zone such as America/Los_Angeles, got {value!r}") from None
+        return value
 
     def addresses(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """Comma-separated IP addresses or networks (a.b.c.d/nn), or * for any."""

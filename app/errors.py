@@ -67,6 +67,8 @@ def from_upstream(exc: up.UpstreamError) -> ApiError:
         headers = {}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(min(59, max(1, int(exc.retry_after))))
+        elif exc.kind is not None:  # no upstream hint: when an account can serve this kind again
+            headers["Retry-After"] = str(_pool_retry_after(exc.kind))
         return ApiError(429, f"Gemini Business is rate limiting this account: {detail}",
                         type="rate_limit_error", code="rate_limit_exceeded", headers=headers)
     if isinstance(exc, up.AccountUnavailable):
@@ -135,10 +137,10 @@ def _retry_after(response: Response) -> Response:
     return response
 
 
-def _pool_retry_after() -> int:
+def _pool_retry_after(kind: str = "text") -> int:
     services = current_app.extensions.get("gbp")
     try:
-        return services.pool.retry_after()
+        return services.pool.retry_after(kind)
     except Exception:  # the store is down (or no pool): a short wait, as for store_unavailable
         return FALLBACK_RETRY_AFTER
 

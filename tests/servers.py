@@ -105,12 +105,14 @@ class Simulator(Process):
 class Gunicorn(Process):
     """The proxy exactly as users run it: gunicorn -c gunicorn.conf.py wsgi:app (gevent workers)."""
 
-    def __init__(self, env: dict, workers: int = 2):
+    def __init__(self, env: dict, workers: int = 2, app: str = "wsgi:app"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
                "ENV_FILE": "/nonexistent", **env}
-        super().__init__("gunicorn", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env)
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]  # the image's CMD
+        command[-1] = app  # a test's own entry point (e.g. with a clock it moves) wraps wsgi.py
+        super().__init__("gunicorn", command, env)
         self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok)
         self.workers = workers
 

@@ -15,6 +15,7 @@ from .. import strict_json
 from ..config import Config, ConfigError
 from ..store import open_store
 from . import handoff, login
+from .quota import ResetClock
 from .records import Accounts
 from .refresh import Refresher
 from .service import AccountAdmin, Conflict, NotFound
@@ -54,7 +55,8 @@ def main(argv=None) -> int:
         return 2
     store = open_store(config)
     accounts = Accounts(store)
-    admin = AccountAdmin(accounts, Refresher(accounts, store, config))
+    admin = AccountAdmin(accounts, Refresher(accounts, store, config),
+                         resets=ResetClock(config.quota_reset_tz, config.quota_reset_hour))
     try:
         return _run(args, config, store, admin)
     except NotFound as exc:
@@ -139,6 +141,8 @@ def _table(rows: list[dict]) -> str:
         state = "banned" if row.get("banned") else row["state"]
         lines.append(f"{row['id'][:32]:32} {state:13} {cooldown:>8} {row['requests']:>8} "
                      f"{row['errors']:>6}  {detail[:160]}")
+        # A media kind can cool while the account serves text: one line per kind it cannot serve.
+        lines.extend(f"{'':32}   {shown['text']}" for shown in row.get("cooldowns", {}).values())
     return "\n".join(lines)
 
 

@@ -116,7 +116,8 @@ def _finish(accounts: Accounts, account_id: str, started: float, outcome: str, m
                      now + min(RETRY_BASE * 2 ** (failures - 1), RETRY_MAX))
         state["login"] = login
         if outcome == "succeeded":
-            state.update(needs_login=False, needs_login_reason="", cooldown_until=0, cooldown_level=0)
+            state.update(needs_login=False, needs_login_reason="", cooldown_until=0, cooldown_level=0,
+                         kind_cooldowns={}, cooldown_causes={})
 
     accounts.change_state(account_id, mutate)
 

@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 
 from .. import logs
+from . import quota
 from .account import Account, fingerprint
+from .quota import KINDS, TEXT, ResetClock
 
 CREDENTIALS = "accounts"
 STATE = "account_state"
@@ -63,8 +65,10 @@ class Record:
 @dataclass
 class State:
     """What happened to an account (the "account_state" namespace)."""
-    cooldown_until: float = 0.0
+    cooldown_until: float = 0.0     # the text cooldown, which blocks every kind (quota.py)
     cooldown_level: int = 0         # consecutive rate limits; the next cooldown doubles with it
+    kind_cooldowns: dict = field(default_factory=dict)  # media kind -> until: blocks that kind only
+    cooldown_causes: dict = field(default_factory=dict)  # kind -> why it cools (quota.OVERLOAD, ...)
     needs_login: bool = False
     needs_login_reason: str = ""
     requests: int = 0
@@ -80,17 +84,49 @@ def can_sign_in(record: Record) -> bool:
     return bool(record.email or "@" in record.id)
 
 
-def status(record: Record, state: State, now: float) -> str:
+def cooldown_end(state: State, kind: str = TEXT) -> float:
+    """Until when the account cannot serve `kind`: a text cooldown blocks every kind, a media
+    cooldown only its own."""
+    if kind == TEXT:
+        return state.cooldown_until
+    return max(state.cooldown_until, state.kind_cooldowns.get(kind, 0.0))
+
+
+def status(record: Record, state: State, now: float, kind: str = TEXT) -> str:
     if record.disabled:
         return DISABLED
     if not record.has_cookies or state.needs_login:
         return NEEDS_LOGIN
-    if state.cooldown_until > now:
+    if cooldown_end(state, kind) > now:
         return COOLING
     return ACTIVE
 
 
-def public(record: Record, state: State, now: float) -> dict:
+def cooldowns(state: State, now: float, resets: ResetClock | None = None) -> dict:
+    """Each kind the account cannot serve now: until when, for how long and why, with a line
+    an operator reads ("image quota spent until 2026-12-06 00:00 PST")."""
+    out = {}
+    for kind in KINDS:
+        until = cooldown_end(state, kind)
+        if until <= now:
+            continue
+        own = kind == TEXT or state.kind_cooldowns.get(kind, 0.0) >= state.cooldown_until
+        cause = state.cooldown_causes.get(kind if own else TEXT, quota.RATE_LIMIT)
+        when = resets.label(until) if resets else f"{round(until - now)} s"
+        why = CAUSE_TEXT.get(cause, cause)
+        entry = {"until": until, "seconds": max(0, round(until - now)), "cause": cause,
+                 "text": f"{kind} {why} until {when}" if own else f"{kind} blocked: text {why} until {when}"}
+        if not own:
+            entry["blocked_by"] = TEXT  # the page shows the text cooldown once, not once per kind
+        out[kind] = entry
+    return out
+
+
+CAUSE_TEXT = {quota.QUOTA: "quota spent", quota.DAILY_LIMIT: "daily limit reached",
+              quota.OVERLOAD: "overloaded", quota.RATE_LIMIT: "rate limited"}
+
+
+def public(record: Record, state: State, now: float, resets: ResetClock | None = None) -> dict:
     """What operators may see: never a cookie value, at most its fingerprint."""
     return {
         "id": record.id,
@@ -102,6 +138,7 @@ def public(record: Record, state: State, now: float) -> dict:
         "disabled_at": record.disabled_at if record.disabled else None,
         "cooldown_until": state.cooldown_until if state.cooldown_until > now else None,
         "cooldown_seconds": max(0, round(state.cooldown_until - now)) if state.cooldown_until > now else 0,
+        "cooldowns": cooldowns(state, now, resets),
         "needs_login_reason": state.needs_login_reason if status(record, state, now) == NEEDS_LOGIN else "",
         "csesidx": record.csesidx,
         "config_id": record.config_id,
@@ -129,7 +166,7 @@ def decisive(state: dict | None) -> tuple:
     """What a snapshot is read for in a state (status(), _why_none(), /health's counts)."""
     state = state or {}
     return (bool(state.get("needs_login")), state.get("cooldown_until", 0),
-            (state.get("login") or {}).get("status"))
+            sorted((state.get("kind_cooldowns") or {}).items()), (state.get("login") or {}).get("status"))
 
 
 def _from_dict(cls, data: dict | None):

@@ -6,6 +6,7 @@ import time
 
 from . import sources
 from .handoff import submit_code
+from .quota import ResetClock
 from .records import OPERATOR, Accounts, Record, can_sign_in, public
 from .refresh import Refresher
 
@@ -26,8 +27,9 @@ class Conflict(RuntimeError):
 
 
 class AccountAdmin:
-    def __init__(self, accounts: Accounts, refresher: Refresher, clock=time.time):
+    def __init__(self, accounts: Accounts, refresher: Refresher, clock=time.time, resets: ResetClock | None = None):
         self.accounts = accounts
+        self.resets = resets or ResetClock()  # cooldowns are shown in the quota's reset zone
         self.refresher = refresher
         self.clock = clock
 
@@ -56,7 +58,7 @@ class AccountAdmin:
         for name, value in changes.items():
             if name == "clear_cooldown":
                 if value is True:
-                    state_changes.update(cooldown_until=0, cooldown_level=0)
+                    state_changes.update(cooldown_until=0, cooldown_level=0, kind_cooldowns={}, cooldown_causes={})
                 continue
             if name == "needs_login":  # an operator vouches for the cookies (or asks for a sign-in)
                 if not isinstance(value, bool):
@@ -120,6 +122,6 @@ class AccountAdmin:
         return record
 
     def _public(self, record, state, now) -> dict:
-        shown = public(record, state, now)
+        shown = public(record, state, now, self.resets)
         shown["login"]["running"] = self.refresher.running(record.id)
         return shown

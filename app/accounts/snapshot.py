@@ -17,7 +17,8 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 
-from .records import UPSTREAM, Accounts, Record, State, can_sign_in
+from .quota import KINDS, TEXT
+from .records import UPSTREAM, Accounts, Record, State, can_sign_in, cooldown_end
 
 
 class View:
@@ -28,9 +29,14 @@ class View:
         self.by_id = {r.id: (r, s) for r, s in items}
         # Signed in and enabled: active, unless cooling down; the only ones a choice can take.
         self.ready = [(r, s) for r, s in items if not r.disabled and r.has_cookies and not s.needs_login]
-        ends = sorted((s.cooldown_until, r.id) for r, s in self.ready)
-        self._cooldowns = [end for end, _ in ends]
-        self._cooldown_ids = [account_id for _, account_id in ends]
+        # Per kind, when each ready account can serve it again, sorted: counting the usable ones
+        # and finding the first to come back is a bisection, however many accounts there are.
+        self._cooldowns: dict[str, list[float]] = {}
+        self._cooldown_ids: dict[str, list[str]] = {}
+        for kind in KINDS:
+            ends = sorted((cooldown_end(s, kind), r.id) for r, s in self.ready)
+            self._cooldowns[kind] = [end for end, _ in ends]
+            self._cooldown_ids[kind] = [account_id for _, account_id in ends]
         self.disabled = sum(1 for r, _ in items if r.disabled)
         self.banned = sum(1 for r, _ in items if r.disabled and r.disabled_by == UPSTREAM)
         waiting = [r for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login)]
@@ -45,16 +51,23 @@ class View:
     def __len__(self) -> int:
         return len(self.items)
 
-    def usable(self, now: float) -> int:
-        """How many are active at `now` (status() == ACTIVE): ready, and not cooling down."""
-        return bisect_right(self._cooldowns, now)
+    def usable(self, now: float, kind: str = TEXT) -> int:
+        """How many can serve `kind` at `now` (status(..., kind) == ACTIVE): ready, and not
+        cooling down for it."""
+        return bisect_right(self._cooldowns[kind], now)
 
-    def next_cooldown_end(self, now: float, skip=frozenset()) -> float | None:
-        """When the first account cooling down at `now` (and not in `skip`) is back (None:
-        none is cooling)."""
-        for i in range(bisect_right(self._cooldowns, now), len(self._cooldowns)):
-            if self._cooldown_ids[i] not in skip:
-                return self._cooldowns[i]
+    def next_cooldown_end(self, now: float, skip=frozenset(), kind: str = TEXT) -> float | None:
+        """When the first account cooling down for `kind` at `now` (and not in `skip`) is back
+        (None: none is cooling)."""
+        first = self.next_cooldown(now, skip, kind)
+        return first[0] if first else None
+
+    def next_cooldown(self, now: float, skip=frozenset(), kind: str = TEXT) -> tuple[float, str] | None:
+        """(when, account id) of the first account cooling down for `kind` to come back."""
+        ends, ids = self._cooldowns[kind], self._cooldown_ids[kind]
+        for i in range(bisect_right(ends, now), len(ends)):
+            if ids[i] not in skip:
+                return ends[i], ids[i]
         return None
 
 

@@ -13,12 +13,18 @@ class UpstreamError(Exception):
     blames_account = True
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, detail_reasons: tuple[str, ...] = (),
+                 detail_types: tuple[str, ...] = ()):
         super().__init__(message)
         self.message = message
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+        # Every details[].reason and details[]."@type" of a Google error body: what tells a
+        # spent quota from an overload (accounts/quota.py).
+        self.detail_reasons = detail_reasons
+        self.detail_types = detail_types
+        self.kind: str | None = None  # the kind of request (accounts/quota.py) it failed, once known
 
     def public_message(self) -> str:
         parts = [self.message]

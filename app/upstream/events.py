@@ -85,12 +85,13 @@ def error_from_body(body, status: int | None, retry_after: float | None = None) 
     code = error.get("code") if isinstance(error.get("code"), int) else status
     canonical = str(error.get("status") or "")
     message = str(error.get("message") or "no message")[:300]
+    details = [_dict(detail) for detail in _list(error.get("details"))]
+    reasons = tuple(str(d["reason"]) for d in details if d.get("reason"))
     reason = canonical or None
-    for detail in _list(error.get("details")):
-        if _dict(detail).get("reason"):
-            reason = f"{canonical}/{detail['reason']}" if canonical else str(detail["reason"])
-            break
-    kwargs = {"status": status, "reason": reason, "retry_after": retry_after}
+    if reasons:
+        reason = f"{canonical}/{reasons[0]}" if canonical else reasons[0]
+    kwargs = {"status": status, "reason": reason, "retry_after": retry_after, "detail_reasons": reasons,
+              "detail_types": tuple(str(d["@type"]) for d in details if d.get("@type"))}
     if code == 429 or canonical == "RESOURCE_EXHAUSTED":
         return errors.RateLimited(message, **kwargs)
     if code == 401 or canonical in ("UNAUTHENTICATED", "SESSION_COOKIE_INVALID"):

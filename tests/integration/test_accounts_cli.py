@@ -9,8 +9,8 @@ from tests.servers import ROOT
 UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 
 
-def cli(tmp_path, *args, stdin=None):
-    env = {**os.environ, "ENV_FILE": "/nonexistent", "DATA_DIR": str(tmp_path), "AUTO_LOGIN": "false"}
+def cli(tmp_path, *args, stdin=None, env=None):
+    env = {**os.environ, "ENV_FILE": "/nonexistent", "DATA_DIR": str(tmp_path), "AUTO_LOGIN": "false", **(env or {})}
     return subprocess.run([sys.executable, "-m", "app.accounts", *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, text=True, timeout=60)
 
@@ -57,3 +57,26 @@ def test_bad_input_is_a_clear_message_and_exit_code(tmp_path):
                                  (("code", "nobody@example.com", "ABCDEF"), None, "no account")):
         result = cli(tmp_path, *args, stdin=stdin)
         assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_list_shows_each_kind_an_account_cannot_serve(tmp_path):
+    import time
+
+    from app.accounts.quota import ResetClock
+    from app.accounts.records import Accounts
+    from app.store.sqlite import SqliteStore
+
+    account = {"id": "kinds@example.com", "secure_c_ses": "kinds-cookie", "csesidx": "2", "config_id": UUID}
+    assert cli(tmp_path, "add", "-", stdin=json.dumps(account)).returncode == 0
+    reset = ResetClock("Asia/Tokyo", 5).next_reset(time.time())
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        Accounts(store).change_state("kinds@example.com", kind_cooldowns={"image": reset},
+                                     cooldown_causes={"image": "quota"})
+    finally:
+        store.close()
+    listed = cli(tmp_path, "list", env={"QUOTA_RESET_TZ": "Asia/Tokyo", "QUOTA_RESET_HOUR": "5"})
+    lines = listed.stdout.splitlines()
+    assert "active" in lines[1], "text still works"
+    assert lines[2].strip() == f"image quota spent until {ResetClock('Asia/Tokyo').label(reset)}"
+    assert lines[2].strip().endswith(" 05:00 JST")

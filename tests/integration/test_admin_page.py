@@ -94,7 +94,7 @@ def clean(admin_proxy, accounts):
     for account_id in BASE:
         accounts.enable(account_id)
         accounts.change_state(account_id, cooldown_until=0, cooldown_level=0, needs_login=False, login={},
-                              last_error="", requests=0, errors=0)
+                              last_error="", requests=0, errors=0, kind_cooldowns={}, cooldown_causes={})
     yield
 
 
@@ -243,6 +243,19 @@ def test_a_cooling_account_counts_down_until_cleared(page, admin_proxy, accounts
     expect(countdown).to_have_text("—")
 
 
+def test_a_spent_image_quota_shows_per_kind_while_the_account_serves_text(page, admin_proxy, accounts):
+    from app.accounts.quota import ResetClock
+
+    reset = ResetClock().next_reset(time.time())
+    accounts.change_state("page1@example.com", kind_cooldowns={"image": reset}, cooldown_causes={"image": "quota"})
+    opened(page, admin_proxy)
+    spent = row(page, "page1@example.com")
+    expect(spent.locator(".badge")).to_have_text("active")  # text still works
+    expect(spent.locator(".kinds")).to_have_text(f"image quota spent until {ResetClock().label(reset)}")
+    page.get_by_role("button", name="Clear cooldown of page1@example.com").click()
+    expect(spent.locator(".kinds")).to_have_text("")
+
+
 def test_html_from_the_api_is_shown_as_text(page, admin_proxy, accounts):
     # The API now refuses such an id (app/accounts/ids.py); one stored before that rule must
     # still show as text, and be managed through its encoded URL.
@@ -356,7 +369,8 @@ def test_screenshot_of_accounts_in_various_states(page, admin_proxy, accounts):
     accounts.change("page2@example.com", disabled=True)
     accounts.change_state("page3@example.com", cooldown_until=now + 95, cooldown_level=1, requests=41, errors=3,
                           last_error="rate limited (429): RESOURCE_EXHAUSTED", last_error_at=now - 30)
-    accounts.change_state("page1@example.com", requests=128, errors=0)
+    accounts.change_state("page1@example.com", requests=128, errors=0, kind_cooldowns={"image": now + 5 * 3600},
+                          cooldown_causes={"image": "quota"})
     api(admin_proxy, "POST", "/admin/accounts", json=[{"id": "fresh@example.com"}, {"id": "late@example.com"}])
     accounts.change_state("fresh@example.com", login={"status": "waiting_for_code", "step": "waiting_for_code",
                                                        "message": "code sent to fresh@example.com", "started_at": now})
@@ -365,6 +379,8 @@ def test_screenshot_of_accounts_in_various_states(page, admin_proxy, accounts):
                                  "finished_at": now - 600, "failures": 2, "next_attempt_at": now + 1200})
     opened(page, admin_proxy)
     expect(row(page, "page3@example.com").locator(".badge")).to_have_text("cooling down")
+    expect(row(page, "page3@example.com").locator(".kinds")).to_have_text(re.compile(r"^text rate limited until .* "
+                                                                                     r"\(every kind\)$"))
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert page.evaluate("document.querySelector('#accounts').getBoundingClientRect().right") <= \

@@ -79,6 +79,7 @@
       id: el("strong", { className: "id" }), origin: el("small", { className: "muted" }),
       badge: el("span"), reason: el("small", { className: "muted" }),
       countdown: el("span", { className: "countdown" }),
+      kinds: el("small", { className: "muted kinds" }),
       login: el("span"), loginDetail: el("small", { className: "muted" }),
       code: el("input", { type: "text", required: true, minLength: 6, maxLength: 6, pattern: "[A-Za-z0-9]{6}",
         autocomplete: "one-time-code", spellcheck: false, placeholder: "code", className: "code" }),
@@ -97,7 +98,7 @@
     }
     cells[0].append(parts.id, parts.origin);
     cells[1].append(parts.badge, parts.reason);
-    cells[2].append(parts.countdown, parts.clear);
+    cells[2].append(parts.countdown, parts.clear, parts.kinds);
     cells[3].append(parts.login, parts.loginDetail, parts.codeForm);
     cells[4].append(parts.counters);
     cells[5].append(parts.expiry, parts.expiryDetail);
@@ -125,6 +126,12 @@
     p.countdown.dataset.until = a.cooldown_seconds ? Date.now() + a.cooldown_seconds * 1000 : "";
     p.countdown.title = a.cooldown_until ? `until ${stamp(a.cooldown_until)}` : "";
     tick(p.countdown);
+    // Per kind: an image quota can be spent while the account still serves text. A text
+    // cooldown blocks every kind; it is shown once.
+    const kinds = Object.values(a.cooldowns || {});
+    const own = kinds.filter((c) => !c.blocked_by);
+    p.kinds.replaceChildren(...own.map((c) => el("span", { className: `kind ${c.cause}`,
+      textContent: c === a.cooldowns.text ? `${c.text} (every kind)` : c.text })));
     const login = a.login || {};
     const waiting = login.status === "waiting_for_code";
     let status = login.status ? login.status.replaceAll("_", " ") : "—";
@@ -147,7 +154,7 @@
     p.toggle.textContent = a.disabled ? "Enable" : "Disable";
     p.toggle.setAttribute("aria-label", `${a.disabled ? "Enable" : "Disable"} ${a.id}`);
     for (const button of [p.signIn, p.toggle, p.clear, p.remove]) enable(button, true); // a running sign-in answers 409
-    p.clear.hidden = !a.cooldown_seconds;
+    p.clear.hidden = !a.cooldown_seconds && !kinds.length;
   }
 
   const enable = (button, yes) => { button.disabled = !yes || button.dataset.busy === "1"; };
