@@ -155,17 +155,21 @@ def test_a_failing_change_leaves_the_record_alone(store):
     assert store.update("ns", "k", bump) == {"n": 2}
 
 
-def test_update_is_atomic_across_processes(backend, store):
-    processes, times = 4, 50
+def in_processes(backend, target, processes: int, times: int) -> None:
+    """target(spec, times, barrier) in `processes` spawned children at once; each must succeed."""
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(processes)
-    children = [ctx.Process(target=increment, args=(backend.spec, times, start)) for _ in range(processes)]
+    children = [ctx.Process(target=target, args=(backend.spec, times, start)) for _ in range(processes)]
     for child in children:
         child.start()
     for child in children:
         child.join(30)
     assert [child.exitcode for child in children] == [0] * processes
-    assert store.get("counters", "shared") == {"n": processes * times}
+
+
+def test_update_is_atomic_across_processes(backend, store):
+    in_processes(backend, increment, 4, 50)
+    assert store.get("counters", "shared") == {"n": 4 * 50}
 
 
 def test_another_process_sees_writes_at_once(backend, store):
@@ -267,13 +271,5 @@ def test_incr_restarts_after_the_counter_expired(backend, store):
 
 
 def test_incr_is_atomic_across_processes(backend, store):
-    processes, times = 4, 50
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Barrier(processes)
-    children = [ctx.Process(target=count_up, args=(backend.spec, times, start)) for _ in range(processes)]
-    for child in children:
-        child.start()
-    for child in children:
-        child.join(30)
-    assert [child.exitcode for child in children] == [0] * processes
-    assert store.get("counters", "incr") == {"n": processes * times}
+    in_processes(backend, count_up, 4, 50)
+    assert store.get("counters", "incr") == {"n": 4 * 50}
