@@ -177,7 +177,8 @@ def test_daily_quotas_per_kind_spend_apart_and_reset_at_the_configured_hour(up, 
     def signed():  # a JWT valid at the simulator's time
         return {"token": up.token(now=int(state.clock()))}
 
-    sim.patch("settings", json={"daily_quota_image": 1, "daily_quota_text": 2})
+    sim.patch("settings", json={"daily_quota_image": 1, "daily_quota_text": 2,
+                                "cookie_rotate_after": None})  # hours pass here; the cookies stay
     assert media(up, session, "imageGenerationSpec", **signed()).status_code == 200
     spent = media(up, session, "imageGenerationSpec", **signed())
     assert spent.status_code == 429
