@@ -83,3 +83,16 @@ def wait_for(check, timeout=90.0, what="condition"):
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def fast_simulator(directory, accounts: list[dict]):
+    """A simulator that knows `accounts` (written to directory/accounts.json, kept as
+    .accounts_file for the proxy's ACCOUNTS_FILE) and answers in three quick words."""
+    from tests.servers import Simulator
+
+    path = directory / "accounts.json"
+    path.write_text(json.dumps(accounts))
+    simulator = Simulator("--accounts", str(path), "--reply-words", "3", "--ttfb", "0.01", "--chunk-delay",
+                          "0.002", "--quiet")
+    simulator.accounts_file = path
+    return simulator

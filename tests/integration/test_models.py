@@ -1,7 +1,6 @@
 """Model churn against real gunicorn + the simulator's own model list (several accounts): an id the
 operator passes through with MODELS that the upstream does not know is a clear 400 naming it,
 and it costs no account anything: no failover, no retry on a new session, no cooldown."""
-import json
 import re
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 import requests
 
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import openai_client
-from tests.servers import Gunicorn, Simulator
+from tests.integration.helpers import fast_simulator, openai_client
+from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
@@ -24,11 +23,7 @@ RETIRED = "gemini-3-pro-preview"  # gone from the service (§14); an operator br
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    path = tmp_path_factory.mktemp("churn") / "accounts.json"
-    path.write_text(json.dumps(ACCOUNTS))
-    simulator = Simulator("--accounts", str(path), "--reply-words", "3", "--ttfb", "0.01", "--chunk-delay",
-                          "0.002", "--quiet")
-    simulator.accounts_file = path
+    simulator = fast_simulator(tmp_path_factory.mktemp("churn"), ACCOUNTS)
     yield simulator
     simulator.stop()
 

@@ -5,7 +5,6 @@ proactive daily limit stops at N and starts again at the reset (upstream-protoco
 
 The gateway runs tests/integration/clocked_wsgi.py: the pool reads the time from a file the
 tests move, so "until the reset" can be reached without waiting for Pacific midnight."""
-import json
 import math
 import time
 
@@ -14,7 +13,8 @@ import requests
 
 from app.accounts.quota import ResetClock
 from tests.integration.conftest import API_KEY
-from tests.servers import Gunicorn, Simulator
+from tests.integration.helpers import fast_simulator
+from tests.servers import Gunicorn
 
 UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 ACCOUNTS = [{"id": f"quota{n}@example.com", "secure_c_ses": f"quota-cookie-{n}", "csesidx": f"83000{n}",
@@ -29,11 +29,7 @@ RESETS = ResetClock()  # the gateway's QUOTA_RESET_TZ / QUOTA_RESET_HOUR: the de
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    path = tmp_path_factory.mktemp("quota-sim") / "accounts.json"
-    path.write_text(json.dumps(ACCOUNTS))
-    simulator = Simulator("--accounts", str(path), "--reply-words", "3", "--ttfb", "0.01", "--chunk-delay",
-                          "0.002", "--quiet")
-    simulator.accounts_file = path
+    simulator = fast_simulator(tmp_path_factory.mktemp("quota-sim"), ACCOUNTS)
     yield simulator
     simulator.stop()
 
