@@ -14,6 +14,7 @@ accounts or a hundred thousand.
 """
 from __future__ import annotations
 
+import heapq
 import threading
 from bisect import bisect_right
 
@@ -31,12 +32,11 @@ class View:
         self.ready = [(r, s) for r, s in items if not r.disabled and r.has_cookies and not s.needs_login]
         # Per kind, when each ready account can serve it again, sorted: counting the usable ones
         # and finding the first to come back is a bisection, however many accounts there are.
-        self._cooldowns: dict[str, list[float]] = {}
-        self._cooldown_ids: dict[str, list[str]] = {}
-        for kind in KINDS:
-            ends = sorted((cooldown_end(s, kind), r.id) for r, s in self.ready)
-            self._cooldowns[kind] = [end for end, _ in ends]
-            self._cooldown_ids[kind] = [account_id for _, account_id in ends]
+        ends = sorted((s.cooldown_until, r.id) for r, s in self.ready)
+        self._cooldowns = {TEXT: [end for end, _ in ends]}
+        self._cooldown_ids = {TEXT: [account_id for _, account_id in ends]}
+        for kind in KINDS[1:]:
+            self._cooldowns[kind], self._cooldown_ids[kind] = self._with_own(kind, ends)
         self.disabled = sum(1 for r, _ in items if r.disabled)
         self.banned = sum(1 for r, _ in items if r.disabled and r.disabled_by == UPSTREAM)
         waiting = [r for r, s in items if not r.disabled and (not r.has_cookies or s.needs_login)]
@@ -44,6 +44,17 @@ class View:
         self.needs_login_no_email = sum(1 for r in waiting if not can_sign_in(r))
         self.waiting_for_code = sum(1 for r, s in items
                                     if not r.disabled and (s.login or {}).get("status") == "waiting_for_code")
+
+    def _with_own(self, kind: str, text_ends: list) -> tuple[list, list]:
+        """The text order with the few accounts whose own `kind` cooldown lasts longer moved
+        to where it ends: a merge, not a second sort of every account (most have none)."""
+        own = sorted((cooldown_end(s, kind), r.id) for r, s in self.ready
+                     if s.kind_cooldowns.get(kind, 0.0) > s.cooldown_until)
+        if not own:
+            return self._cooldowns[TEXT], self._cooldown_ids[TEXT]
+        moved = {account_id for _, account_id in own}
+        merged = list(heapq.merge((e for e in text_ends if e[1] not in moved), own))
+        return [end for end, _ in merged], [account_id for _, account_id in merged]
 
     def __iter__(self):
         return iter(self.items)
