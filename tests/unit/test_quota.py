@@ -181,25 +181,3 @@ def test_a_failed_request_gives_its_count_back(accounts, clock):
     pool.failed(chosen, errors.UpstreamTimeout("slow"))
     assert pool.used_today(chosen.id, "text") == 0
 
-
-def test_a_view_counts_and_orders_each_kind_as_status_says_one_by_one():
-    import random
-
-    from app.accounts.records import ACTIVE, COOLING, State, cooldown_end, status
-    from app.accounts.snapshot import View
-
-    rng = random.Random(8)
-    for _ in range(500):
-        items = []
-        for n in range(rng.randrange(0, 12)):
-            record = Record(id=f"a{n}", secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
-                            disabled=rng.random() < 0.1)
-            kinds = {kind: rng.choice([0, 90, 105, 120]) for kind in ("image", "video") if rng.random() < 0.4}
-            items.append((record, State(cooldown_until=rng.choice([0, 95, 110]), kind_cooldowns=kinds,
-                                        needs_login=rng.random() < 0.1)))
-        view, now = View(items), rng.choice([0, 100, 115, 200])
-        for kind in quota.KINDS:
-            statuses = [status(r, s, now, kind) for r, s in items]
-            assert view.usable(now, kind) == statuses.count(ACTIVE)
-            cooling = [cooldown_end(s, kind) for (r, s), st in zip(items, statuses) if st == COOLING]
-            assert view.next_cooldown_end(now, kind=kind) == (min(cooling) if cooling else None)

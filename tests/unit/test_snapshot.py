@@ -184,23 +184,26 @@ def test_health_and_a_choice_never_go_through_every_account(app):
 def test_what_a_view_works_out_agrees_with_each_accounts_status():
     import random
 
-    from app.accounts.records import ACTIVE, COOLING, State, status
+    from app.accounts.quota import KINDS
+    from app.accounts.records import ACTIVE, COOLING, State, cooldown_end, status
     from app.accounts.snapshot import View
 
     rng = random.Random(7)
-    for _ in range(50):
+    for _ in range(300):
         items = []
         for n in range(rng.randrange(0, 30)):
             record = Record(id=f"a{n}", secure_c_ses=rng.choice(["", "S"]), csesidx="1", config_id=UUID,
                             disabled=rng.random() < 0.2, disabled_by=rng.choice(["", "upstream"]))
+            media = {kind: rng.choice([0, 90, 105, 120]) for kind in ("image", "video") if rng.random() < 0.4}
             state = State(cooldown_until=rng.choice([0, 90, 100, 110, 120]), needs_login=rng.random() < 0.2,
-                          login={"status": rng.choice(["waiting_for_code", "running", None])})
+                          login={"status": rng.choice(["waiting_for_code", "running", None])}, kind_cooldowns=media)
             items.append((record, state))
         view, now = View(items), rng.choice([0, 95, 100, 115, 200])
-        statuses = [status(r, s, now) for r, s in items]
-        assert view.usable(now) == statuses.count(ACTIVE)
-        cooling = [s.cooldown_until for (r, s), st in zip(items, statuses) if st == COOLING]
-        assert view.next_cooldown_end(now) == (min(cooling) if cooling else None)
+        for kind in KINDS:  # a media kind also cools on its own (quota.py)
+            statuses = [status(r, s, now, kind) for r, s in items]
+            assert view.usable(now, kind) == statuses.count(ACTIVE)
+            cooling = [cooldown_end(s, kind) for (r, s), st in zip(items, statuses) if st == COOLING]
+            assert view.next_cooldown_end(now, kind=kind) == (min(cooling) if cooling else None)
         assert view.needs_login == sum(not r.disabled and (not r.has_cookies or s.needs_login) for r, s in items)
         assert view.waiting_for_code == sum(not r.disabled and s.login["status"] == "waiting_for_code"
                                             for r, s in items)
