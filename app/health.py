@@ -11,6 +11,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from .accounts.quota import KINDS
 from .errors import FALLBACK_RETRY_AFTER
 from .store.base import StoreUnavailable
 from .upstream.errors import UpstreamError
@@ -63,10 +64,11 @@ def _state() -> tuple[dict, bool]:
 
 def _counts(everything, now: float) -> dict:
     """Accounts configured and usable; waiting for a sign-in; sign-ins waiting for a one-time code;
-    disabled, and of those the ones the upstream refused (banned: an operator has to look)."""
+    disabled, and of those the ones the upstream refused (banned: an operator has to look); and
+    how many can serve each kind now (a spent image quota leaves text usable: quota.py)."""
     return {"configured": len(everything), "usable": everything.usable(now), "needs_login": everything.needs_login,
             "waiting_for_code": everything.waiting_for_code, "disabled": everything.disabled,
-            "banned": everything.banned}
+            "banned": everything.banned, "usable_by_kind": {kind: everything.usable(now, kind) for kind in KINDS}}
 
 
 @bp.get("/health")

@@ -112,7 +112,8 @@ def test_a_banned_account_is_retried_once_then_disabled_and_left_alone_until_ena
     assert shown(ban_proxy, B)["state"] == "active"
     health = requests.get(f"{ban_proxy.url}/health", timeout=10).json()
     assert health["accounts"] == {"configured": 2, "usable": 1, "needs_login": 0, "waiting_for_code": 0,
-                                  "disabled": 1, "banned": 1}
+                                  "disabled": 1, "banned": 1,
+                                  "usable_by_kind": {"text": 1, "image": 1, "video": 1}}
     [warning] = wait_for(lambda: warnings_about(ban_proxy, A), what="the warning")
     assert "refuses it" in warning["message"] and "ban-cookie" not in json.dumps(warning)
 

@@ -164,6 +164,7 @@ def test_when_no_account_can_serve_images_the_answer_names_the_kind_and_when_one
     assert chat(gateway, TEXT, "text still works").status_code == 200
     health = requests.get(f"{gateway.url}/health/ready", timeout=10)
     assert health.status_code == 200, "the gateway is ready: it still serves text"
+    assert health.json()["accounts"]["usable_by_kind"] == {"text": 2, "image": 0, "video": 2}
 
 
 def test_a_spent_text_quota_cools_every_kind_until_the_reset(sim, gateway, clock):
