@@ -50,8 +50,9 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                        max_concurrency=config.account_max_concurrency, on_needs_login=refresher.request,
                        auto_login=config.auto_login, snapshot=snapshot, resets=resets,
                        overload_cooldown=config.overload_cooldown, daily_limits=daily_limits(config))
-    keepalive = KeepAlive(accounts, snapshot, upstream.tokens.refresh, config.keepalive_refresh_interval,
-                          on_needs_login=refresher.request)
+    # Looked up when a keep-alive runs, not now: tests build apps with stand-in upstreams.
+    keepalive = KeepAlive(accounts, snapshot, lambda account: upstream.tokens.refresh(account),
+                          config.keepalive_refresh_interval, on_needs_login=refresher.request)
     upkeep = Upkeep(accounts, snapshot, sources.from_config(config), keepalive=keepalive)
     try:
         upkeep.import_configured()
