@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .accounts import ids as account_ids
+from .upstream import identity
 
 # Model ids the upstream accepts today (upstream-protocol.md §7.1 and §14: gemini-3-pro-preview
 # left the service in 2026-03/04; its successor is gemini-3.1-pro-preview). MODELS replaces the
@@ -64,6 +65,10 @@ class Config:
     precreate_sessions: bool = True
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
+    # who the gateway says it is upstream (app/upstream/identity.py, docs/protocol.md)
+    upstream_origin: str = identity.DEFAULT_ORIGIN
+    upstream_audience: str = identity.DEFAULT_AUDIENCE
+    upstream_chrome_version: int = identity.DEFAULT_CHROME_VERSION
     store_url: str = field(default="", repr=False)  # may hold the Redis password
     # abuse: failed-authentication throttle; proxies whose X-Forwarded-For is believed; slow request heads
     auth_failure_limit: int = 10
@@ -283,6 +288,7 @@ class _Reader:
             precreate_sessions=self.boolean("PRECREATE_SESSIONS", True),
             upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
             upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),
+            **self.footprint_settings(),
             store_url=self.store_url("STORE_URL"),
             auth_failure_limit=self.integer("AUTH_FAILURE_LIMIT", 10, 0),
             auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
@@ -293,6 +299,28 @@ class _Reader:
             **self.accounts_settings(),
             extra=self.env,
         )
+
+    def footprint_settings(self) -> dict:
+        """The service identities (derived from the URLs unless set) and the browser version."""
+        business = self.url("GEMINI_BUSINESS_URL", "https://business.gemini.google")
+        api = self.url("API_BASE_URL", "https://biz-discoveryengine.googleapis.com/v1alpha")
+        language = self.text("UPSTREAM_LANGUAGE", default="en-US")
+        if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", language):
+            raise ConfigError(f"UPSTREAM_LANGUAGE must be one language tag such as en-US, got {language!r}")
+        identities = {}
+        for name, url, default in (("UPSTREAM_ORIGIN", business, identity.DEFAULT_ORIGIN),
+                                   ("UPSTREAM_AUDIENCE", api, identity.DEFAULT_AUDIENCE)):
+            value = self.text(name) or identity.service_identity(url, default)
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ConfigError(f"{name} must be an origin such as https://example.com, got {value!r}")
+            identities[name] = f"{parts.scheme}://{parts.netloc}"
+        return {
+            "upstream_origin": identities["UPSTREAM_ORIGIN"],
+            "upstream_audience": identities["UPSTREAM_AUDIENCE"],
+            "upstream_chrome_version": self.integer("UPSTREAM_CHROME_VERSION", identity.DEFAULT_CHROME_VERSION,
+                                                    100, 999),
+        }
 
     def accounts_settings(self) -> dict:
         imap_host = self.text("IMAP_HOST")

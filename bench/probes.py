@@ -123,7 +123,7 @@ class Upstream:
         self.tokens = TokenSource(requests.Session(), f"http://127.0.0.1:{port}", (5.0, TIMEOUT))
 
     def headers(self) -> dict:
-        return identity.widget_headers(self.tokens.bearer(ACCOUNT), LANGUAGE)
+        return identity.Footprint(language=LANGUAGE).widget_headers(self.tokens.bearer(ACCOUNT))
 
     def chat(self, client: Client) -> Sample:
         headers = self.headers()  # cached after the first call: getoxsrf is not timed

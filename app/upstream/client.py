@@ -44,8 +44,9 @@ class GeminiBusiness:
         connect = config.upstream_connect_timeout
         self.session_timeout = (connect, min(SESSION_CALL_TIMEOUT, config.upstream_read_timeout))
         self.stream_timeout = (connect, config.upstream_read_timeout)
+        self.footprint = identity.Footprint.from_config(config)
         self.tokens = TokenSource(self.http, config.gemini_business_url, self.session_timeout, clock,
-                                  hosts=(config.auth_url,), renew=renew)
+                                  hosts=(config.auth_url,), renew=renew, footprint=self.footprint)
 
     def create_session(self, account: Account) -> str:
         response = self._post(account, "widgetCreateSession", {"session": {"name": "", "displayName": ""}})
@@ -86,7 +87,7 @@ class GeminiBusiness:
         url = f"{self.api}/locations/global/{verb}"
         timeout = self.stream_timeout if stream else self.session_timeout
         for attempt in (1, 2):
-            headers = identity.widget_headers(self.tokens.bearer(account), self.config.upstream_language)
+            headers = self.footprint.widget_headers(self.tokens.bearer(account))
             started = time.monotonic()
             try:
                 response = self.http.post(url, data=body, headers=headers, timeout=timeout, stream=stream)
@@ -157,7 +158,8 @@ class AssistStream:
 
     def _read(self) -> bytes:
         try:
-            return self.response.raw.read1(READ_SIZE, decode_content=True)  # gzip/deflate too
+            # Decoded as it arrives: gzip and deflate, br (brotli) and zstd (backports.zstd).
+            return self.response.raw.read1(READ_SIZE, decode_content=True)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise errors.UpstreamTimeout("the upstream stream went quiet for too long") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:

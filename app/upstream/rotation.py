@@ -44,7 +44,7 @@ def origins(urls: Iterable[str]) -> frozenset:
 
 
 def follow(http: requests.Session, redirect: requests.Response, account: Account, allowed: frozenset,
-           timeout: tuple[float, float], clock=time.time) -> Rotated:
+           timeout: tuple[float, float], clock=time.time, footprint: identity.Footprint | None = None) -> Rotated:
     """Ask the refreshcookies URL `redirect` points at, with the account's cookies; the
     account with whatever new cookies the two answers set."""
     target = urljoin(redirect.url, redirect.headers.get("location", ""))
@@ -56,7 +56,8 @@ def follow(http: requests.Session, redirect: requests.Response, account: Account
                                    "not followed", status=redirect.status_code, reason="refreshcookies")
     found = set_cookies(redirect, clock)
     try:
-        answer = http.get(target, headers=identity.getoxsrf_headers(account.cookie_header()),
+        headers = (footprint or identity.Footprint()).getoxsrf_headers(account.cookie_header())
+        answer = http.get(target, headers=headers,
                           timeout=timeout, allow_redirects=False)
     except requests.Timeout as exc:
         raise errors.UpstreamTimeout("refreshcookies timed out") from exc

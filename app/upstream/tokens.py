@@ -36,8 +36,10 @@ def _rotate_alone(account: Account, rotate: Callable[[], Rotated]) -> Account:
 
 class TokenSource:
     def __init__(self, http: requests.Session, base_url: str, timeout: tuple[float, float],
-                 clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None):
+                 clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None,
+                 footprint: identity.Footprint | None = None):
         self.http = http
+        self.footprint = footprint or identity.Footprint()
         self.base_url = base_url
         self.timeout = timeout
         self.clock = clock
@@ -74,16 +76,8 @@ class TokenSource:
 
     def _sign(self, account: Account, key: bytes, key_id: str) -> str:
         now = int(self.clock())
-        header = {"alg": "HS256", "typ": "JWT", "kid": key_id}
-        payload = {
-            "iss": identity.JWT_ISSUER,
-            "aud": identity.JWT_AUDIENCE,
-            "sub": f"csesidx/{account.csesidx}",
-            "iat": now,
-            "exp": now + identity.JWT_LIFETIME,
-            "nbf": now,
-        }
-        token = hs256.sign(header, payload, key)
+        header = {"alg": "HS256", "typ": "JWT", "kid": key_id}  # this key order, byte-exact (§3.3)
+        token = hs256.sign(header, self.footprint.claims(account.csesidx, now), key)
         logs.add_secret(token, slot=("upstream-token", account.credentials_key))
         return token
 
@@ -93,7 +87,7 @@ class TokenSource:
         if rotation.is_refresh(response):
             response.close()
             account = self.renew(account, lambda: rotation.follow(self.http, response, account, self.hosts,
-                                                                  self.timeout, self.clock))
+                                                                  self.timeout, self.clock, self.footprint))
             response = self._getoxsrf(account)
             if rotation.is_refresh(response):
                 raise errors.CookieExpired("the account's cookies need a new sign-in: getoxsrf still asks to "
@@ -106,7 +100,7 @@ class TokenSource:
         started = self.clock()
         try:
             response = self.http.get(url, params={"csesidx": account.csesidx},
-                                     headers=identity.getoxsrf_headers(account.cookie_header()),
+                                     headers=self.footprint.getoxsrf_headers(account.cookie_header()),
                                      timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as exc:
             raise errors.UpstreamTimeout("getoxsrf timed out") from exc

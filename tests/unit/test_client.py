@@ -202,27 +202,53 @@ def test_connection_failure_is_upstream_failed(client):
         client.create_session(ACCOUNT)
 
 
-def test_a_gzip_encoded_stream_is_decoded_as_it_arrives():
-    """A real socket: `responses` decodes bodies itself and would hide this."""
-    import gzip
+def _encoder(encoding):
+    """(compress piece, finish) for a streamed body in `encoding`, each piece flushed."""
+    if encoding == "gzip":
+        import zlib
+        gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+        return lambda data: gz.compress(data) + gz.flush(zlib.Z_SYNC_FLUSH), lambda: gz.flush()
+    if encoding == "br":
+        import brotli
+        br = brotli.Compressor()
+        return lambda data: br.process(data) + br.flush(), br.finish
+    from backports import zstd
+    zs = zstd.ZstdCompressor()
+    return lambda data: zs.compress(data, zs.FLUSH_BLOCK), lambda: zs.flush(zs.FLUSH_FRAME)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_a_compressed_stream_is_decoded_as_it_arrives(encoding):
+    """A real socket (`responses` decodes bodies itself and would hide this). The server sends
+    the first element, compressed and flushed, then waits until the client has parsed it: only
+    a client that decodes as bytes arrive gets there. The request advertised the encoding."""
     import http.server
     import threading
 
-    body = gzip.compress(stream_body("Hello", "world").encode())
+    parsed_first = threading.Event()
+    seen = {}
+    first, rest = stream_body("Hello", "world").split("},", 1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
+            seen["accept-encoding"] = self.headers["Accept-Encoding"]
+            compress, finish = _encoder(encoding)
             self.send_response(200)
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(compress((first + "},").encode()))
+            self.wfile.flush()
+            seen["waited_out"] = not parsed_first.wait(10)
+            self.wfile.write(compress(rest.encode()) + finish())
 
         def log_message(self, *args):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api = f"http://127.0.0.1:{server.server_port}/v1alpha"
     try:
@@ -231,6 +257,11 @@ def test_a_gzip_encoded_stream_is_decoded_as_it_arrives():
             mock.add(responses.GET, "https://biz.example/auth/getoxsrf",
                      body=")]}'\n" + json.dumps({"xsrfToken": KEY, "keyId": "kid"}))
             client = GeminiBusiness(Config.from_env({"API_BASE_URL": api, "GEMINI_BUSINESS_URL": "https://biz.example"}))
-            assert list(client.stream_assist(ACCOUNT, SESSION, "q", None)) == [Text("Hello"), Text("world")]
+            events = []
+            for event in client.stream_assist(ACCOUNT, SESSION, "q", None):
+                events.append(event)
+                parsed_first.set()
+            assert events == [Text("Hello"), Text("world")]
+            assert seen == {"accept-encoding": "gzip, deflate, br, zstd", "waited_out": False}
     finally:
         server.shutdown()
