@@ -64,7 +64,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
         upstream=upstream,
         pool=pool,
         catalogue=Catalogue(config),
-        spares=SpareSessions(upstream, enabled=config.precreate_sessions),
+        spares=SpareSessions(upstream, store, enabled=config.precreate_sessions),
     )
     app.extensions["gbp.refresher"] = refresher
     app.extensions["gbp.upkeep"] = upkeep

@@ -1,61 +1,114 @@
-"""A fresh upstream session kept ready per account in each worker.
+"""One empty upstream session kept ready per account, shared by every worker and host.
 
 Every OpenAI chat and every new native session needs an empty upstream session; making it
 inside the request costs a whole widgetCreateSession round trip before the first byte.
 Taking a ready one and refilling in the background moves that round trip off the request.
-The cache is per worker on purpose: anything in it can be rebuilt by any worker at once.
+
+What the upstream sees should look like a person using the web app (issue 8 §5): one new
+session per conversation, not a spare per chat thrown away unused after a few minutes, nor
+one per worker. So the spare lives in the store (one per account, whoever made it) and waits
+until a chat takes it, however long that is; if the upstream has forgotten it by then, the
+chat makes a session itself (chat.py, on SessionGone) and nothing was lost but a request.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
-
-from cachetools import TTLCache
+import time
+import uuid
 
 from ..accounts.account import Account
+from ..store.base import Store, StoreUnavailable
 from .errors import UpstreamError
 
 log = logging.getLogger("gbp.upstream.spares")
-SPARE_TTL = 300  # seconds; a spare older than this is dropped, not used (server-side lifetime unknown)
+NAMESPACE = "spare_sessions"
+SPARE_KEEP = 7 * 24 * 3600.0  # seconds; only so that records of removed accounts go away
+FILL_LOCK_TTL = 60.0  # seconds; longer than a widgetCreateSession may take
 
 
 class SpareSessions:
-    def __init__(self, upstream, enabled: bool = True, ttl: float = SPARE_TTL):
+    def __init__(self, upstream, store: Store, enabled: bool = True, clock=time.time):
         self.upstream = upstream
+        self.store = store
         self.enabled = enabled
-        self._ready: TTLCache = TTLCache(maxsize=1024, ttl=ttl)
-        self._filling: set[str] = set()
+        self.clock = clock
+        self._filling: set[str] = set()  # this worker's refills in flight
+        self._owner = f"spares-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def take(self, account: Account) -> str:
-        """An empty upstream session for `account`: a ready one if there is one, else made now.
+        """An empty upstream session for `account`: the ready one if there is one, else made now.
 
         Call refill() once the request's own upstream call is under way, so the two never
         compete for this worker's CPU before the query has gone out.
         """
-        session = self._ready.pop(account.id, None) if self.enabled else None
+        session = self._pop(account) if self.enabled else None
         return session or self.upstream.create_session(account)
 
     def discard(self, account: Account) -> None:
-        """Forget the ready session (e.g. the upstream no longer knows it)."""
-        self._ready.pop(account.id, None)
+        """Forget the ready session (e.g. the account was refused: it may be the session's fault)."""
+        try:
+            self.store.delete(NAMESPACE, account.id)
+        except StoreUnavailable:
+            pass
 
     def offer(self, account: Account, session: str) -> None:
         """Keep an empty session made for another purpose (e.g. to test the account) as the spare."""
-        if self.enabled and account.id not in self._ready:
-            self._ready[account.id] = session
+        if not self.enabled:
+            return
+        try:
+            self.store.update(NAMESPACE, account.id, lambda current: current or self._record(account, session),
+                              expires_at=self.clock() + SPARE_KEEP)
+        except StoreUnavailable:
+            pass
+
+    def _record(self, account: Account, session: str) -> dict:
+        return {"session": session, "csesidx": account.csesidx, "made_at": self.clock()}
 
     def refill(self, account: Account) -> None:
-        """Prepare the next spare in the background, unless one is ready or being made."""
-        if not self.enabled or account.id in self._filling or account.id in self._ready:
+        """Prepare the next spare in the background, unless one is ready or being made here."""
+        if not self.enabled or account.id in self._filling:
             return
         self._filling.add(account.id)
         threading.Thread(target=self._fill, args=(account,), name="spare-session", daemon=True).start()
 
-    def _fill(self, account: Account) -> None:
+    def _pop(self, account: Account) -> str | None:
+        taken: list[dict | None] = [None]
+
+        def take_it(current):  # may run more than once; the last run is the one that counted
+            taken[0] = current
+            return None
+
         try:
-            self._ready[account.id] = self.upstream.create_session(account)
+            if self.store.get(NAMESPACE, account.id) is None:
+                return None  # the common miss costs a read, not a write
+            self.store.update(NAMESPACE, account.id, take_it)
+        except StoreUnavailable:
+            return None
+        spare = taken[0]
+        if not spare or spare.get("csesidx") != account.csesidx:
+            return None  # the account id now names another login: its session is not ours
+        return spare.get("session")
+
+    def _fill(self, account: Account) -> None:
+        lock = f"spare-session:{account.id}"
+        try:
+            # One maker per account across workers, so that two never make one each at once.
+            if not self.store.acquire_lock(lock, self._owner, FILL_LOCK_TTL):
+                return
+            try:
+                if self.store.get(NAMESPACE, account.id) is not None:
+                    return  # another worker (or host) has one ready for this account
+                session = self.upstream.create_session(account)
+                self.store.put(NAMESPACE, account.id, self._record(account, session),
+                               expires_at=self.clock() + SPARE_KEEP)
+            finally:
+                self.store.release_lock(lock, self._owner)
         except UpstreamError as exc:  # the next request makes its own and reports the failure
             log.debug("could not prepare a spare session: %s", exc.public_message())
+        except StoreUnavailable as exc:
+            log.debug("could not keep a spare session: %s", exc)
         except Exception:
             log.exception("unexpected error while preparing a spare session")
         finally:
