@@ -95,7 +95,8 @@ class Stack:
         sim = self._run(lambda: Process("simulator", [
             sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(self.sim_port),
             "--ttfb", str(ttfb), "--chunk-delay", str(chunk_delay), "--piece-delay", "0",
-            "--reply-words", str(words), "--layout", "lines", "--quiet"]), signal.SIGTERM)
+            "--reply-words", str(words), "--layout", "lines", "--quiet",
+            "--compression", "identity"]), signal.SIGTERM)  # the direct probe reads raw bytes
         sim.wait_until(lambda: _ok(f"http://127.0.0.1:{self.sim_port}/__sim__/health"))
 
         self.proxy_port = free_port()

@@ -16,7 +16,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
 
 from .app import create_app  # noqa: E402
 from .requestlog import file_sink, stdout_sink  # noqa: E402
-from .settings import LAYOUTS, UNKNOWN_MODEL_STATUSES, Settings  # noqa: E402
+from .settings import COMPRESSIONS, LAYOUTS, STRICT_CHECKS, UNKNOWN_MODEL_STATUSES, Settings  # noqa: E402
 from .streaming import SOCKET_KEY  # noqa: E402
 
 
@@ -62,6 +62,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cookie-rotate-after", type=float,
                         help="age after which getoxsrf redirects to refreshcookies")
     parser.add_argument("--maildir", help="deliver sign-in codes as mail into this Maildir")
+    parser.add_argument("--compression", choices=COMPRESSIONS,
+                        help="response bodies: auto (br or gzip as offered), identity, gzip, br")
+    parser.add_argument("--lenient", action="store_true", default=None,
+                        help="turn off the strict request checks (JWT bytes, envelope, assist, headers)")
     parser.add_argument("--log", help="write received requests to FILE as JSON lines")
     parser.add_argument("--quiet", action="store_true", help="no request lines on stdout")
     return parser.parse_args(argv)
@@ -72,8 +76,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "ttfb", "chunk_delay", "piece_delay", "reply_words", "layout", "key_lifetime",
         "require_oses", "models", "unknown_model_status", "quota", "quota_window", "cookie_lifetime",
         "cookie_rotate_after", "maildir", "daily_quota_text", "daily_quota_image", "daily_quota_video",
-        "quota_reset_tz", "quota_reset_hour")
+        "quota_reset_tz", "quota_reset_hour", "compression")
         if getattr(args, name) is not None}
+    if args.lenient:
+        overrides.update(dict.fromkeys(STRICT_CHECKS, False))
     return Settings().updated(overrides)
 
 

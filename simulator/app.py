@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import control, oxsrf, signin, widgets
+from . import compression, control, oxsrf, signin, widgets
 from .accounts import accounts_from_payload
 from .demo import DEMO_ACCOUNT
 from .errors import GoogleError
 from .settings import Settings
-from .state import EXTENSION, SimState, current_state
+from .state import EXTENSION, SimState, current_state, note
 
 
 def create_app(settings=None, accounts=None, sink=None) -> Flask:
@@ -32,6 +32,7 @@ def create_app(settings=None, accounts=None, sink=None) -> Flask:
     app.register_blueprint(control.bp)
     app.before_request(_open_log_entry)
     app.after_request(_close_log_entry)
+    app.after_request(_compress)
     app.register_error_handler(GoogleError, lambda exc: exc.response())
     app.register_error_handler(HTTPException, _http_exception)
     return app
@@ -53,6 +54,16 @@ def _close_log_entry(response):
             entry["outcome"] = "streaming"  # the stream finishes the entry when it ends
         else:
             current_state().log.finish(entry, "complete")
+    return response
+
+
+def _compress(response):
+    if request.path.startswith(control.bp.url_prefix):
+        return response  # the control API is for tests, not part of the fake service
+    response = compression.compress(response, request.headers.get("accept-encoding", ""),
+                                    current_state().settings.compression)
+    if response.headers.get("content-encoding"):
+        note(encoding=response.headers["content-encoding"])
     return response
 
 

@@ -7,6 +7,7 @@ from flask import request
 
 from .elements import SessionInfo, plan_for
 from .envelope import Call, owned_session
+from .footprint import check_assist
 from .errors import GoogleError, resource_exhausted
 from .faults import SHAPE_KINDS, STREAM_KINDS, Fault
 from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
@@ -66,6 +67,8 @@ def spend_daily(state, csesidx: str, body: dict, now: float):
 def stream_assist(call: Call):
     state, body, csesidx = call.state, call.request, call.account.csesidx
     session = owned_session(call, body.get("session"))
+    if state.settings.strict_assist:
+        check_assist(body)
     text = query_text(body)
     check_model(body, state.settings)
     check_file_ids(body)

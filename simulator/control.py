@@ -100,6 +100,7 @@ def expire_account(csesidx: str):
     if account is None:
         raise GoogleError(404, f"No account with csesidx {csesidx}.")
     account.signed_out = True
+    state.keys.revoke_account(csesidx)
     return jsonify(account.to_json(state.now()))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import request
 
+from . import footprint
 from .accounts import Account
 from .errors import GoogleError, unauthenticated
 from .sessions import Session, session_id_from_name
@@ -30,19 +31,25 @@ def request_key(verb: str) -> str:
     return bare[:1].lower() + bare[1:] + "Request"
 
 
-def authenticate(state: SimState) -> Account:
+def authenticate(state: SimState, verb: str) -> Account:
+    settings = state.settings
     authorization = request.headers.get("authorization")
     claimed = state.keys.get(kid_of(authorization))
     if claimed is not None:
         note(csesidx=claimed.csesidx)
     try:
-        key = verify_bearer(authorization, state.keys, state.now())
+        key = verify_bearer(authorization, state.keys, state.now(), settings.issuer,
+                            settings.audience, strict=settings.strict_jwt)
+        if key.revoked and settings.keys_die_on_sign_out:
+            raise AuthFailure("ACCESS_TOKEN_EXPIRED", "the key's account signed out")
     except AuthFailure as failure:
         note(auth_failure=str(failure))
         raise unauthenticated(failure.reason) from failure
     account = state.accounts.get(key.csesidx)
     if account is None:  # the account was removed (reset) after the key was issued
         raise unauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED")
+    if settings.strict_headers:
+        footprint.check_headers(request.headers, settings.issuer, verb)
     return account
 
 
@@ -50,6 +57,8 @@ def open_envelope(verb: str, account: Account, state: SimState) -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise GoogleError(400, "Invalid JSON payload received.")
+    if state.settings.strict_envelope:
+        footprint.check_envelope(body)
     if body.get("configId") != account.config_id:
         raise GoogleError(state.settings.config_mismatch_status,
                           f"Invalid configId: {body.get('configId')!r}")

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, redirect, request
 from .errors import XSSI_PREFIX, sign_in_expired
 from .faults import fault_error
 from .logins import new_cookies
+from .footprint import check_headers
 from .sessions import rfc3339
 from .state import current_state, note
 
@@ -54,6 +55,8 @@ def getoxsrf():
     state = current_state()
     csesidx = request.args.get("csesidx")
     note(verb="getoxsrf", csesidx=csesidx)
+    if state.settings.strict_headers:
+        check_headers(request.headers, state.settings.issuer, "getoxsrf")
     found = _signed_in(state, csesidx)
     if found is None:
         return sign_in_expired()

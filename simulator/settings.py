@@ -7,6 +7,7 @@ PATCH /__sim__/settings, so both paths go through `Settings.updated`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ DEFAULT_MODELS = (
 # plausible answer. Both name the model.
 UNKNOWN_MODEL_STATUSES = (404, 400)
 LAYOUTS = ("lines", "pretty", "crlf")
+COMPRESSIONS = ("auto", "identity", "gzip", "br")
+STRICT_CHECKS = ("strict_jwt", "strict_envelope", "strict_assist", "strict_headers")
 # The real reaction to a wrong configId is unknown (§12); these are the plausible ones.
 CONFIG_MISMATCH_STATUSES = (400, 401, 403, 404)
 FOREIGN_SESSION_STATUSES = (403, 404)
@@ -63,6 +66,16 @@ class Settings:
     maildir: str | None = None  # where sign-in codes are delivered as mail (Maildir)
     login_form: bool = True  # the login page has the email form (else only the xsrf token)
     send_code_button: bool = False  # the code page first asks for a click to send the code
+    # Who the service is (JWT iss = origin/referer, JWT aud); the vertexaisearch pair also exists.
+    issuer: str = "https://business.gemini.google"
+    audience: str = "https://biz-discoveryengine.googleapis.com"
+    # Strict checks of the client's requests (footprint.py), each relaxable for tolerance tests.
+    strict_jwt: bool = True
+    strict_envelope: bool = True
+    strict_assist: bool = True
+    strict_headers: bool = True
+    keys_die_on_sign_out: bool = True
+    compression: str = "auto"  # auto: br, else gzip, as the client's accept-encoding allows
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -148,6 +161,12 @@ def _digits(key, value):
     return value
 
 
+def _origin(key, value):
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^/\s]+", value):
+        raise SettingsError(f"{key} must be an origin such as https://example.com")
+    return value
+
+
 _VALIDATORS = {
     "ttfb": _number,
     "chunk_delay": _number,
@@ -176,4 +195,12 @@ _VALIDATORS = {
     "maildir": _path,
     "login_form": _flag,
     "send_code_button": _flag,
+    "issuer": _origin,
+    "audience": _origin,
+    "strict_jwt": _flag,
+    "strict_envelope": _flag,
+    "strict_assist": _flag,
+    "strict_headers": _flag,
+    "keys_die_on_sign_out": _flag,
+    "compression": _one_of(COMPRESSIONS),
 }

@@ -51,6 +51,7 @@ class SimState:
         self.settings = self._startup_settings
         self.accounts = AccountBook(self._fresh_accounts(), self.now())
         self.keys.forget_accounts_except({a.csesidx for a in self._startup_accounts})
+        self.keys.unrevoke_all()  # the start-up accounts are signed in again
         self.sessions.clear()
         self.log.clear()
         self.quota.clear()

@@ -22,6 +22,8 @@ AUDIENCE = "https://biz-discoveryengine.googleapis.com"
 # A real browser's kid is 507 characters starting with "WAA." (X2); 503 + 4 = 507.
 _KID_RANDOM_CHARS = 503
 
+JWT_LIFETIME = 300  # exp - iat of every real token (§3.4)
+
 EXPIRED = "ACCESS_TOKEN_EXPIRED"
 INVALID = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 MISSING = "CREDENTIALS_MISSING"
@@ -50,6 +52,7 @@ class Key:
     csesidx: str
     issued_at: float
     expires_at: float
+    revoked: bool = False  # its account signed out (§12: a key dies with its sign-in)
 
     @property
     def xsrf_token(self) -> str:
@@ -78,6 +81,18 @@ class KeyRing:
             for key in self._keys.values():
                 key.expires_at = min(key.expires_at, now)
             return len(self._keys)
+
+    def revoke_account(self, csesidx: str) -> None:
+        """Every key issued so far to `csesidx` stops working (the account signed out)."""
+        with self._lock:
+            for key in self._keys.values():
+                if key.csesidx == csesidx:
+                    key.revoked = True
+
+    def unrevoke_all(self) -> None:
+        with self._lock:
+            for key in self._keys.values():
+                key.revoked = False
 
     def forget_accounts_except(self, csesidxs: set[str]) -> None:
         with self._lock:
@@ -123,14 +138,43 @@ def _check_signature(key: Key, parts: list[str]) -> None:
         raise AuthFailure(INVALID, "bad signature")
 
 
+def _compact(value) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def jwt_problem(header_bytes: bytes, payload_bytes: bytes) -> str | None:
+    """What is wrong with the decoded JWT segments, or None (the strict_jwt setting)."""
+    try:
+        header, payload = json.loads(header_bytes), json.loads(payload_bytes)
+    except ValueError:
+        return "JWT segments are not JSON"
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        return "JWT segments are not objects"
+    if header.get("typ") != "JWT":
+        return 'JWT header typ must be "JWT"'
+    if header_bytes != _compact({"alg": header.get("alg"), "typ": "JWT", "kid": header.get("kid")}):
+        return "JWT header must be compact JSON with keys alg, typ, kid in that order"
+    iat = payload.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return "iat must be an integer"
+    if payload.get("exp") != iat + JWT_LIFETIME:
+        return "exp - iat must be 300"
+    if payload.get("nbf") != iat:
+        return "nbf must equal iat"
+    order = ("iss", "aud", "sub", "iat", "exp", "nbf")
+    if payload_bytes != _compact({k: payload.get(k) for k in order}):
+        return "JWT payload must be compact JSON with keys iss, aud, sub, iat, exp, nbf in that order"
+    return None
+
+
 def _is_time(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_claims(claims: dict, key: Key, now: float) -> None:
-    if claims.get("iss") != ISSUER:
+def _check_claims(claims: dict, key: Key, now: float, issuer: str, audience: str) -> None:
+    if claims.get("iss") != issuer:
         raise AuthFailure(INVALID, "wrong iss")
-    if claims.get("aud") != AUDIENCE:
+    if claims.get("aud") != audience:
         raise AuthFailure(INVALID, "wrong aud")
     if claims.get("sub") != f"csesidx/{key.csesidx}":
         raise AuthFailure(INVALID, "wrong sub")
@@ -143,8 +187,11 @@ def _check_claims(claims: dict, key: Key, now: float) -> None:
         raise AuthFailure(INVALID, "token not valid yet")
 
 
-def verify_bearer(authorization: str | None, keys: KeyRing, now: float) -> Key:
-    """The key (and so the account) behind a valid bearer, else AuthFailure."""
+def verify_bearer(authorization: str | None, keys: KeyRing, now: float, issuer: str = ISSUER,
+                  audience: str = AUDIENCE, strict: bool = False) -> Key:
+    """The key (and so the account) behind a valid bearer, else AuthFailure.
+
+    strict: also the exact bytes of §3.3 (jwt_problem)."""
     parts = split_bearer(authorization)
     header = _decode_json(parts[0], "header")
     if header.get("alg") != "HS256":
@@ -153,7 +200,11 @@ def verify_bearer(authorization: str | None, keys: KeyRing, now: float) -> Key:
     if key is None:
         raise AuthFailure(INVALID, "unknown kid")
     _check_signature(key, parts)
-    _check_claims(_decode_json(parts[1], "payload"), key, now)
+    _check_claims(_decode_json(parts[1], "payload"), key, now, issuer, audience)
+    if strict:
+        problem = jwt_problem(b64url_decode(parts[0]), b64url_decode(parts[1]))
+        if problem is not None:
+            raise AuthFailure(INVALID, problem)
     if now >= key.expires_at:
         raise AuthFailure(EXPIRED, "signing key past its lifetime")
     return key

@@ -89,7 +89,7 @@ def widget(verb: str):
         raise GoogleError(404, f"Method not found: {verb}")
     note(verb=verb)
     state = current_state()
-    account = authenticate(state)
+    account = authenticate(state, verb)
     if account.banned:  # Google's stock 403 body (§9): nothing says more than "no permission"
         note(refused="banned")
         raise GoogleError(403)

@@ -9,7 +9,8 @@ from simulator import create_app
 
 @pytest.fixture
 def app():
-    return create_app(FAST, accounts=None)
+    # Plain bodies: the Flask test client does not decode; test_sim_footprint covers gzip/br.
+    return create_app({**FAST, "compression": "identity"}, accounts=None)
 
 
 @pytest.fixture

@@ -19,6 +19,31 @@ AUD = "https://biz-discoveryengine.googleapis.com"
 API = "/v1alpha/locations/global/"
 XSSI = ")]}'\n"
 FAST = {"ttfb": 0, "chunk_delay": 0, "piece_delay": 0}
+ORIGIN = ISS
+# What Chrome 150 sends with a fetch from the web app (written here, not imported: §3.1, §4).
+BROWSER = {
+    "accept": "*/*",
+    "accept-encoding": "gzip, deflate, br, zstd",
+    "accept-language": "en-US,en;q=0.9",
+    "user-agent": ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                   "Chrome/150.0.0.0 Safari/537.36"),
+    "sec-ch-ua": '"Chromium";v="150", "Google Chrome";v="150", "Not?A_Brand";v="99"',
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"Windows"',
+    "origin": ORIGIN,
+    "referer": ORIGIN + "/",
+    "sec-fetch-mode": "cors",
+    "sec-fetch-dest": "empty",
+}
+OXSRF_HEADERS = {**BROWSER, "sec-fetch-site": "same-site"}
+WIDGET_HEADERS = {**BROWSER, "sec-fetch-site": "cross-site"}
+# The constant part of a streamAssistRequest (§5.2).
+ASSIST_DEFAULTS = {
+    "filter": "", "fileIds": [], "answerGenerationMode": "NORMAL",
+    "toolsSpec": {"webGroundingSpec": {}, "toolRegistry": "default_tool_registry"},
+    "languageCode": "en-US", "userMetadata": {"timeZone": "Etc/UTC"},
+    "assistSkippingMode": "REQUEST_ASSIST",
+}
 OTHER = {"id": "other@example.com", "secure_c_ses": "other-ses", "csesidx": "777",
          "config_id": "11111111-2222-3333-4444-555555555555"}
 
@@ -61,7 +86,8 @@ class Upstream:
         self.client.set_cookie("__Secure-C_SES", cookie or self.cookie)
         if oses is not None:
             self.client.set_cookie("__Host-C_OSES", oses)
-        return self.client.get("/auth/getoxsrf", query_string={"csesidx": csesidx or self.csesidx})
+        return self.client.get("/auth/getoxsrf", query_string={"csesidx": csesidx or self.csesidx},
+                               headers=OXSRF_HEADERS)
 
     def key(self) -> dict:
         response = self.getoxsrf()
@@ -75,7 +101,7 @@ class Upstream:
     def call(self, verb: str, inner: dict, token: str | None = None, config_id=None, **kw):
         body = {"configId": config_id or self.config_id, "additionalParams": {"token": "-"},
                 verb[6].lower() + verb[7:] + "Request": inner}
-        headers = {"authorization": f"Bearer {token or self.token()}"}
+        headers = {**WIDGET_HEADERS, "authorization": f"Bearer {token or self.token()}"}
         return self.client.post(API + verb, json=body, headers=headers, **kw)
 
     def create_session(self) -> str:
@@ -85,9 +111,7 @@ class Upstream:
         return response.get_json()["session"]["name"]
 
     def stream(self, session: str, text: str, model: str | None = "gemini-2.5-flash", **kw):
-        inner = {"session": session, "query": {"parts": [{"text": text}]}, "filter": "",
-                 "fileIds": [], "answerGenerationMode": "NORMAL",
-                 "assistSkippingMode": "REQUEST_ASSIST"}
+        inner = {**ASSIST_DEFAULTS, "session": session, "query": {"parts": [{"text": text}]}}
         if model:
             inner["assistGenerationConfig"] = {"modelId": model}
         return self.call("widgetStreamAssist", inner, **kw)

@@ -16,7 +16,8 @@ import requests
 
 from simulator.demo import DEMO_CONFIG_ID, DEMO_CSESIDX, DEMO_SECURE_C_SES
 from simulator.replies import reply_for
-from tests.simulator.simkit import XSSI, sign_jwt, splits_a_character, texts
+from tests.simulator.simkit import (ASSIST_DEFAULTS, OXSRF_HEADERS, WIDGET_HEADERS, XSSI, sign_jwt,
+                                    splits_a_character, texts)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,8 @@ def start_simulator(*args: str) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
-    process, url = start_simulator("--ttfb", "0.05", "--chunk-delay", "0.01", "--log", str(log))
+    process, url = start_simulator("--ttfb", "0.05", "--chunk-delay", "0.01", "--log", str(log),
+                                   "--compression", "identity")  # these tests read raw bytes
     yield url, log
     process.terminate()
     process.wait(5)
@@ -51,10 +53,11 @@ def base(server):
 
 def bearer(base: str) -> dict:
     response = requests.get(base + "/auth/getoxsrf", params={"csesidx": DEMO_CSESIDX},
-                            cookies={"__Secure-C_SES": DEMO_SECURE_C_SES}, timeout=5)
+                            cookies={"__Secure-C_SES": DEMO_SECURE_C_SES}, headers=OXSRF_HEADERS, timeout=5)
     assert response.status_code == 200 and response.text.startswith(XSSI)
     key = json.loads(response.text[len(XSSI):])
-    return {"authorization": "Bearer " + sign_jwt(key["xsrfToken"], key["keyId"], DEMO_CSESIDX)}
+    return {**WIDGET_HEADERS,
+            "authorization": "Bearer " + sign_jwt(key["xsrfToken"], key["keyId"], DEMO_CSESIDX)}
 
 
 def widget(base: str, verb: str, inner: dict, **kw) -> requests.Response:
@@ -66,8 +69,8 @@ def widget(base: str, verb: str, inner: dict, **kw) -> requests.Response:
 
 def open_chat(base: str, text: str) -> requests.Response:
     session = widget(base, "widgetCreateSession", {"session": {"name": ""}}).json()
-    inner = {"session": session["session"]["name"], "query": {"parts": [{"text": text}]},
-             "assistGenerationConfig": {"modelId": "gemini-2.5-pro"}}
+    inner = {**ASSIST_DEFAULTS, "session": session["session"]["name"],
+             "query": {"parts": [{"text": text}]}, "assistGenerationConfig": {"modelId": "gemini-2.5-pro"}}
     response = widget(base, "widgetStreamAssist", inner, stream=True)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=UTF-8"

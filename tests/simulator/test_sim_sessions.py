@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.simulator.simkit import API, OTHER, Upstream
+from tests.simulator.simkit import API, OTHER, WIDGET_HEADERS, Upstream
 
 SHORT = re.compile(r"^collections/default_collection/engines/agentspace-engine/sessions/\d{20}$")
 
@@ -85,7 +85,7 @@ def test_config_id_must_be_the_accounts(up, other, sim):
 
 
 def test_envelope_errors(up, client):
-    headers = {"authorization": f"Bearer {up.token()}"}
+    headers = {**WIDGET_HEADERS, "authorization": f"Bearer {up.token()}"}
     response = client.post(API + "widgetCreateSession", data="{nope", headers=headers,
                            content_type="application/json")
     assert response.status_code == 400
