@@ -4,7 +4,7 @@ import json
 
 import requests
 
-from tests.integration.helpers import auth, expected, sse_data
+from tests.integration.helpers import Worker, auth, expected, sse_data
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -14,11 +14,18 @@ def chat(proxy, stream, **extra):
                          json={"model": "gpt-4o", "messages": HI, "stream": stream, **extra})
 
 
-def streamed(proxy, **extra):
-    """(content, reasoning, finish reasons, payloads, raw lines) of a streamed completion."""
-    with chat(proxy, True, **extra) as response:
+def streamed(proxy, worker=None, **extra):
+    """(content, reasoning, finish reasons, payloads, raw lines) of a streamed completion;
+    on `worker`'s connection when given (so the same gunicorn worker serves it)."""
+    if worker is not None:
+        response, _ = worker.request("POST", "/v1/chat/completions",
+                                     json={"model": "gpt-4o", "messages": HI, "stream": True, **extra})
         assert response.status_code == 200
-        lines = [line.decode() for line in response.iter_lines()]
+        lines = response.text.splitlines()
+    else:
+        with chat(proxy, True, **extra) as response:
+            assert response.status_code == 200
+            lines = [line.decode() for line in response.iter_lines()]
     payloads = sse_data(lines)
     deltas = [p["choices"][0]["delta"] for p in payloads if p.get("choices")]
     content = "".join(d.get("content") or "" for d in deltas)
@@ -84,7 +91,8 @@ def test_an_unauthenticated_element_that_persists_means_the_account_needs_a_sign
 
 def test_an_unauthenticated_element_after_text_is_an_in_band_error_and_drops_the_token(proxy, simulator):
     simulator.fault("stream_401", after=4)
-    content, _, finishes, payloads, lines = streamed(proxy)
+    worker = Worker(proxy)  # one worker: the JWT it drops is the one its next answer would have used
+    content, _, finishes, payloads, lines = streamed(proxy, worker)
     assert content and expected("hi").text.startswith(content) and content != expected("hi").text
     assert finishes == []  # never a finish_reason that reads as success
     assert payloads[-1]["error"]["code"] == "upstream_error"
@@ -92,7 +100,8 @@ def test_an_unauthenticated_element_after_text_is_an_in_band_error_and_drops_the
     # Not retried (text was shown), not a sign-in on one refusal: the next answer signs a new JWT.
     assert account_state(proxy)["state"] == "active"
     simulator.control("DELETE", "requests")
-    assert chat(proxy, False).json()["choices"][0]["message"]["content"] == expected("hi").text
+    response, _ = worker.request("POST", "/v1/chat/completions", json={"model": "gpt-4o", "messages": HI})
+    assert response.json()["choices"][0]["message"]["content"] == expected("hi").text
     assert calls(simulator)[0] == ("getoxsrf", 200)
 
 

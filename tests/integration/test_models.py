@@ -112,8 +112,10 @@ def test_every_model_the_gateway_advertises_is_one_the_service_accepts(simulator
     for model in advertised:
         reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content, model
+    # Answered asks only: a ready-made session from before the simulator's reset is refused (404)
+    # and the chat asks again on a new one (chat.py); that first ask is not what is checked here.
     sent = [r["body"]["streamAssistRequest"].get("assistGenerationConfig") for r in simulator.requests_log()
-            if r["path"].endswith("widgetStreamAssist")]
+            if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
     assert sent == [None] + [{"modelId": model} for model in advertised[1:]]  # auto first: no modelId
 
 
