@@ -6,7 +6,7 @@ import time
 import pytest
 
 from simulator.replies import reply_for
-from tests.simulator.simkit import texts
+from tests.simulator.simkit import ASSIST_DEFAULTS, texts
 
 
 def stream_elements(up, session, text, **kw):
@@ -160,8 +160,7 @@ def test_quota_window_resets(up, sim, app):
 
 
 def media(up, session, spec, **kw):
-    inner = {"session": session, "query": {"parts": [{"text": "draw"}]}, "filter": "", "fileIds": [],
-             "answerGenerationMode": "NORMAL", "assistSkippingMode": "REQUEST_ASSIST", "toolsSpec": {spec: {}}}
+    inner = {**ASSIST_DEFAULTS, "session": session, "query": {"parts": [{"text": "draw"}]}, "toolsSpec": {spec: {}}}
     return up.call("widgetStreamAssist", inner, **kw)
 
 
