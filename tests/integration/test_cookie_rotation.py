@@ -143,20 +143,20 @@ def test_a_refreshcookies_on_a_foreign_host_is_refused_and_gets_no_cookie(sim, s
         server.shutdown()
 
 
-def idle_proxy(sim, start, tmp_path, interval):
-    """The simulator's cookies rotate after 2 s and die 6 s after they were handed out; the
-    account stays idle (nobody chats) for longer than that."""
-    sim.control("PATCH", "settings", json={"cookie_rotate_after": 2, "cookie_lifetime": 6,
+def idle_proxy(sim, start, tmp_path, interval, lifetime):
+    """The simulator's cookies rotate after 2 s and die `lifetime` s after they were handed out;
+    the account stays idle (nobody chats) for longer than that."""
+    sim.control("PATCH", "settings", json={"cookie_rotate_after": 2, "cookie_lifetime": lifetime,
                                            "cookie_rotation_grace": 1})
-    sim.control("POST", "accounts", json={**ROTOR, "expires_at": time.time() + 6})
+    sim.control("POST", "accounts", json={**ROTOR, "expires_at": time.time() + lifetime})
     sim.control("POST", f"accounts/{ROTOR['csesidx']}/age", json={"seconds": 0})
     return start(KEEPALIVE_REFRESH_INTERVAL=str(interval))
 
 
 def test_keep_alive_rotates_an_idle_account_before_its_cookies_die(sim, start, tmp_path):
-    proxy = idle_proxy(sim, start, tmp_path, 1.5)
+    proxy = idle_proxy(sim, start, tmp_path, 1.5, lifetime=9)
     began = time.monotonic()
-    time.sleep(10)  # well past the first pair's death (6 s)
+    time.sleep(12)  # well past the first pair's death (9 s); a rotation is due every 2 s
     kept = upstream_account(sim)
     assert kept["rotations"] >= 2 and not kept["expired"]
     sim.control("POST", "keys/expire")  # no JWT cached by a worker helps: getoxsrf must answer
@@ -172,7 +172,7 @@ def test_keep_alive_rotates_an_idle_account_before_its_cookies_die(sim, start, t
 
 
 def test_without_keep_alive_an_idle_account_ages_out(sim, start, tmp_path):
-    proxy = idle_proxy(sim, start, tmp_path, 0)
+    proxy = idle_proxy(sim, start, tmp_path, 0, lifetime=6)
     time.sleep(7)
     assert upstream_account(sim)["rotations"] == 0
     sim.control("POST", "keys/expire")  # no JWT cached by a worker helps: getoxsrf must answer
