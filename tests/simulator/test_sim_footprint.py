@@ -96,3 +96,13 @@ def test_a_signed_out_accounts_keys_stop_working_unless_relaxed(up, sim):
     assert refused.status_code == 401 and refused.get_json()["error"]["status"] == "UNAUTHENTICATED"
     sim.patch("settings", json={"keys_die_on_sign_out": False})
     assert up.call("widgetCreateSession", {}, token=token).status_code == 200
+
+
+def test_the_command_line_can_relax_every_strict_check_and_choose_the_encoding():
+    from simulator.__main__ import parse_args, settings_from
+    from simulator.settings import STRICT_CHECKS, Settings
+
+    assert all(getattr(Settings(), name) for name in STRICT_CHECKS)  # strict unless asked
+    relaxed = settings_from(parse_args(["--lenient", "--compression", "gzip"]))
+    assert not any(getattr(relaxed, name) for name in STRICT_CHECKS)
+    assert relaxed.compression == "gzip" and relaxed.keys_die_on_sign_out
