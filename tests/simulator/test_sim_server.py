@@ -163,3 +163,14 @@ def test_accounts_file_and_bad_start(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "simulator", "--accounts", str(tmp_path / "x")],
                          cwd=ROOT, capture_output=True, text=True, timeout=15)
     assert bad.returncode == 2 and "simulator:" in bad.stderr
+
+
+def test_lenient_and_compression_flags():
+    process, url = start_simulator("--lenient", "--compression", "gzip", "--quiet")
+    try:
+        settings = requests.get(url + "/__sim__/settings", timeout=5).json()
+    finally:
+        process.terminate()
+        process.wait(5)
+    assert settings["compression"] == "gzip" and settings["keys_die_on_sign_out"]
+    assert not any(settings[name] for name in ("strict_jwt", "strict_envelope", "strict_assist", "strict_headers"))
