@@ -138,4 +138,5 @@ def test_seed_readme_openai_curls_work_as_written(open_proxy):
                                        text=True, check=True).stdout)
     assert health["status"] == "ok"
     assert health["accounts"] == {"configured": 1, "usable": 1, "needs_login": 0, "waiting_for_code": 0,
-                                  "disabled": 0, "banned": 0}
+                                  "disabled": 0, "banned": 0,
+                                  "usable_by_kind": {"text": 1, "image": 1, "video": 1}}

@@ -12,6 +12,7 @@ import requests
 
 from app.accounts.mailbox import ImapCodeSource
 from app.accounts.signin import BrowserSettings, SignInError, SignInResult, sign_in
+from app.upstream.identity import Footprint
 
 CHROMIUM = BrowserSettings()
 STEPS = ["browser", "email", "waiting_for_code", "verifying", "done"]
@@ -53,9 +54,10 @@ def run(signin_sim, dovecot):
 
 
 def getoxsrf(sim, result: SignInResult) -> dict:
+    # Asked as the gateway asks (the simulator refuses requests that do not look like the web app's).
+    cookie = f"__Secure-C_SES={result.secure_c_ses}; __Host-C_OSES={result.host_c_oses}"
     response = requests.get(f"{sim.url}/auth/getoxsrf", params={"csesidx": result.csesidx},
-                            cookies={"__Secure-C_SES": result.secure_c_ses,
-                                     "__Host-C_OSES": result.host_c_oses}, timeout=5)
+                            headers=Footprint().getoxsrf_headers(cookie), timeout=5)
     assert response.status_code == 200, response.text
     return json.loads(response.text[4:])
 
