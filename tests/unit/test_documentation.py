@@ -64,3 +64,34 @@ def test_the_compose_demo_never_shares_a_volume_with_real_accounts():
     for name in ("README.md", "docker-compose.yml", "deploy/demo.env"):
         for command in re.findall(r"[^\n`]*docker compose[^\n`]*--profile demo[^\n`]*", (ROOT / name).read_text()):
             assert " -p gbp-demo " in command, (name, command)
+
+
+# docs/architecture.md is the map of the code: every file it names must exist, and every module
+# of the app must be on it, so the map cannot silently fall behind when code moves.
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+_NAMED_FILE = re.compile(r"(?<![\w./-])((?:app|simulator|tests|deploy|docs|bench)/[\w./-]*\w\.(?:py|md|conf))(?![\w/])")
+
+
+def files_named_in_the_architecture() -> set[str]:
+    return set(_NAMED_FILE.findall(ARCHITECTURE.read_text()))
+
+
+def test_architecture_names_only_files_that_exist():
+    named = files_named_in_the_architecture()
+    assert any(name.startswith("app/") for name in named) and any(name.startswith("simulator/") for name in named)
+    missing = sorted(name for name in named if not (ROOT / name).is_file())
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"
+
+
+def test_architecture_names_every_module_of_the_app():
+    named = files_named_in_the_architecture()
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "app").rglob("*.py")
+               if path.stat().st_size or path.name != "__init__.py"}  # an empty package marker is no module
+    missing = sorted(modules - named)
+    assert not missing, f"docs/architecture.md never names these modules (add them to the map): {missing}"
+
+
+def test_architecture_links_resolve_and_the_readme_links_it():
+    for target in re.findall(r"\]\(([^)#:]+)\)", ARCHITECTURE.read_text()):
+        assert (ARCHITECTURE.parent / target).exists(), f"docs/architecture.md links to a missing {target}"
+    assert "](docs/architecture.md)" in (ROOT / "README.md").read_text()
