@@ -1,33 +1,14 @@
-"""One Gemini Business account: the four values a signed-in browser holds (upstream-protocol.md §2)."""
+"""One Gemini Business account as the pool hands it out: the four values a signed-in browser
+holds (upstream-protocol.md §2), which are exactly what an upstream call needs.
+
+The type itself is upstream's (app/upstream/credential.py), so that the dependency runs one
+way: accounts/ builds credentials from its records (records.Record.account) and upstream/
+never imports accounts/ (tests/unit/test_layers.py).
+"""
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from ..upstream.credential import Credential, fingerprint
 
+Account = Credential  # the accounts layer's name for it: an account's current sign-in
 
-@dataclass(frozen=True)
-class Account:
-    id: str               # the email when known, else "csesidx:<n>"; stable across restarts
-    secure_c_ses: str     # cookie __Secure-C_SES
-    csesidx: str          # decimal string, also the JWT subject
-    config_id: str        # the UUID after /cid/ in the web app URL
-    host_c_oses: str = "" # cookie __Host-C_OSES, sent only when known
-
-    def cookie_header(self) -> str:
-        cookie = f"__Secure-C_SES={self.secure_c_ses}"
-        if self.host_c_oses:
-            cookie += f"; __Host-C_OSES={self.host_c_oses}"
-        return cookie
-
-    @property
-    def credentials_key(self) -> str:
-        """Changes whenever the cookies do: per-worker caches (tokens) key on it."""
-        return f"{self.id}#{fingerprint(self.secure_c_ses)}"
-
-    def __repr__(self) -> str:  # never print the cookies
-        return f"Account(id={self.id!r}, csesidx={self.csesidx!r})"
-
-
-def fingerprint(secret: str) -> str:
-    """A short, non-reversible tag of a cookie value, safe to show operators."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:8] if secret else ""
+__all__ = ["Account", "fingerprint"]

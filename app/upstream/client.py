@@ -15,7 +15,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ..accounts.account import Account
+from .credential import Credential
 from ..config import Config
 from . import errors, identity
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
@@ -48,17 +48,17 @@ class GeminiBusiness:
         self.tokens = TokenSource(self.http, config.gemini_business_url, self.session_timeout, clock,
                                   hosts=(config.auth_url,), renew=renew, footprint=self.footprint)
 
-    def create_session(self, account: Account) -> str:
+    def create_session(self, account: Credential) -> str:
         response = self._post(account, "widgetCreateSession", {"session": {"name": "", "displayName": ""}})
         name = _json(response).get("session", {}).get("name")
         if not isinstance(name, str) or "/sessions/" not in name:
             raise errors.UpstreamFailed("widgetCreateSession returned no session name")
         return name
 
-    def delete_session(self, account: Account, name: str) -> None:
+    def delete_session(self, account: Credential, name: str) -> None:
         self._post(account, "widgetDeleteSession", {"name": name}).close()
 
-    def stream_assist(self, account: Account, session: str, text: str, model_id: str | None) -> "AssistStream":
+    def stream_assist(self, account: Credential, session: str, text: str, model_id: str | None) -> "AssistStream":
         request = {
             "session": session,
             "query": {"parts": [{"text": text}]},
@@ -80,7 +80,7 @@ class GeminiBusiness:
             raise
         return AssistStream(response, on_refused=lambda: self.tokens.invalidate(account))
 
-    def _post(self, account: Account, verb: str, request: dict, stream: bool = False) -> requests.Response:
+    def _post(self, account: Credential, verb: str, request: dict, stream: bool = False) -> requests.Response:
         key = verb[len("widget"):][0].lower() + verb[len("widget") + 1:] + "Request"
         body = json.dumps({"configId": account.config_id, "additionalParams": {"token": "-"}, key: request},
                           ensure_ascii=False).encode("utf-8")

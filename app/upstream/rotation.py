@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ..accounts.account import Account
+from .credential import Credential
 from . import errors, identity
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -25,7 +25,7 @@ SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"  # the only cookies an account 
 
 @dataclass(frozen=True)
 class Rotated:
-    account: Account               # the account with its new cookies (the same ones if none came)
+    account: Credential            # the account with its new cookies (the same ones if none came)
     expires_at: float | None       # when the new __Secure-C_SES expires, if the answer said
 
 
@@ -43,7 +43,7 @@ def origins(urls: Iterable[str]) -> frozenset:
     return frozenset(origin(url) for url in urls if url)
 
 
-def follow(http: requests.Session, redirect: requests.Response, account: Account, allowed: frozenset,
+def follow(http: requests.Session, redirect: requests.Response, account: Credential, allowed: frozenset,
            timeout: tuple[float, float], clock=time.time, footprint: identity.Footprint | None = None) -> Rotated:
     """Ask the refreshcookies URL `redirect` points at, with the account's cookies; the
     account with whatever new cookies the two answers set."""

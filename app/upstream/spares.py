@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 
-from ..accounts.account import Account
+from .credential import Credential
 from ..store.base import Store, StoreUnavailable
 from .errors import UpstreamError
 
@@ -37,7 +37,7 @@ class SpareSessions:
         self._filling: set[str] = set()  # this worker's refills in flight
         self._owner = f"spares-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-    def take(self, account: Account) -> str:
+    def take(self, account: Credential) -> str:
         """An empty upstream session for `account`: the ready one if there is one, else made now.
 
         Call refill() once the request's own upstream call is under way, so the two never
@@ -46,14 +46,14 @@ class SpareSessions:
         session = self._pop(account) if self.enabled else None
         return session or self.upstream.create_session(account)
 
-    def discard(self, account: Account) -> None:
+    def discard(self, account: Credential) -> None:
         """Forget the ready session (e.g. the account was refused: it may be the session's fault)."""
         try:
             self.store.delete(NAMESPACE, account.id)
         except StoreUnavailable:
             pass
 
-    def offer(self, account: Account, session: str) -> None:
+    def offer(self, account: Credential, session: str) -> None:
         """Keep an empty session made for another purpose (e.g. to test the account) as the spare."""
         if not self.enabled:
             return
@@ -63,17 +63,17 @@ class SpareSessions:
         except StoreUnavailable:
             pass
 
-    def _record(self, account: Account, session: str) -> dict:
+    def _record(self, account: Credential, session: str) -> dict:
         return {"session": session, "csesidx": account.csesidx, "made_at": self.clock()}
 
-    def refill(self, account: Account) -> None:
+    def refill(self, account: Credential) -> None:
         """Prepare the next spare in the background, unless one is ready or being made here."""
         if not self.enabled or account.id in self._filling:
             return
         self._filling.add(account.id)
         threading.Thread(target=self._fill, args=(account,), name="spare-session", daemon=True).start()
 
-    def _pop(self, account: Account) -> str | None:
+    def _pop(self, account: Credential) -> str | None:
         taken: list[dict | None] = [None]
 
         def take_it(current):  # may run more than once; the last run is the one that counted
@@ -91,7 +91,7 @@ class SpareSessions:
             return None  # the account id now names another login: its session is not ours
         return spare.get("session")
 
-    def _fill(self, account: Account) -> None:
+    def _fill(self, account: Credential) -> None:
         lock = f"spare-session:{account.id}"
         try:
             # One maker per account across workers, so that two never make one each at once.

@@ -19,18 +19,18 @@ import requests
 from cachetools import TTLCache
 
 from .. import hs256, logs
-from ..accounts.account import Account
+from .credential import Credential
 from . import errors, identity, rotation
 from .rotation import Rotated
 
 log = logging.getLogger("gbp.upstream.tokens")
 XSSI_PREFIX = ")]}'"
 # renew(account, rotate): runs rotate() (or learns another worker already did) and returns the
-# account with the cookies to use from now on. The accounts layer stores them (records.py).
-Renew = Callable[[Account, Callable[[], Rotated]], Account]
+# account with the cookies to use from now on. The accounts layer stores them (accounts/renewal.py).
+Renew = Callable[[Credential, Callable[[], Rotated]], Credential]
 
 
-def _rotate_alone(account: Account, rotate: Callable[[], Rotated]) -> Account:
+def _rotate_alone(account: Credential, rotate: Callable[[], Rotated]) -> Credential:
     return rotate().account
 
 
@@ -48,7 +48,7 @@ class TokenSource:
         self._cache: TTLCache = TTLCache(maxsize=4096, ttl=identity.TOKEN_REUSE, timer=clock)
         self._locks: dict[str, threading.Lock] = {}
 
-    def bearer(self, account: Account) -> str:
+    def bearer(self, account: Credential) -> str:
         token = self._cache.get(account.credentials_key)
         if token is not None:
             return token
@@ -62,7 +62,7 @@ class TokenSource:
                 self._cache[used.credentials_key] = token  # rotated: the new cookies' token too
             return token
 
-    def refresh(self, account: Account) -> Account:
+    def refresh(self, account: Credential) -> Credential:
         """Ask getoxsrf now (rotating the cookies if it says so) and cache a fresh token: what a
         browser tab left open does (keep-alive). The account with the cookies now in use."""
         with self._locks.setdefault(account.credentials_key, threading.Lock()):
@@ -71,17 +71,17 @@ class TokenSource:
             self._cache[account.credentials_key] = self._cache[used.credentials_key] = token
             return used
 
-    def invalidate(self, account: Account) -> None:
+    def invalidate(self, account: Credential) -> None:
         self._cache.pop(account.credentials_key, None)
 
-    def _sign(self, account: Account, key: bytes, key_id: str) -> str:
+    def _sign(self, account: Credential, key: bytes, key_id: str) -> str:
         now = int(self.clock())
         header = {"alg": "HS256", "typ": "JWT", "kid": key_id}  # this key order, byte-exact (§3.3)
         token = hs256.sign(header, self.footprint.claims(account.csesidx, now), key)
         logs.add_secret(token, slot=("upstream-token", account.credentials_key))
         return token
 
-    def _fetch_key(self, account: Account) -> tuple[Account, bytes, str]:
+    def _fetch_key(self, account: Credential) -> tuple[Credential, bytes, str]:
         """(the account whose cookies got the key, key, key id)."""
         response = self._getoxsrf(account)
         if rotation.is_refresh(response):
@@ -95,7 +95,7 @@ class TokenSource:
                                            reason="refreshcookies")
         return (account, *parse_key(response))
 
-    def _getoxsrf(self, account: Account) -> requests.Response:
+    def _getoxsrf(self, account: Credential) -> requests.Response:
         url = f"{self.base_url}/auth/getoxsrf"
         started = self.clock()
         try:

@@ -5,7 +5,7 @@ import json
 import pytest
 import responses
 
-from app.accounts.account import Account
+from app.upstream.credential import Credential
 from app.config import Config
 from app.upstream import errors
 from app.upstream.client import GeminiBusiness
@@ -13,7 +13,7 @@ from app.upstream.events import Text, Thought
 
 API = "https://api.example/v1alpha"
 SESSION = "collections/default_collection/engines/agentspace-engine/sessions/123"
-ACCOUNT = Account("a", "cookie", "42", "cfg-1")
+ACCOUNT = Credential("a", "cookie", "42", "cfg-1")
 KEY = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
 
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from app.accounts.account import Account
+from app.upstream.credential import Credential
 from app.config import Config, ConfigError
 from app.upstream import identity
 from app.upstream.client import GeminiBusiness
@@ -89,7 +89,7 @@ def test_jwt_and_headers_carry_the_configured_identities():
                   json={"session": {"name": "collections/x/sessions/1"}})
     client = GeminiBusiness(Config.from_env({"GEMINI_BUSINESS_URL": "https://vertexaisearch.cloud.google",
                                              "API_BASE_URL": api}), http=requests.Session())
-    client.create_session(Account("a", "c", "42", "cfg"))
+    client.create_session(Credential("a", "c", "42", "cfg"))
     sent = responses.calls[1].request.headers
     payload = sent["authorization"].split()[1].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

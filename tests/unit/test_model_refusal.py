@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import pytest
 
 from app import chat
-from app.accounts.account import Account
+from app.upstream.credential import Credential
 from app.upstream import errors
 from app.upstream.models import Model
 
-ACCOUNT = Account("a", "c", "1", "cfg")
+ACCOUNT = Credential("a", "c", "1", "cfg")
 
 
 class FakeUpstream:

@@ -5,13 +5,13 @@ import time
 
 import pytest
 
-from app.accounts.account import Account
+from app.upstream.credential import Credential
 from app.store.base import StoreUnavailable
 from app.store.sqlite import SqliteStore
 from app.upstream.errors import UpstreamFailed
 from app.upstream.spares import SPARE_KEEP, SpareSessions
 
-ACCOUNT = Account("a", "c", "1", "cfg")
+ACCOUNT = Credential("a", "c", "1", "cfg")
 
 
 class FakeUpstream:
@@ -114,7 +114,7 @@ def test_a_spare_of_another_login_under_the_same_id_is_not_used(store):
     spares = SpareSessions(upstream, store)
     spares.refill(ACCOUNT)
     settle(spares)
-    assert spares.take(Account("a", "c2", "2", "cfg")) == "sessions/2"
+    assert spares.take(Credential("a", "c2", "2", "cfg")) == "sessions/2"
 
 
 def test_disabled_always_makes_a_session_in_the_request(store):

@@ -8,14 +8,14 @@ import pytest
 import requests
 import responses
 
-from app.accounts.account import Account
+from app.upstream.credential import Credential
 from app.upstream import errors
 from app.upstream.tokens import TokenSource
 
 BASE = "https://business.example"
 KEY = bytes(range(32))
 KEY_TEXT = base64.urlsafe_b64encode(KEY).rstrip(b"=").decode()
-ACCOUNT = Account("me@example.com", "cookie-value", "326039688", "cfg", host_c_oses="oses-value")
+ACCOUNT = Credential("me@example.com", "cookie-value", "326039688", "cfg", host_c_oses="oses-value")
 
 
 class Clock:
