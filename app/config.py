@@ -13,7 +13,7 @@ from typing import Mapping
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .accounts import ids as account_ids
+from . import account_ids  # a leaf: config, the lowest layer, depends on no package above it
 from .upstream import identity
 
 # Model ids the upstream accepts today (upstream-protocol.md §7.1 and §14: gemini-3-pro-preview

@@ -15,9 +15,8 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from .. import logs, strict_json
+from .. import account_ids, logs, strict_json
 from ..config import Config, ConfigError
-from . import ids
 from .records import Accounts, Record
 
 BEIJING = timezone(timedelta(hours=8))  # the import format writes naive times in UTC+8 (§2.2)
@@ -52,7 +51,7 @@ def _record(item, where: str) -> Record:
     account_id = _text(item, "id", where) or email or (f"csesidx:{csesidx}" if csesidx else "")
     if not account_id:
         raise InvalidAccount(f"account{where} needs an id (its email) or a csesidx")
-    if (problem := ids.problem(account_id)) is not None:
+    if (problem := account_ids.problem(account_id)) is not None:
         raise InvalidAccount(f"account{where}.id: {problem}")
     if secure or csesidx or config_id:  # credentials given: they must be whole
         for name, value in (("secure_c_ses", secure), ("csesidx", csesidx), ("config_id", config_id)):

@@ -257,7 +257,7 @@ def test_a_spent_image_quota_shows_per_kind_while_the_account_serves_text(page, 
 
 
 def test_html_from_the_api_is_shown_as_text(page, admin_proxy, accounts):
-    # The API now refuses such an id (app/accounts/ids.py); one stored before that rule must
+    # The API now refuses such an id (app/account_ids.py); one stored before that rule must
     # still show as text, and be managed through its encoded URL.
     assert api(admin_proxy, "POST", "/admin/accounts", json={"id": HOSTILE}).status_code == 400
     accounts.save(Record(id=HOSTILE, email=HOSTILE))

@@ -50,3 +50,36 @@ def test_upstream_imports_nothing_from_accounts(path):
 def test_upstream_does_not_import_flask(path):
     wrong = sorted(name for name in imported(path) if name.split(".")[0] == "flask")
     assert not wrong, f"{path.name} imports {wrong}: upstream/ is no web code"
+
+
+def source_of(name: str) -> Path | None:
+    """The file of module `name` under app/, or None (a name imported from a module, or not ours)."""
+    parts = name.split(".")
+    if parts[0] != "app":
+        return None
+    base = APP.parent.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def test_nothing_upstream_reaches_leads_to_accounts():
+    # Not only directly: a module upstream/ imports (config, logs, the store...) importing
+    # accounts/ would close the cycle again one step removed. (Running `import app.upstream.x`
+    # also runs app/__init__.py, the composition root; that file wires the layers together and
+    # is no dependency of upstream's code, so the walk follows import statements only.)
+    seen, todo, path_to = set(), list(UPSTREAM), {}
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imported(path):
+            target = source_of(name)
+            if target is not None and target not in seen and target != APP / "__init__.py":
+                path_to.setdefault(target, path)
+                todo.append(target)
+    wrong = {str(path.relative_to(APP.parent)): str(path_to[path].relative_to(APP.parent))
+             for path in seen if (APP / "accounts") in path.parents}
+    assert not wrong, f"upstream/ reaches accounts/ (module: imported by) {wrong}"
