@@ -10,6 +10,7 @@ from .envelope import Call, owned_session
 from .footprint import check_assist
 from .errors import GoogleError, resource_exhausted
 from .faults import SHAPE_KINDS, STREAM_KINDS, Fault
+from .files import files_of_request
 from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
 from .replies import reply_for
 from .sessions import Turn, new_numeric_id
@@ -41,15 +42,6 @@ def check_model(body: dict, settings) -> None:
         raise GoogleError(400, f"Model {model} is not supported.")
 
 
-def check_file_ids(body: dict) -> None:
-    # The simulator has no uploads, so no fileId can belong to this session (§12).
-    file_ids = body.get("fileIds") or []
-    if not isinstance(file_ids, list):
-        raise GoogleError(400, "fileIds must be a list.")
-    if file_ids:
-        raise GoogleError(400, f"File {file_ids[0]!r} not found in this session.")
-
-
 def spend_daily(state, csesidx: str, body: dict, now: float):
     """Count the call against its kind's daily budget; spent, raise the HTTP 429 or return
     the in-stream error as a fault (quota_in_stream)."""
@@ -71,7 +63,7 @@ def stream_assist(call: Call):
         check_assist(body)
     text = query_text(body)
     check_model(body, state.settings)
-    check_file_ids(body)
+    files = files_of_request(session, body)
     if not state.quota.try_spend(csesidx, call.now, state.settings.quota,
                                  state.settings.quota_window):
         note(quota="exhausted")
@@ -81,7 +73,8 @@ def stream_assist(call: Call):
         fault = state.faults.take("widgetStreamAssist", csesidx, kinds=STREAM_KINDS)
     if fault is not None:
         note(fault=fault.kind)
-    reply = reply_for(text, session.queries(), state.settings.reply_words)
+    reply = reply_for(text, session.queries(), state.settings.reply_words,
+                      [(f.mime_type, f.data) for f in files])
     info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
     if fault is not None and fault.kind in SHAPE_KINDS:
         plan = plan_shape(fault.kind, fault, reply, info, text)
@@ -89,7 +82,7 @@ def stream_assist(call: Call):
         plan = plan_for(reply, info, fault)
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
                 reply.text if "text" in plan.keeps else "", call.now,
-                info.query_id, info.turn_id)
+                info.query_id, info.turn_id, [f.file_id for f in files])
 
     entry = current_entry()
 

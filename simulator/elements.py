@@ -27,6 +27,11 @@ def text_part(text: str) -> dict:
     return {"groundedContent": {"content": {"role": "model", "text": text}}}
 
 
+def file_part(file: dict) -> dict:
+    """A generated file (§6.4): {"fileId", "mimeType", "name"}, and no text."""
+    return {"groundedContent": {"content": {"role": "model", "file": dict(file)}}}
+
+
 def answer_element(state: str, replies: list[dict], session_info: dict | None = None) -> dict:
     answer = {"state": state}
     if replies:

@@ -23,6 +23,7 @@ from .errors import GoogleError, resource_exhausted, unauthenticated
 WIDGET_VERBS = (
     "widgetCreateSession", "widgetStreamAssist", "widgetListSessions",
     "widgetGetSession", "widgetDeleteSession", "widgetGetEngineUserData",
+    "widgetAddContextFile", "widgetListSessionFileMetadata", "downloadFile",
 )
 ALL_VERBS = ("getoxsrf",) + WIDGET_VERBS
 SIGNIN_VERBS = ("login_email", "send_code", "verify_code")

@@ -14,6 +14,11 @@ earlier queries are H (oldest first), with W = the `reply_words` setting:
   the proxy continued an upstream session (N > 1) or started a new one.
 * Lines are joined with "\n"; there is no trailing newline. With W == 0 the filler line is
   left out.
+* With files attached (the fileIds of the request, in their order), one line per file
+  follows the memory line: `Attached file K: <MIME type>, <size> bytes, sha256 <hex>.`
+  (K from 1); a text/plain file's line ends instead with `, text: <its UTF-8 text as a JSON
+  string, non-ASCII kept>.` So a test can prove the bytes it sent arrived intact. The file
+  name is left out: the uploader chooses it (§5.3), not the client of the gateway.
 * A "non-empty line" is a line with something other than whitespace in it (lines are split
   with str.splitlines). A query with no such line is quoted as "".
 * Filler words come from FILLER, chosen by the bytes of sha256("<block>:<Q>") for block
@@ -29,6 +34,7 @@ elements exercise UTF-8 splitting and escapes too); tests should compare them wi
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 FILLER = (
@@ -62,14 +68,25 @@ def filler_words(query: str, count: int) -> list[str]:
     return words[:count]
 
 
-def reply_for(query: str, history: list[str], words: int) -> Reply:
-    """The reply to `query` as turn len(history)+1 of a session; see the module docstring."""
+def file_line(number: int, mime_type: str, data: bytes) -> str:
+    line = f"Attached file {number}: {mime_type}, {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+    if mime_type == "text/plain":
+        text = data.decode("utf-8", "replace")
+        return f"{line}, text: {json.dumps(text, ensure_ascii=False)}."
+    return line + "."
+
+
+def reply_for(query: str, history: list[str], words: int,
+              files: list[tuple[str, bytes]] = ()) -> Reply:
+    """The reply to `query` as turn len(history)+1 of a session; see the module docstring.
+    files: (MIME type, bytes) of each attached file, in the order of the request's fileIds."""
     turn = len(history) + 1
     lines = [f'Turn {turn} — you said: "{last_nonempty_line(query)}"']
     if history:
         lines.append(f'Your first message in this session was: "{history[0]}"')
     else:
         lines.append("This is the first turn of this session.")
+    lines += [file_line(n, mime, data) for n, (mime, data) in enumerate(files, 1)]
     lines.append(UNICODE_LINE)
     if words > 0:
         lines.append(" ".join(filler_words(query, words)) + ".")

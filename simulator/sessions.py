@@ -37,6 +37,8 @@ class Turn:
     created_at: float
     query_id: str
     turn_id: str
+    file_ids: list[str] = field(default_factory=list)  # the fileIds the query referred to
+    generated: list[str] = field(default_factory=list)  # fileIds of files the answer made
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Session:
     created_at: float
     updated_at: float
     turns: list[Turn] = field(default_factory=list)
+    files: dict = field(default_factory=dict)  # fileId -> files.SessionFile, in upload order
 
     @property
     def name(self) -> str:
@@ -93,6 +96,10 @@ class SessionBook:
             if not session.display_name:
                 # The web app titles a session after its first question.
                 session.display_name = turn.query.strip()[:60]
+
+    def add_file(self, session: Session, file) -> None:
+        with self._lock:
+            session.files[file.file_id] = file
 
     def owned_by(self, owner: str) -> list[Session]:
         mine = [s for s in self._sessions.values() if s.owner == owner]

@@ -30,6 +30,13 @@ STRICT_CHECKS = ("strict_jwt", "strict_envelope", "strict_assist", "strict_heade
 # The real reaction to a wrong configId is unknown (§12); these are the plausible ones.
 CONFIG_MISMATCH_STATUSES = (400, 401, 403, 404)
 FOREIGN_SESSION_STATUSES = (403, 404)
+# What widgetAddContextFile takes (§5.3): A tells users to convert to "PDF, an image or plain
+# text" and B converts every image that is not JPEG or PNG to PNG before uploading [M]. A's list
+# of 100+ types was never verified [L], so only these four are known to work.
+UPLOAD_MIME_TYPES = ("image/png", "image/jpeg", "application/pdf", "text/plain")
+# downloadFile bodies (§5.5, Q7): auto = raw unless the client sends
+# x-goog-encode-response-if-executable: base64; raw = always raw; base64 = always base64.
+DOWNLOAD_ENCODINGS = ("auto", "raw", "base64")
 
 
 class SettingsError(ValueError):
@@ -76,10 +83,14 @@ class Settings:
     strict_headers: bool = True
     keys_die_on_sign_out: bool = True
     compression: str = "auto"  # auto: br, else gzip, as the client's accept-encoding allows
+    upload_mime_types: tuple[str, ...] = field(default=UPLOAD_MIME_TYPES)
+    download_redirect: bool = False  # form 1 of downloadFile answers 302 to form 2 (Q7)
+    download_encoding: str = "auto"
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
         data["models"] = list(self.models)
+        data["upload_mime_types"] = list(self.upload_mime_types)
         return data
 
     def updated(self, patch: dict) -> "Settings":
@@ -128,6 +139,14 @@ def _models(key, value):
         isinstance(m, str) and m for m in value
     ):
         raise SettingsError(f"{key} must be a list of non-empty model ids")
+    return tuple(value)
+
+
+def _mime_types(key, value):
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(m, str) and re.fullmatch(r"[\w.+-]+/[\w.+-]+", m) for m in value
+    ):
+        raise SettingsError(f"{key} must be a list of MIME types such as image/png")
     return tuple(value)
 
 
@@ -203,4 +222,7 @@ _VALIDATORS = {
     "strict_headers": _flag,
     "keys_die_on_sign_out": _flag,
     "compression": _one_of(COMPRESSIONS),
+    "upload_mime_types": _mime_types,
+    "download_redirect": _flag,
+    "download_encoding": _one_of(DOWNLOAD_ENCODINGS),
 }

@@ -1,15 +1,17 @@
 """POST /v1alpha/locations/global/<verb>: dispatch, and the session verbs (§5.1,
-§5.6-§5.9). widgetStreamAssist lives in assist.py, the shared checks in envelope.py."""
+§5.6-§5.9). widgetStreamAssist lives in assist.py, the file verbs in files.py, the shared
+checks in envelope.py."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from .assist import stream_assist
-from .elements import text_part, thought
+from .elements import file_part, text_part, thought
 from .envelope import Call, authenticate, open_envelope, owned_session
 from .errors import GoogleError
 from .faults import fault_error
+from .files import add_context_file, list_file_metadata
 from .sessions import Session, rfc3339
 from .state import current_state, note
 
@@ -29,8 +31,11 @@ def turn_json(turn) -> dict:
     replies = [thought(t) for t in turn.thoughts]
     if turn.reply:
         replies.append(text_part(turn.reply))
-    return {"createdAt": rfc3339(turn.created_at),
-            "query": {"parts": [{"text": turn.query}]},
+    replies += [file_part(f) for f in turn.generated]
+    query = {"parts": [{"text": turn.query}]}
+    if turn.file_ids:
+        query["contextFiles"] = [{"sessionContextFileId": i} for i in turn.file_ids]
+    return {"createdAt": rfc3339(turn.created_at), "query": query,
             "detailedAssistAnswer": {"replies": replies}}
 
 
@@ -79,6 +84,8 @@ HANDLERS = {
     "widgetCreateSession": create_session, "widgetStreamAssist": stream_assist,
     "widgetListSessions": list_sessions, "widgetGetSession": get_session,
     "widgetDeleteSession": delete_session, "widgetGetEngineUserData": get_engine_user_data,
+    "widgetAddContextFile": add_context_file,
+    "widgetListSessionFileMetadata": list_file_metadata,
 }
 
 
