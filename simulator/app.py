@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import compression, control, oxsrf, signin, widgets
+from . import compression, control, download, oxsrf, signin, widgets
 from .accounts import accounts_from_payload
 from .demo import DEMO_ACCOUNT
 from .errors import GoogleError
@@ -28,6 +28,7 @@ def create_app(settings=None, accounts=None, sink=None) -> Flask:
     app.extensions[EXTENSION] = SimState(settings, accounts_from_payload(records), sink)
     app.register_blueprint(oxsrf.bp)
     app.register_blueprint(widgets.bp)
+    app.register_blueprint(download.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(control.bp)
     app.before_request(_open_log_entry)

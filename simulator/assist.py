@@ -10,9 +10,10 @@ from .envelope import Call, owned_session
 from .footprint import check_assist
 from .errors import GoogleError, resource_exhausted
 from .faults import SHAPE_KINDS, STREAM_KINDS, Fault
-from .files import files_of_request
+from .files import AI_GENERATED, files_of_request, new_file
+from .media import generated
 from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
-from .replies import reply_for
+from .replies import Reply, reply_for
 from .sessions import Turn, new_numeric_id
 from .shapes import plan_shape
 from .state import current_entry, note
@@ -40,6 +41,18 @@ def check_model(body: dict, settings) -> None:
         if settings.unknown_model_status == 404:
             raise GoogleError(404, f"Model {model} not found.")
         raise GoogleError(400, f"Model {model} is not supported.")
+
+
+def generate(kind: str, prompt: str, now: float) -> list:
+    """The files an image or video request makes (media.py); [] for text."""
+    if kind == "text":
+        return []
+    name, mime_type, data, size = generated(kind, prompt)
+    return [new_file(name, mime_type, data, AI_GENERATED, now, **size)]
+
+
+def file_reply(file) -> dict:
+    return {"fileId": file.file_id, "mimeType": file.mime_type, "name": file.name}
 
 
 def spend_daily(state, csesidx: str, body: dict, now: float):
@@ -75,18 +88,25 @@ def stream_assist(call: Call):
         note(fault=fault.kind)
     reply = reply_for(text, session.queries(), state.settings.reply_words,
                       [(f.mime_type, f.data) for f in files])
+    made = generate(request_kind(body), text, call.now)
+    if made:  # an image or video answer has no thoughts and no text (§6.4)
+        reply = Reply(thoughts=[], text="")
     info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
     if fault is not None and fault.kind in SHAPE_KINDS:
         plan = plan_shape(fault.kind, fault, reply, info, text)
     else:
-        plan = plan_for(reply, info, fault)
+        plan = plan_for(reply, info, fault, media=[file_reply(f) for f in made])
+    finished = "text" in plan.keeps  # the answer (text or files) came to its end
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
-                reply.text if "text" in plan.keeps else "", call.now,
-                info.query_id, info.turn_id, [f.file_id for f in files])
+                reply.text if finished else "", call.now,
+                info.query_id, info.turn_id, [f.file_id for f in files],
+                [file_reply(f) for f in made] if finished else [])
 
     entry = current_entry()
 
     def keep_turn():
+        for file in made if finished else []:  # downloadable once the client can see it
+            state.sessions.add_file(session, file)
         state.sessions.add_turn(session, turn)
 
     def log_outcome(outcome: str):

@@ -77,6 +77,12 @@ def normal_elements(reply: Reply, info: SessionInfo, with_text=True) -> list[dic
     return elements
 
 
+def media_elements(files: list[dict], info: SessionInfo) -> list[dict]:
+    """An image or video answer (§6.4): no thoughts, no text, one file reply per file."""
+    return [first_element([]), answer_element("IN_PROGRESS", [file_part(f) for f in files]),
+            answer_element("SUCCEEDED", [], info.to_json())]
+
+
 def empty_elements(info: SessionInfo) -> list[dict]:
     return [first_element([]), answer_element("SUCCEEDED", [], info.to_json())]
 
@@ -108,9 +114,10 @@ class StreamPlan:
     keeps: tuple = ("thoughts", "text")  # what of the reply the kept turn holds
 
 
-def plan_for(reply: Reply, info: SessionInfo, fault) -> StreamPlan:
-    """The plan for a stream, given the fault that hit it (or None)."""
-    normal = normal_elements(reply, info)
+def plan_for(reply: Reply, info: SessionInfo, fault, media: list[dict] | None = None) -> StreamPlan:
+    """The plan for a stream, given the fault that hit it (or None); `media`: the file
+    replies of an image or video answer, which then replaces the text answer."""
+    normal = media_elements(media, info) if media else normal_elements(reply, info)
     if fault is None:
         return StreamPlan(normal)
     kind, after = fault.kind, fault.after
@@ -133,6 +140,8 @@ def plan_for(reply: Reply, info: SessionInfo, fault) -> StreamPlan:
     if kind == "skip":
         reason = fault.reason or "CUSTOMER_POLICY_VIOLATION"
         return StreamPlan(skipped_elements(info, reason), keeps=())
+    if kind == "thoughts_only" and media:
+        return StreamPlan(empty_elements(info), keeps=())
     if kind == "thoughts_only":
         return StreamPlan(normal_elements(reply, info, with_text=False), keeps=("thoughts",))
     if kind == "empty":

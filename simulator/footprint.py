@@ -105,10 +105,11 @@ def _fetch_problem(headers, origin: str, site: str) -> str | None:
 
 
 def check_headers(headers, origin: str, verb: str) -> None:
-    """getoxsrf is a same-site fetch from the web app, widget calls a cross-site one (§3.1, §4)."""
+    """getoxsrf is a same-site fetch from the web app, widget calls (and downloadFile) a
+    cross-site one (§3.1, §4); only widget calls (POSTs) carry a JSON body."""
     site = "same-site" if verb == "getoxsrf" else "cross-site"
     problem = _fetch_problem(headers, origin, site) or _browser_problem(headers)
-    if problem is None and verb != "getoxsrf" and not headers.get(
+    if problem is None and verb.startswith("widget") and not headers.get(
             "content-type", "").startswith("application/json"):
         problem = "content-type must be application/json"
     if problem is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import select
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from simulator.demo import DEMO_CONFIG_ID, DEMO_CSESIDX, DEMO_SECURE_C_SES
+from simulator.media import png_for
 from simulator.replies import reply_for
 from tests.simulator.simkit import (ASSIST_DEFAULTS, OXSRF_HEADERS, WIDGET_HEADERS, XSSI, sign_jwt,
                                     splits_a_character, texts)
@@ -174,3 +176,40 @@ def test_lenient_and_compression_flags():
         process.wait(5)
     assert settings["compression"] == "gzip" and settings["keys_die_on_sign_out"]
     assert not any(settings[name] for name in ("strict_jwt", "strict_envelope", "strict_assist", "strict_headers"))
+
+
+def test_files_round_trip_over_http(base):
+    """Upload, an answer about the upload, an image generation and its download in both
+    forms and both encodings, through a real server and the requests library."""
+    session = widget(base, "widgetCreateSession", {}).json()["session"]["name"]
+    data = "lines\nof text — ünïcode".encode("utf-8")
+    upload = widget(base, "widgetAddContextFile", {
+        "name": session, "fileName": "notes.txt", "mimeType": "text/plain",
+        "fileContents": base64.b64encode(data).decode()})
+    assert upload.status_code == 200, upload.text
+    file_id = upload.json()["addContextFileResponse"]["fileId"]
+    refused = widget(base, "widgetAddContextFile", {
+        "name": session, "fileName": "a.webp", "mimeType": "image/webp", "fileContents": "AAAA"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Unsupported file type: image/webp"
+
+    inner = {**ASSIST_DEFAULTS, "session": session, "query": {"parts": [{"text": "read it"}]},
+             "fileIds": [file_id]}
+    answer = "".join(texts(widget(base, "widgetStreamAssist", inner).json(), False))
+    assert answer == reply_for("read it", [], 40, [("text/plain", data)]).text
+
+    inner = {**inner, "fileIds": [], "query": {"parts": [{"text": "a cat"}]},
+             "toolsSpec": {"imageGenerationSpec": {}}}
+    elements = widget(base, "widgetStreamAssist", inner).json()
+    [reply] = [r for e in elements for r in e["streamAssistResponse"]["answer"].get("replies", [])]
+    image_id = reply["groundedContent"]["content"]["file"]["fileId"]
+    listed = widget(base, "widgetListSessionFileMetadata",
+                    {"name": session, "filter": "file_origin_type = AI_GENERATED"}).json()
+    [item] = listed["listSessionFileMetadataResponse"]["fileMetadata"]
+    query = f":downloadFile?fileId={image_id}&alt=media"
+    raw = requests.get(f"{base}/v1alpha/{item['session']}{query}", headers=bearer(base), timeout=5)
+    assert raw.status_code == 200 and raw.content == png_for("a cat")
+    encoded = requests.get(f"{base}/download/v1alpha/{item['session']}{query}", timeout=5,
+                           headers={**bearer(base), "x-goog-encode-response-if-executable": "base64"})
+    assert encoded.headers["x-goog-safety-content-type"] == "image/png"
+    assert base64.b64decode(encoded.content) == png_for("a cat")
