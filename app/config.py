@@ -62,6 +62,7 @@ class Config:
     upstream_read_timeout: float = 300.0
     keepalive_interval: float = 15.0
     max_request_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = 20 * 1024 * 1024  # a file a client sends or names by URL (app/fetch_url.py)
     precreate_sessions: bool = True
     upstream_language: str = "en-US"
     upstream_timezone: str = "Etc/UTC"
@@ -285,6 +286,7 @@ class _Reader:
             upstream_read_timeout=self.number("UPSTREAM_READ_TIMEOUT", 300.0),
             keepalive_interval=self.number("KEEPALIVE_INTERVAL", 15.0),
             max_request_bytes=self.integer("MAX_REQUEST_MB", 20, 1, 1024) * 1024 * 1024,
+            max_file_bytes=self.integer("MAX_FILE_MB", 20, 1, 1024) * 1024 * 1024,
             precreate_sessions=self.boolean("PRECREATE_SESSIONS", True),
             upstream_language=self.text("UPSTREAM_LANGUAGE", default="en-US"),
             upstream_timezone=self.text("UPSTREAM_TIMEZONE", default="Etc/UTC"),

@@ -58,10 +58,16 @@ def test_server_port_wins_over_port_and_account_email_over_gemini_business_email
     ({"API_KEY_HEADER": "bad header"}, "API_KEY_HEADER"),
     ({"KEEPALIVE_INTERVAL": "0"}, "KEEPALIVE_INTERVAL"),
     ({"MAX_REQUEST_MB": "-1"}, "MAX_REQUEST_MB"),
+    ({"MAX_FILE_MB": "0"}, "MAX_FILE_MB"),
 ])
 def test_bad_values_fail_naming_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         Config.from_env(env)
+
+
+def test_max_file_mb_is_the_fetched_file_cap_in_bytes():
+    assert Config.from_env({}).max_file_bytes == 20 * 1024 * 1024
+    assert Config.from_env({"MAX_FILE_MB": "3"}).max_file_bytes == 3 * 1024 * 1024
 
 
 def test_default_aliases_send_openai_names_to_the_default_model():
