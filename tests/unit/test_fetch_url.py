@@ -253,18 +253,26 @@ def test_announced_length_over_the_cap_is_refused_before_reading(public):
     assert caught.value.code == "file_too_large"
 
 
-def test_bytes_over_the_cap_are_refused_when_no_length_is_announced(public):
-    def endless(handler):
+def streamed(head: dict, pieces, pause: float = 0.0):
+    """A route that sends a PNG head, then pieces one by one (until the client leaves)."""
+    def route(handler):
         handler.send_response(200)
         handler.send_header("Content-Type", "image/png")
-        handler.send_header("Connection", "close")
+        for name, value in head.items():
+            handler.send_header(name, value)
         handler.end_headers()
         try:
-            for _ in range(1000):
-                handler.wfile.write(b"x" * 4096)
+            for piece in pieces:
+                handler.wfile.write(piece)
+                handler.wfile.flush()
+                time.sleep(pause)
         except OSError:
             pass
-    public.routes["/stream.png"] = endless
+    return route
+
+
+def test_bytes_over_the_cap_are_refused_when_no_length_is_announced(public):
+    public.routes["/stream.png"] = streamed({"Connection": "close"}, [b"x" * 4096] * 1000)
     with pytest.raises(FileTooLarge):
         fetcher_with_public_host(max_bytes=10_000).fetch(f"http://public.test:{public.port}/stream.png", IMAGES)
 
@@ -295,20 +303,8 @@ def test_a_server_dripping_bytes_is_cut_by_the_total_deadline(public):
     """Each byte arrives well within any per-read timeout; only a deadline for the whole fetch
     ends it."""
     stop = threading.Event()
-
-    def drip(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Type", "image/png")
-        handler.send_header("Content-Length", "100000")
-        handler.end_headers()
-        try:
-            while not stop.is_set():
-                handler.wfile.write(b"x")
-                handler.wfile.flush()
-                time.sleep(0.05)
-        except OSError:
-            pass
-    public.routes["/drip.png"] = drip
+    drops = iter(lambda: b"" if stop.is_set() else b"x", b"")  # one byte at a time until stopped
+    public.routes["/drip.png"] = streamed({"Content-Length": "100000"}, drops, pause=0.05)
     started = time.monotonic()
     try:
         with pytest.raises(UrlFetchFailed) as caught:
