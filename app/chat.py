@@ -24,9 +24,6 @@ from .upstream.models import Catalogue, Model
 from .upstream.spares import SpareSessions
 
 log = logging.getLogger("gbp.chat")
-# Failures worth trying on another account; a 400 (the request itself) is not.
-FAILOVER = (errors.RateLimited, errors.AccountUnavailable, errors.Unauthorized, errors.Forbidden,
-            errors.UpstreamFailed, errors.UpstreamTimeout, errors.UpstreamOverloaded)
 
 
 @dataclass
@@ -126,8 +123,8 @@ def new_session(services: Services) -> tuple[Account, str]:
 
 def on_an_account(services: Services, attempt, pinned: str | None = None, kind: str = TEXT):
     """attempt(account) on a chosen account that can serve `kind` (held in flight when it
-    returns), moving to another account after a failure worth it, up to FAILOVER_ATTEMPTS; a
-    pinned account never moves."""
+    returns), moving to another account after a failure whose class says it may
+    (UpstreamError.may_failover), up to FAILOVER_ATTEMPTS; a pinned account never moves."""
     pool = services.pool
     tried: set[str] = set()
     last: errors.UpstreamError | None = None
@@ -146,7 +143,7 @@ def on_an_account(services: Services, attempt, pinned: str | None = None, kind: 
             pool.failed(account, exc, kind)
             tried.add(account.id)
             last = exc
-            if pinned or not isinstance(exc, FAILOVER) or len(tried) >= services.config.failover_attempts:
+            if pinned or not exc.may_failover or len(tried) >= services.config.failover_attempts:
                 raise
             log.warning("trying another account: %s", exc.public_message(), extra={"account": account.id})
         except BaseException:

@@ -6,7 +6,6 @@ whatever raised it: our own validation, Werkzeug (404/405/413), an upstream fail
 from __future__ import annotations
 
 import logging
-import math
 
 from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
@@ -61,32 +60,15 @@ def bad_request(message: str, param: str | None = None, code: str | None = "inva
 
 
 def from_upstream(exc: up.UpstreamError) -> ApiError:
-    """What a client is told when Gemini Business fails (before or after the first byte)."""
-    detail = exc.public_message()
-    if isinstance(exc, up.RateLimited):
-        headers = {}
-        if exc.retry_after is not None:
-            headers["Retry-After"] = str(min(59, max(1, int(exc.retry_after))))
-        elif exc.kind is not None:  # no upstream hint: when an account can serve this kind again
-            headers["Retry-After"] = str(_pool_retry_after(exc.kind))
-        return ApiError(429, f"Gemini Business is rate limiting this account: {detail}",
-                        type="rate_limit_error", code="rate_limit_exceeded", headers=headers)
-    if isinstance(exc, up.AccountUnavailable):
-        return ApiError(503, detail[:1].upper() + detail[1:] + ".",
-                        type="service_unavailable_error", code="account_unavailable",
-                        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after or 30)))})
-    if isinstance(exc, up.UpstreamTimeout):
-        return ApiError(504, f"Gemini Business did not answer in time: {detail}", type="server_error", code="timeout")
-    if isinstance(exc, up.ModelRejected):
-        return ApiError(400, f"Gemini Business does not accept the model '{exc.model_id}': {detail}. "
-                             "It may have been renamed or retired; GET /v1/models lists the models this "
-                             "gateway offers.", param="model", code="model_not_found")
-    if isinstance(exc, up.UpstreamRejected):
-        return ApiError(400, f"Gemini Business rejected the request: {detail}", code="upstream_invalid_request")
-    if isinstance(exc, up.UpstreamOverloaded):
-        return ApiError(503, f"Gemini Business is unavailable: {detail}", type="service_unavailable_error",
-                        code="upstream_unavailable", headers={"Retry-After": "5"})
-    return ApiError(502, f"Gemini Business failed: {detail}", type="server_error", code="upstream_error")
+    """What a client is told when Gemini Business fails (before or after the first byte): the
+    one translation of the upstream error family, whose classes carry their status, type, code
+    and message (app/upstream/errors.py)."""
+    seconds = exc.retry_after_header()
+    if seconds is None and exc.http_status == 429 and exc.kind is not None:
+        seconds = _pool_retry_after(exc.kind)  # no upstream hint: when an account can serve this kind again
+    headers = {} if seconds is None else {"Retry-After": str(seconds)}
+    return ApiError(exc.http_status, exc.client_message(), type=exc.error_type, code=exc.error_code,
+                    param=exc.error_param, headers=headers)
 
 
 def render(error: ApiError):

@@ -262,17 +262,18 @@ class AccountPool:
         How long a rate limit cools depends on what the 429 says (quota.cause): an overload
         briefly (another account will do), spent quota until the daily reset, anything else
         with the doubling back-off. An upstream Retry-After is honoured in every case."""
-        limited = isinstance(exc, errors.RateLimited)
+        effect = exc.account_effect  # the error's class says what it means for the account
+        limited = effect == errors.COOLDOWN
         if self.daily_limits.get(kind) and not limited:
             # Nothing was made (a timeout, a broken stream, a refused model): the day keeps it.
             now = self.clock()
             self.accounts.store.incr(USED, self._counter(account.id, kind, now), -1,
                                      expires_at=self.resets.next_reset(now) + 86400)
-        if not exc.blames_account:
+        if effect == errors.NOTHING:
             return  # the request's fault (e.g. a model the upstream refuses): the account is fine
         now = self.clock()
         message = exc.public_message()[:300]
-        needs_login = isinstance(exc, (errors.CookieExpired, errors.Unauthorized))
+        needs_login = effect == errors.SIGN_IN
         cause = quota.cause(exc) if limited else None
 
         def mutate(state):
@@ -293,7 +294,7 @@ class AccountPool:
                 state["needs_login"], state["needs_login_reason"] = True, message
 
         self.accounts.change_state(account.id, mutate)
-        if isinstance(exc, errors.AccountRefused):
+        if effect == errors.REFUSED:
             refused(self.accounts, account.id, message)
         if limited:
             log.warning("account cooling down for %s: %s", "every kind" if kind == TEXT else kind,
