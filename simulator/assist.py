@@ -95,7 +95,9 @@ def stream_assist(call: Call):
     if fault is not None and fault.kind in SHAPE_KINDS:
         plan = plan_shape(fault.kind, fault, reply, info, text)
     else:
-        plan = plan_for(reply, info, fault, media=[file_reply(f) for f in made])
+        kind = request_kind(body)
+        plan = plan_for(reply, info, fault, media=[file_reply(f) for f in made],
+                        media_seconds=getattr(state.settings, f"{kind}_seconds", 0.0))
     finished = "text" in plan.keeps  # the answer (text or files) came to its end
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
                 reply.text if finished else "", call.now,

@@ -112,14 +112,17 @@ class StreamPlan:
     hold_event: object = None  # set when POST /__sim__/release opens the gate or hang
     records_turn: bool = True  # the upstream finished the turn and keeps it
     keeps: tuple = ("thoughts", "text")  # what of the reply the kept turn holds
+    pauses: dict = field(default_factory=dict)  # element index -> extra seconds of silence before it
 
 
-def plan_for(reply: Reply, info: SessionInfo, fault, media: list[dict] | None = None) -> StreamPlan:
+def plan_for(reply: Reply, info: SessionInfo, fault, media: list[dict] | None = None,
+             media_seconds: float = 0.0) -> StreamPlan:
     """The plan for a stream, given the fault that hit it (or None); `media`: the file
     replies of an image or video answer, which then replaces the text answer."""
     normal = media_elements(media, info) if media else normal_elements(reply, info)
     if fault is None:
-        return StreamPlan(normal)
+        # Generation takes a while (media_seconds): silence before the file element.
+        return StreamPlan(normal, pauses={1: media_seconds} if media and media_seconds else {})
     kind, after = fault.kind, fault.after
     if kind == "stream_429":
         error = resource_exhausted(fault.reason or "LLM_OVERLOADED").body()

@@ -86,6 +86,8 @@ class Settings:
     upload_mime_types: tuple[str, ...] = field(default=UPLOAD_MIME_TYPES)
     download_redirect: bool = False  # form 1 of downloadFile answers 302 to form 2 (Q7)
     download_encoding: str = "auto"
+    image_seconds: float = 0.0  # silence before the file reply of an image answer (generation time)
+    video_seconds: float = 0.0  # ... of a video answer (§12: video is slower)
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -225,4 +227,6 @@ _VALIDATORS = {
     "upload_mime_types": _mime_types,
     "download_redirect": _flag,
     "download_encoding": _one_of(DOWNLOAD_ENCODINGS),
+    "image_seconds": _number,
+    "video_seconds": _number,
 }

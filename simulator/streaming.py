@@ -96,7 +96,7 @@ class StreamRun:
                 if self._hold():
                     return
             if index:
-                self._pause(self.settings.chunk_delay)
+                self._pause(self.settings.chunk_delay + plan.pauses.get(index, 0.0))
             yield from self._send(unit, index, final=index == len(units) - 1)
         if plan.stop == "hang" and plan.stop_after >= len(units):
             self._hold()  # a hang after every element: still no closing bracket

@@ -213,3 +213,25 @@ def test_files_round_trip_over_http(base):
                            headers={**bearer(base), "x-goog-encode-response-if-executable": "base64"})
     assert encoded.headers["x-goog-safety-content-type"] == "image/png"
     assert base64.b64decode(encoded.content) == png_for("a cat")
+
+
+def test_a_slow_generation_is_silent_until_the_file_and_leaves_none_when_left(base):
+    """video_seconds: the stream is silent between its first element and the file reply; a
+    client that leaves during that silence is logged as aborted and no file is made."""
+    requests.patch(base + "/__sim__/settings", json={"video_seconds": 30}, timeout=5).raise_for_status()
+    session = widget(base, "widgetCreateSession", {}).json()["session"]["name"]
+    inner = {**ASSIST_DEFAULTS, "session": session, "query": {"parts": [{"text": "slow waves"}]},
+             "toolsSpec": {"videoGenerationSpec": {}}}
+    response = widget(base, "widgetStreamAssist", inner, stream=True)
+    reads, received = response.iter_content(chunk_size=None), b""
+    while b",\n" not in received:
+        received += next(reads)  # the first element came; the file reply is 30 s away
+    assert b'"file"' not in received
+    time.sleep(1)  # without the silence the rest (3 small elements) would be sent by now
+    [entry] = [e for e in requests.get(base + "/__sim__/requests", timeout=5).json()["requests"]
+               if e["verb"] == "widgetStreamAssist"]
+    assert entry["outcome"] == "streaming"
+    response.close()
+    wait_for_entry(base, "widgetStreamAssist", "aborted", timeout=10)
+    listed = widget(base, "widgetListSessionFileMetadata", {"name": session}).json()
+    assert listed == {"listSessionFileMetadataResponse": {}}
