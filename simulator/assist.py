@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import request
 
-from .elements import SessionInfo, plan_for
+from .elements import SessionInfo, media_elements, plan_for
 from .envelope import Call, owned_session
 from .footprint import check_assist
 from .errors import GoogleError, resource_exhausted
@@ -15,7 +15,7 @@ from .media import generated
 from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
 from .replies import Reply, reply_for
 from .sessions import Turn, new_numeric_id
-from .shapes import plan_shape
+from .shapes import ANY_ANSWER_SHAPES, plan_shape
 from .state import current_entry, note
 from .streaming import SOCKET_KEY, ClientWatch, StreamRun, stream_response
 
@@ -55,6 +55,19 @@ def file_reply(file) -> dict:
     return {"fileId": file.file_id, "mimeType": file.mime_type, "name": file.name}
 
 
+def plan_answer(fault, reply, info, query: str, media: list[dict], media_seconds: float):
+    """The stream plan: the text answer or, for a generation, the file answer (`media`),
+    with what the fault (or None) does to it."""
+    shape = fault is not None and fault.kind in SHAPE_KINDS
+    if shape and not media:
+        return plan_shape(fault.kind, fault, reply, info, query)
+    if shape and fault.kind in ANY_ANSWER_SHAPES:
+        return plan_shape(fault.kind, fault, reply, info, query, media_elements(media, info))
+    if shape:  # it reshapes answer text, which a file answer has none of: the answer as it is
+        fault = None
+    return plan_for(reply, info, fault, media, media_seconds)
+
+
 def spend_daily(state, csesidx: str, body: dict, now: float):
     """Count the call against its kind's daily budget; spent, raise the HTTP 429 or return
     the in-stream error as a fault (quota_in_stream)."""
@@ -92,12 +105,8 @@ def stream_assist(call: Call):
     if made:  # an image or video answer has no thoughts and no text (§6.4)
         reply = Reply(thoughts=[], text="")
     info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
-    if fault is not None and fault.kind in SHAPE_KINDS:
-        plan = plan_shape(fault.kind, fault, reply, info, text)
-    else:
-        kind = request_kind(body)
-        plan = plan_for(reply, info, fault, media=[file_reply(f) for f in made],
-                        media_seconds=getattr(state.settings, f"{kind}_seconds", 0.0))
+    plan = plan_answer(fault, reply, info, text, [file_reply(f) for f in made],
+                       getattr(state.settings, f"{request_kind(body)}_seconds", 0.0))
     finished = "text" in plan.keeps  # the answer (text or files) came to its end
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
                 reply.text if finished else "", call.now,

@@ -88,8 +88,16 @@ def _fence_cuts(text: str) -> list[str]:
     return [d for d in deltas if d]
 
 
-def plan_shape(kind: str, fault, reply: Reply, info: SessionInfo, query: str) -> StreamPlan:
-    normal = normal_elements(reply, info)
+# The shapes that only cut or hold an answer, so they apply to a file answer (§6.4) too;
+# the others reshape answer text, which an image or video answer does not have.
+ANY_ANSWER_SHAPES = ("skip_late", "stream_401", "think_pause")
+
+
+def plan_shape(kind: str, fault, reply: Reply, info: SessionInfo, query: str,
+               normal: list[dict] | None = None) -> StreamPlan:
+    """`normal`: the answer to cut or hold when it is not the text answer (a file answer);
+    only ANY_ANSWER_SHAPES take one."""
+    normal = normal or normal_elements(reply, info)
     after = min(fault.after, len(normal) - 1)
     if kind == "multi_reply":
         return StreamPlan(_packed(reply, info))

@@ -182,3 +182,20 @@ def test_generation_is_kept_in_the_session(up, tools):
     got = up.call("widgetGetSession", {"name": session.rsplit("/", 1)[1]}).get_json()
     [turn] = got["session"]["turns"]
     assert turn["detailedAssistAnswer"]["replies"][-1]["groundedContent"]["content"]["file"] == file
+
+
+@pytest.mark.parametrize("kind", ["multi_reply", "large", "rich", "skip_late", "stream_401",
+                                  "thoughts_only", "empty", "skip", "malformed", "truncate"])
+def test_every_answer_fault_applies_to_a_generation(up, sim, kind):
+    """Shapes of answer text leave a file answer as it is (a malformed element comes on
+    top); the others cut it as they cut text, and a cut answer makes no file. None is a 500."""
+    session = up.create_session()
+    sim.fault(kind=kind, after=1)
+    inner = {**ASSIST_DEFAULTS, "session": session, "query": {"parts": [{"text": kind}]},
+             "toolsSpec": IMAGE_TOOLS}
+    response = up.call("widgetStreamAssist", inner)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    response.get_data()
+    listed = up.call("widgetListSessionFileMetadata", {"name": session}).get_json()
+    made = listed["listSessionFileMetadataResponse"].get("fileMetadata", [])
+    assert len(made) == (1 if kind in ("multi_reply", "large", "rich", "malformed") else 0)
