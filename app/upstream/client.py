@@ -10,6 +10,8 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Sequence
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -17,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from .credential import Credential
 from ..config import Config
-from . import errors, identity
+from . import errors, files, identity
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
 from .stream import ArrayScanner
 from .tokens import TokenSource
@@ -25,6 +27,7 @@ from .tokens import TokenSource
 log = logging.getLogger("gbp.upstream")
 SESSION_CALL_TIMEOUT = 30.0
 READ_SIZE = 64 * 1024
+MAX_DOWNLOAD_REDIRECTS = 3
 
 
 def http_session() -> requests.Session:
@@ -58,20 +61,11 @@ class GeminiBusiness:
     def delete_session(self, account: Credential, name: str) -> None:
         self._post(account, "widgetDeleteSession", {"name": name}).close()
 
-    def stream_assist(self, account: Credential, session: str, text: str, model_id: str | None) -> "AssistStream":
-        request = {
-            "session": session,
-            "query": {"parts": [{"text": text}]},
-            "filter": "",
-            "fileIds": [],
-            "answerGenerationMode": "NORMAL",
-            "toolsSpec": {"webGroundingSpec": {}, "toolRegistry": "default_tool_registry"},
-            "languageCode": self.config.upstream_language,
-            "userMetadata": {"timeZone": self.config.upstream_timezone},
-            "assistSkippingMode": "REQUEST_ASSIST",
-        }
-        if model_id:  # "auto" leaves the whole object out (§5.2)
-            request["assistGenerationConfig"] = {"modelId": model_id}
+    def stream_assist(self, account: Credential, session: str, text: str, model_id: str | None,
+                      file_ids: Sequence[str] = (), tool: str | None = None) -> "AssistStream":
+        """`file_ids`: uploads of this same session (§5.2); `tool`: a media model's toolsSpec
+        key (Model.tool), sent alone."""
+        request = assist_request(self.config, session, text, model_id, file_ids, tool)
         try:
             response = self._post(account, "widgetStreamAssist", request, stream=True)
         except (errors.UpstreamRejected, errors.SessionGone) as exc:
@@ -80,25 +74,99 @@ class GeminiBusiness:
             raise
         return AssistStream(response, on_refused=lambda: self.tokens.invalidate(account))
 
+    def upload_file(self, account: Credential, session: str, data: bytes, mime_type: str,
+                    file_name: str) -> str:
+        """widgetAddContextFile (§5.3): the fileId, usable in `session` only.
+        Raises UnsupportedFileType for the upstream's `Unsupported file type`."""
+        try:
+            response = self._post(account, "widgetAddContextFile",
+                                  files.upload_request(session, data, mime_type, file_name))
+        except errors.UpstreamRejected as exc:
+            raise files.upload_refusal(exc, mime_type) from exc
+        file_id = _json(response).get("addContextFileResponse", {}).get("fileId")
+        if not isinstance(file_id, str) or not file_id:
+            raise errors.UpstreamFailed("widgetAddContextFile returned no fileId")
+        return file_id
+
+    def list_session_files(self, account: Credential, session: str,
+                           origin: str | None = None) -> list[files.SessionFile]:
+        """widgetListSessionFileMetadata (§5.4); `origin` AI_GENERATED / USER_UPLOADED or None
+        for every file."""
+        response = self._post(account, "widgetListSessionFileMetadata", files.list_request(session, origin))
+        return files.parse_list(_json(response))
+
+    def download_file(self, account: Credential, session: str, file_id: str,
+                      form: int | None = None) -> tuple[bytes, str]:
+        """downloadFile (§5.5): (bytes, MIME type), at most MAX_FILE_MB, raw or base64 body.
+
+        `form` 1 or 2; by default 2 when `session` is project-qualified (the metadata's
+        `session`), else 1. A redirect is followed only to the API's own origin: the request
+        carries the account's JWT, which must never reach another host."""
+        if form is None:
+            form = 2 if session.startswith("projects/") else 1
+        url = files.download_url(self.api, session, file_id, form)
+        for _ in range(MAX_DOWNLOAD_REDIRECTS + 1):
+            response = self._send(account, "downloadFile", "GET", url, headers_of=self.footprint.download_headers,
+                                  stream=True, allow_redirects=False)
+            if not response.is_redirect:
+                with response:
+                    return files.decoded(self._capped_body(response), response.headers)
+            target = urljoin(url, response.headers.get("location", ""))
+            response.close()
+            if files.origin_of(target) != files.origin_of(self.api):
+                raise errors.UpstreamFailed("downloadFile redirected to another origin; not followed "
+                                            "(the request carries the account's token)")
+            url = target
+        raise errors.UpstreamFailed("downloadFile redirected too many times")
+
+    def _capped_body(self, response: requests.Response) -> bytes:
+        """The body, refused beyond MAX_FILE_MB (base64 text may be 4/3 of that)."""
+        limit = self.config.max_file_bytes
+        wire_limit = limit * 4 // 3 + 4 if files.is_base64_body(response.headers, b"") else limit
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > wire_limit:
+            raise _too_large(limit)
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(READ_SIZE):
+                body += chunk
+                if len(body) > wire_limit:
+                    raise _too_large(limit)
+        except requests.Timeout as exc:
+            raise errors.UpstreamTimeout("downloadFile went quiet for too long") from exc
+        except requests.RequestException as exc:
+            raise errors.StreamBroken(f"downloadFile broke off ({type(exc).__name__})") from exc
+        if len(body) > wire_limit:
+            raise _too_large(limit)
+        return bytes(body)
+
     def _post(self, account: Credential, verb: str, request: dict, stream: bool = False) -> requests.Response:
         key = verb[len("widget"):][0].lower() + verb[len("widget") + 1:] + "Request"
         body = json.dumps({"configId": account.config_id, "additionalParams": {"token": "-"}, key: request},
                           ensure_ascii=False).encode("utf-8")
-        url = f"{self.api}/locations/global/{verb}"
+        return self._send(account, verb, "POST", f"{self.api}/locations/global/{verb}", body=body,
+                          headers_of=self.footprint.widget_headers, stream=stream)
+
+    def _send(self, account: Credential, verb: str, method: str, url: str, *, headers_of,
+              body: bytes | None = None, stream: bool = False, allow_redirects: bool = True) -> requests.Response:
+        """One call signed with the account's JWT: a 401 gets one fresh JWT and one retry (§3.5);
+        any answer but 200 (or a redirect, when not followed) raises its upstream error."""
         timeout = self.stream_timeout if stream else self.session_timeout
         for attempt in (1, 2):
-            headers = self.footprint.widget_headers(self.tokens.bearer(account))
+            headers = headers_of(self.tokens.bearer(account))
             started = time.monotonic()
             try:
-                response = self.http.post(url, data=body, headers=headers, timeout=timeout, stream=stream)
+                response = self.http.request(method, url, data=body, headers=headers, timeout=timeout,
+                                             stream=stream, allow_redirects=allow_redirects)
             except requests.Timeout as exc:
                 raise errors.UpstreamTimeout(f"{verb} timed out") from exc
             except requests.RequestException as exc:
                 raise errors.UpstreamFailed(f"{verb} could not reach Gemini Business: {type(exc).__name__}") from exc
             log.debug("upstream exchange", extra={
                 "verb": verb, "status": response.status_code, "account": account.id, "attempt": attempt,
-                "ms": round((time.monotonic() - started) * 1000, 1), "body": body[:2000].decode("utf-8", "replace")})
-            if response.status_code == 200:
+                "ms": round((time.monotonic() - started) * 1000, 1),
+                "body": (body or b"")[:2000].decode("utf-8", "replace")})
+            if response.status_code == 200 or (response.is_redirect and not allow_redirects):
                 return response
             failure = _error_of(response)
             if response.status_code == 401 and attempt == 1:
@@ -106,6 +174,31 @@ class GeminiBusiness:
                 continue
             raise failure
         raise AssertionError("unreachable")
+
+
+def assist_request(config: Config, session: str, text: str, model_id: str | None,
+                   file_ids: Sequence[str] = (), tool: str | None = None) -> dict:
+    """The streamAssistRequest (§5.2). A media model's tool goes alone in toolsSpec (A's image
+    and video models send only their one spec, §5.2, §7.1)."""
+    tools = {tool: {}} if tool else {"webGroundingSpec": {}, "toolRegistry": "default_tool_registry"}
+    request = {
+        "session": session,
+        "query": {"parts": [{"text": text}]},
+        "filter": "",
+        "fileIds": list(file_ids),
+        "answerGenerationMode": "NORMAL",
+        "toolsSpec": tools,
+        "languageCode": config.upstream_language,
+        "userMetadata": {"timeZone": config.upstream_timezone},
+        "assistSkippingMode": "REQUEST_ASSIST",
+    }
+    if model_id:  # "auto" leaves the whole object out (§5.2)
+        request["assistGenerationConfig"] = {"modelId": model_id}
+    return request
+
+
+def _too_large(limit: int) -> errors.FileTooLarge:
+    return errors.FileTooLarge(f"the file is over MAX_FILE_MB ({limit // (1024 * 1024)} MB)")
 
 
 class AssistStream:

@@ -193,3 +193,28 @@ class StreamBroken(UpstreamFailed):
 
 class EmptyAnswer(UpstreamFailed):
     """The stream ended without any answer text or file."""
+
+
+class UnsupportedFileType(UpstreamRejected):
+    """widgetAddContextFile's 400 `Unsupported file type: <mime>` (§5.3): every account would
+    refuse the same file, so it is the request's, named for the client."""
+
+    error_code, error_param = "unsupported_file_type", None
+    account_effect = NOTHING
+
+    def __init__(self, mime_type: str, cause: UpstreamError):
+        super().__init__(cause.message, status=cause.status, reason=cause.reason)
+        self.mime_type = mime_type
+
+    def client_message(self) -> str:
+        return (f"Gemini Business does not accept files of type '{self.mime_type}' "
+                f"({self.public_message()}). Send an image (PNG or JPEG), a PDF or plain text.")
+
+
+class FileTooLarge(UpstreamError):
+    """A file the upstream sends (downloadFile, §5.5) is larger than MAX_FILE_MB: the download
+    stops there. The answer exists, the gateway will not hold it; not the account's fault."""
+
+    error_code = "file_too_large"
+    summary = "Gemini Business sent a file larger than this gateway accepts"
+    account_effect = NOTHING

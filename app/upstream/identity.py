@@ -118,6 +118,12 @@ class Footprint:
             "priority": "u=1, i",
         }
 
+    def download_headers(self, bearer: str) -> dict[str, str]:
+        """Headers of GET downloadFile (§5.5): the widget calls' bearer and cross-site fetch
+        headers, without what belongs to a JSON POST (content-type, x-server-timeout)."""
+        return {name: value for name, value in self.widget_headers(bearer).items()
+                if name not in ("content-type", "x-server-timeout")}
+
     def getoxsrf_headers(self, cookie: str) -> dict[str, str]:
         """Headers of GET /auth/getoxsrf (§3.1): the fetch headers D sends with the hints."""
         return {

@@ -265,3 +265,50 @@ def test_a_compressed_stream_is_decoded_as_it_arrives(encoding):
             assert seen == {"accept-encoding": "gzip, deflate, br, zstd", "waited_out": False}
     finally:
         server.shutdown()
+
+
+DOWNLOAD_1 = f"{API}/{SESSION}:downloadFile?fileId=77&alt=media"
+
+
+@responses.activate
+def test_a_download_redirect_to_another_origin_is_not_followed(client):
+    """The download carries the account's JWT: a Location on another host is never asked."""
+    keys()
+    responses.add(responses.GET, DOWNLOAD_1, status=302,
+                  headers={"location": "https://evil.example/download/v1alpha/x:downloadFile?fileId=77&alt=media"})
+    responses.add(responses.GET, "https://evil.example/download/v1alpha/x:downloadFile", body=b"stolen")
+    with pytest.raises(errors.UpstreamFailed, match="another origin"):
+        client.download_file(ACCOUNT, SESSION, "77")
+    assert [c.request.url.split("?")[0] for c in responses.calls][1:] == [DOWNLOAD_1.split("?")[0]]
+
+
+@responses.activate
+def test_a_download_redirect_on_the_same_origin_is_followed_with_the_token(client):
+    keys()
+    form_2 = "https://api.example/download/v1alpha/projects/9/locations/global/" + SESSION + ":downloadFile"
+    responses.add(responses.GET, DOWNLOAD_1, status=302, headers={"location": form_2 + "?fileId=77&alt=media"})
+    responses.add(responses.GET, form_2, body=b"\x89PNG raw", content_type="image/png")
+    assert client.download_file(ACCOUNT, SESSION, "77") == (b"\x89PNG raw", "image/png")
+    assert responses.calls[2].request.headers["authorization"].startswith("Bearer ey")
+    assert "content-type" not in responses.calls[2].request.headers
+
+
+@responses.activate
+def test_a_base64_body_without_the_safety_header_is_sniffed(client):
+    """C and D sniff text that starts as base64 of a PNG (§5.5)."""
+    keys()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    responses.add(responses.GET, DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain; charset=UTF-8")
+    assert client.download_file(ACCOUNT, SESSION, "77") == (png, "image/png")
+
+
+@responses.activate
+def test_an_upload_sends_standard_base64_and_returns_the_file_id(client):
+    keys()
+    widget("widgetAddContextFile", json={"addContextFileResponse": {"session": SESSION, "fileId": "5", "tokenCount": "258"}})
+    data = b"\xfb\xff\xfe" * 10  # encodes to '+' and '/' characters, never '-' or '_'
+    assert client.upload_file(ACCOUNT, SESSION, data, "image/png", "upload_1_abcdef.png") == "5"
+    sent = sent_body(responses.calls[1])["addContextFileRequest"]
+    assert sent == {"name": SESSION, "fileName": "upload_1_abcdef.png", "mimeType": "image/png",
+                    "fileContents": base64.b64encode(data).decode()}
+    assert "+" in sent["fileContents"] or "/" in sent["fileContents"]

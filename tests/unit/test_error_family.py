@@ -36,6 +36,8 @@ TABLE = {
     "UpstreamTimeout":     (504, SERVER, "timeout", None, True, COUNTED),
     "StreamBroken":        (502, SERVER, "upstream_error", None, True, COUNTED),
     "EmptyAnswer":         (502, SERVER, "upstream_error", None, True, COUNTED),
+    "UnsupportedFileType": (400, INVALID, "unsupported_file_type", None, False, NOTHING),
+    "FileTooLarge":        (502, SERVER, "file_too_large", None, False, NOTHING),
 }
 
 
@@ -52,6 +54,8 @@ def family() -> dict[str, type]:
 def make(cls):
     if cls is up.ModelRejected:
         return cls("gemini-9", up.UpstreamRejected("unknown model gemini-9", status=400))
+    if cls is up.UnsupportedFileType:
+        return cls("image/webp", up.UpstreamRejected("it broke", status=500, reason="INTERNAL"))
     return cls("it broke", status=500, reason="INTERNAL")
 
 
@@ -91,3 +95,10 @@ def test_messages():
     assert from_upstream(up.StreamBroken("truncated")).message == "Gemini Business failed: truncated"
     assert from_upstream(make(up.ModelRejected)).message.startswith(
         "Gemini Business does not accept the model 'gemini-9': unknown model gemini-9 (upstream HTTP 400).")
+
+
+def test_an_unsupported_file_type_is_named_to_the_client():
+    cause = up.UpstreamRejected("Unsupported file type: image/webp", status=400, reason="INVALID_ARGUMENT")
+    error = from_upstream(up.UnsupportedFileType("image/webp", cause))
+    assert (error.status, error.code) == (400, "unsupported_file_type")
+    assert "'image/webp'" in error.message

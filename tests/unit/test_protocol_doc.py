@@ -27,3 +27,7 @@ def test_the_documented_jwt_payload_is_the_one_signed():
     assert ('{"iss":"https://business.gemini.google","aud":"https://biz-discoveryengine.googleapis.com",'
             '"sub":"csesidx/<csesidx>","iat":<now>,"exp":<now+300>,"nbf":<now>}') in DOC
     assert list(Footprint().claims("1", 0)) == ["iss", "aud", "sub", "iat", "exp", "nbf"]
+
+
+def test_the_documented_download_headers_are_the_ones_sent():
+    assert header_block("### 3.8 downloadFile") == list(Footprint().download_headers("<jwt>").items())

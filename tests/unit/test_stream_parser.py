@@ -140,3 +140,14 @@ def test_a_500_kb_element_split_across_thousands_of_reads():
         at += size
     assert len(pieces) > 1000
     assert scan(pieces) == [element]
+
+
+def test_a_file_reply_is_a_typed_event():
+    """§6.4: content.file {fileId, mimeType, name}; a missing mimeType is image/png."""
+    from app.upstream.events import FileReply, events_of
+    element = {"streamAssistResponse": {"answer": {"replies": [
+        {"groundedContent": {"content": {"role": "model", "file": {
+            "fileId": "2754614484524472783", "mimeType": "video/mp4", "name": "generated_video.mp4"}}}},
+        {"groundedContent": {"content": {"file": {"fileId": "12"}}}}]}}}
+    assert events_of(element) == [FileReply("2754614484524472783", "video/mp4", "generated_video.mp4"),
+                                  FileReply("12", "image/png", "")]
