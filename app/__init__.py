@@ -20,6 +20,8 @@ from .auth import ClientAuth
 from .chat import Services
 from .client_address import ClientAddress
 from .config import Config
+from .media import Media
+from .media_urls import UrlSigner
 from .store import StoreUnavailable, open_store
 from .throttle import AuthThrottle
 from .upstream.client import GeminiBusiness
@@ -67,6 +69,9 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
         spares=SpareSessions(upstream, store, enabled=config.precreate_sessions),
     )
     app.extensions["gbp.refresher"] = refresher
+    app.extensions["gbp.media"] = Media(store, UrlSigner(store, config.media_url_secret),
+                                        max_bytes=config.media_max_bytes, ttl=config.media_url_ttl,
+                                        public_base_url=config.public_base_url)
     app.extensions["gbp.upkeep"] = upkeep
     app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher, resets=resets)
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
@@ -83,6 +88,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
 
 def _register_blueprints(app: Flask, config: Config) -> None:
     from .admin.routes import bp as admin_bp
+    from .files import bp as files_bp
     from .gemini.routes import bp as gemini_bp
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
@@ -91,6 +97,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(health_bp)
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
+    app.register_blueprint(files_bp)  # signed URLs, no API key: the native API hands them out too
     app.register_blueprint(gemini_bp)
     app.register_blueprint(admin_bp)
 
@@ -113,6 +120,7 @@ def _announce(app: Flask, config: Config) -> None:
 
 def start_background(app: Flask) -> None:
     """Start the per-worker background loops: keeping accounts signed in, and noticing a store
-    that lost the configured accounts or stopped answering."""
+    that lost the configured accounts or stopped answering, and keeping stored media within bounds."""
     app.extensions["gbp.refresher"].start()
     app.extensions["gbp.upkeep"].start()
+    app.extensions["gbp.media"].start()

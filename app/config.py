@@ -109,6 +109,12 @@ class Config:
     imap_password: str = ""
     imap_ssl: bool = True
     mail_sender: str = "noreply-googlecloud@google.com"
+    # generated images and videos (app/media.py, app/media_urls.py)
+    media_output: str = "url"   # url: signed gateway links; base64: data URLs in the answer
+    media_url_ttl: int = 3600   # seconds a stored item and its URL live
+    media_max_bytes: int = 256 * 1024 * 1024  # all stored items together
+    media_url_secret: str = field(default="", repr=False)  # unset: a random one kept in the store
+    public_base_url: str = ""   # unset: media URLs use the request's own scheme and host
     simulator_port: int = 8765  # only ./run.sh's demo uses it: where the bundled simulator listens
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -124,7 +130,7 @@ class Config:
         """Values that must never reach a log line or a response."""
         store_password = urlsplit(self.store_url).password or ""
         return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.imap_password,
-                            *self.api_keys, store_password, unquote(store_password)) if s]
+                            self.media_url_secret, *self.api_keys, store_password, unquote(store_password)) if s]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -298,6 +304,7 @@ class _Reader:
             header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
             body_timeout=self.number("BODY_TIMEOUT", 20.0, minimum=0.1),
             simulator_port=self.integer("SIMULATOR_PORT", 8765, 1, 65535),
+            **self.media_settings(),
             **self.accounts_settings(),
             extra=self.env,
         )
@@ -322,6 +329,19 @@ class _Reader:
             "upstream_audience": identities["UPSTREAM_AUDIENCE"],
             "upstream_chrome_version": self.integer("UPSTREAM_CHROME_VERSION", identity.DEFAULT_CHROME_VERSION,
                                                     100, 999),
+        }
+
+    def media_settings(self) -> dict:
+        secret = self.text("MEDIA_URL_SECRET")
+        if secret and len(secret) < 16:
+            raise ConfigError("MEDIA_URL_SECRET must be at least 16 characters "
+                              "(or unset: a random one is kept in the store)")
+        return {
+            "media_output": self.choice("MEDIA_OUTPUT", "url", ("url", "base64")),
+            "media_url_ttl": self.integer("MEDIA_URL_TTL", 3600, 10, 7 * 24 * 3600),
+            "media_max_bytes": self.integer("MEDIA_MAX_MB", 256, 1, 64 * 1024) * 1024 * 1024,
+            "media_url_secret": secret,
+            "public_base_url": self.url("PUBLIC_BASE_URL", "") if self.text("PUBLIC_BASE_URL") else "",
         }
 
     def accounts_settings(self) -> dict:
