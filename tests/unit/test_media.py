@@ -13,19 +13,6 @@ from app.store.sqlite import SqliteStore
 MB = 1024 * 1024
 
 
-class Clock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def store(tmp_path, clock):
     return SqliteStore(str(tmp_path / "state.db"), clock=clock)
