@@ -110,7 +110,10 @@ class GeminiBusiness:
                                   stream=True, allow_redirects=False)
             if not response.is_redirect:
                 with response:
-                    return files.decoded(self._capped_body(response), response.headers)
+                    data, mime_type = files.decoded(self._capped_body(response), response.headers)
+                if len(data) > self.config.max_file_bytes:  # a sniffed base64 body, decoded
+                    raise _too_large(self.config.max_file_bytes)
+                return data, mime_type
             target = urljoin(url, response.headers.get("location", ""))
             response.close()
             if files.origin_of(target) != files.origin_of(self.api):
@@ -120,9 +123,11 @@ class GeminiBusiness:
         raise errors.UpstreamFailed("downloadFile redirected too many times")
 
     def _capped_body(self, response: requests.Response) -> bytes:
-        """The body, refused beyond MAX_FILE_MB (base64 text may be 4/3 of that)."""
+        """The body, refused beyond MAX_FILE_MB (text may be base64, 4/3 of that)."""
         limit = self.config.max_file_bytes
-        wire_limit = limit * 4 // 3 + 4 if files.is_base64_body(response.headers, b"") else limit
+        text = files.is_base64_body(response.headers, b"") or \
+            response.headers.get("content-type", "").lower().startswith("text/plain")
+        wire_limit = limit * 4 // 3 + 4 if text else limit
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > wire_limit:
             raise _too_large(limit)

@@ -108,3 +108,13 @@ def test_a_download_over_max_file_mb_is_refused(simulator, encoding):
     with pytest.raises(errors.FileTooLarge) as caught:
         client.download_file(ACCOUNT, session, reply.file_id)
     assert "MAX_FILE_MB" in caught.value.client_message()
+
+
+def test_a_download_refused_once_with_401_gets_a_fresh_token(simulator, client):
+    """§5.5: downloads are signed like widget calls, and retried once on a new JWT."""
+    session = client.create_session(ACCOUNT)
+    [reply] = [e for e in generate(client, session, IMAGE_MODEL, "retry") if isinstance(e, FileReply)]
+    simulator.fault("jwt_expired", verb="downloadFile", csesidx=CANARY["csesidx"])
+    assert client.download_file(ACCOUNT, session, reply.file_id) == (png_for("retry"), "image/png")
+    statuses = [(r["verb"], r["status"]) for r in simulator.requests_log()]
+    assert statuses[-3:] == [("downloadFile", 401), ("getoxsrf", 200), ("downloadFile", 200)]

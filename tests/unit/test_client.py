@@ -312,3 +312,19 @@ def test_an_upload_sends_standard_base64_and_returns_the_file_id(client):
     assert sent == {"name": SESSION, "fileName": "upload_1_abcdef.png", "mimeType": "image/png",
                     "fileContents": base64.b64encode(data).decode()}
     assert "+" in sent["fileContents"] or "/" in sent["fileContents"]
+
+
+@pytest.mark.parametrize("size, refused", [(1900, False), (2100, True)])
+@responses.activate
+def test_max_file_mb_counts_the_decoded_bytes_of_a_sniffed_base64_body(client, size, refused):
+    """The cap is on the file: its base64 text may be 4/3 longer, and is judged once decoded."""
+    import dataclasses
+    client.config = dataclasses.replace(client.config, max_file_bytes=2000)
+    keys()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(size - 8)
+    responses.add(responses.GET, DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain")
+    if refused:
+        with pytest.raises(errors.FileTooLarge):
+            client.download_file(ACCOUNT, SESSION, "77")
+    else:
+        assert client.download_file(ACCOUNT, SESSION, "77") == (png, "image/png")
