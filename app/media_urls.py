@@ -68,10 +68,12 @@ class UrlSigner:
     def check(self, file_id: str, expires: str | None, signature: str | None) -> None:
         """Raise BadSignature or Expired; return when the URL is good now. The signature is
         checked before the time, so an unsigned URL learns nothing, not even "expired"."""
-        if not expires or not signature or not expires.isascii() or not expires.isdigit() or len(expires) > 12 \
-                or len(signature) != SIGNATURE_CHARS:
+        well_formed = (expires and signature and expires.isascii() and expires.isdigit() and len(expires) <= 12
+                       and len(signature) == SIGNATURE_CHARS)
+        if not well_formed:
             raise BadSignature()
-        if not hmac.compare_digest(self.signature(file_id, int(expires)).encode(), signature.encode("utf-8", "replace")):
+        expected = self.signature(file_id, int(expires)).encode()
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
             raise BadSignature()
         if int(expires) <= self.clock():
             raise Expired()

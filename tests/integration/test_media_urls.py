@@ -15,6 +15,7 @@ from app.media_urls import UrlSigner
 from app.store import open_store
 from tests.integration.conftest import proxy_env
 from tests.servers import Gunicorn
+from tests.store.redis_server import start_redis
 
 PNG = bytes.fromhex("89504e470d0a1a0a") + os.urandom(3 * 1024 * 1024 + 17)  # more than one stored piece
 
@@ -105,3 +106,27 @@ def test_other_methods_are_405_not_500(server, media):
     ref = media.put(b"\x89PNG", "image/png", "m.png")
     response = requests.post(media.url(ref, server.url), timeout=10)
     assert_error(response, 405, "method_not_allowed")
+
+
+def test_two_hosts_on_one_redis_serve_each_others_files(simulator, tmp_path_factory):
+    """Two gateways with their own DATA_DIR (two hosts) and one Redis: each derives the signing
+    key from the store, so a link made anywhere works on both, with no MEDIA_URL_SECRET set."""
+    url, stop_redis = start_redis(tmp_path_factory.mktemp("redis"))
+    hosts = []
+    try:
+        for _ in range(2):
+            hosts.append(Gunicorn(proxy_env(simulator, tmp_path_factory, STORE_URL=url), workers=1))
+        for host in hosts:  # each host signs and checks with the key in the store, made by whoever came first
+            assert_error(get(f"{host.url}/v1/files/{'file-' + '1' * 32}/content?expires=9999999999&signature="
+                             + "A" * 43), 403, "invalid_signature")
+        config = Config.from_env(proxy_env(simulator, tmp_path_factory, STORE_URL=url))
+        store = open_store(config)
+        shared = Media(store, UrlSigner(store), max_bytes=config.media_max_bytes, ttl=config.media_url_ttl)
+        ref = shared.put(PNG, "image/png", "shared.png")
+        for host in hosts:
+            response = get(shared.url(ref, host.url))
+            assert response.status_code == 200 and response.content == PNG
+    finally:
+        for host in hosts:
+            host.stop()
+        stop_redis()
