@@ -102,10 +102,14 @@ def test_unknown_and_path_like_ids_are_404(server, media):
         assert response.json()["error"]["code"] in ("file_not_found", "unknown_url")
 
 
-def test_other_methods_are_405_not_500(server, media):
+def test_head_and_other_methods_never_500(server, media):
     ref = media.put(b"\x89PNG", "image/png", "m.png")
+    head = requests.head(media.url(ref, server.url), timeout=10)
+    assert head.status_code == 200 and head.headers["Content-Length"] == "4" and head.content == b""
     response = requests.post(media.url(ref, server.url), timeout=10)
     assert_error(response, 405, "method_not_allowed")
+    assert not [e for e in server.json_logs() if e.get("level") in ("error", "critical")], \
+        "a media request logged an error"
 
 
 def test_two_hosts_on_one_redis_serve_each_others_files(simulator, tmp_path_factory):
