@@ -1,5 +1,5 @@
 """The media store (app/media.py) and its signed URLs (app/media_urls.py), on a real SQLite store."""
-import base64
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -140,3 +140,15 @@ def test_settings():
                 {"MEDIA_URL_SECRET": "short"}, {"PUBLIC_BASE_URL": "gw.example"}):
         with pytest.raises(ConfigError):
             Config.from_env(bad)
+
+
+def test_the_background_sweep_runs_on_its_own(store, clock, monkeypatch):
+    monkeypatch.setattr(media_module, "SWEEP_INTERVAL", 0.01)
+    media = make(store, clock, ttl=60)
+    ref = media.put(b"x", "image/png")
+    clock.now += 61
+    media.start()
+    deadline = time.monotonic() + 10  # a hang guard, not a timing claim
+    while store.get(ITEMS, ref.id) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.get(ITEMS, ref.id) is None and store.list(DATA) == {}
