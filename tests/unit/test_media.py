@@ -149,6 +149,6 @@ def test_the_background_sweep_runs_on_its_own(store, clock, monkeypatch):
     clock.now += 61
     media.start()
     deadline = time.monotonic() + 10  # a hang guard, not a timing claim
-    while store.get(ITEMS, ref.id) is not None and time.monotonic() < deadline:
+    while (store.list(ITEMS) or store.list(DATA)) and time.monotonic() < deadline:  # the record, then its bytes
         time.sleep(0.01)
     assert store.get(ITEMS, ref.id) is None and store.list(DATA) == {}
