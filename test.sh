@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/system-packages.sh
 . scripts/venv.sh
-ensure_packages nginx:nginx curl:curl redis-server:redis-server dovecot:dovecot-imapd chromium:chromium
+ensure_packages nginx:nginx openssl:openssl curl:curl redis-server:redis-server dovecot:dovecot-imapd chromium:chromium
 ensure_venv .venv-test requirements-dev.txt
 exec .venv-test/bin/python -m pytest "$@"

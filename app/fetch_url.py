@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
+import certifi
 import urllib3
 
 MAX_REDIRECTS = 5
@@ -156,6 +157,9 @@ class Fetcher:
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = DEFAULT_TIMEOUT
     max_redirects: int = MAX_REDIRECTS
+    # the CAs https is checked against: certifi's, as requests does for the upstream (slim images
+    # may have no system store); tests pass their own
+    ca_certs: str = field(default_factory=certifi.where)
     # Test hooks (see the module docstring): how names resolve and which addresses may be reached.
     resolve: Callable[[str, int], Iterable[str]] = field(default=system_resolve)
     address_allowed: Callable[[Address], bool] = field(default=public_address)
@@ -238,7 +242,8 @@ class Fetcher:
             # connect to the pinned IP; SNI and certificate check for the name the client gave
             pool = urllib3.HTTPSConnectionPool(target.address, target.port, timeout=timeout, retries=False,
                                                maxsize=1, server_hostname=target.host,
-                                               assert_hostname=target.host, cert_reqs="CERT_REQUIRED")
+                                               assert_hostname=target.host, cert_reqs="CERT_REQUIRED",
+                                               ca_certs=self.ca_certs)
         else:
             pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False,
                                               maxsize=1)

@@ -8,6 +8,8 @@ injects a resolver and an address rule that admit exactly that address.
 from __future__ import annotations
 
 import ipaddress
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +27,7 @@ class Server:
     """A threading http.server that counts requests and answers from a route table:
     path -> (status, headers, body) or a callable(handler)."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, tls: ssl.SSLContext | None = None):
         self.hits: list[tuple[str, str]] = []  # (path, Host header)
         self.routes: dict = {}
         outer = self
@@ -52,6 +54,8 @@ class Server:
 
         self.httpd = ThreadingHTTPServer((address, 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -318,6 +322,53 @@ def test_a_server_dripping_bytes_is_cut_by_the_total_deadline(public):
     stop.set()
     assert outcome and isinstance(outcome[0], UrlFetchFailed), "the fetch was not cut by its deadline"
     assert "in time" in outcome[0].message
+
+
+# --- https: connected to the pinned address, certificate checked for the name ------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for public.test (openssl, which test.sh installs)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=public.test", "-addext", "subjectAltName=DNS:public.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def public_tls(certificate):
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = Server("127.0.0.2", tls=context)
+    server.sni = names
+    yield server
+    server.close()
+
+
+def test_https_connects_to_the_checked_address_with_the_name_for_sni_and_certificate(public_tls, certificate):
+    public_tls.routes["/cat.png"] = (200, {"Content-Type": "image/png"}, PNG)
+    calls = []
+    fetcher = fetcher_with_public_host(calls, ca_certs=str(certificate[0]))
+    got = fetcher.fetch(f"https://public.test:{public_tls.port}/cat.png", IMAGES)
+    assert got.data == PNG
+    assert calls == ["public.test"]
+    assert public_tls.sni == ["public.test"]
+    assert public_tls.hits == [("/cat.png", f"public.test:{public_tls.port}")]
+
+
+def test_https_certificate_is_checked_for_the_name_not_the_address(public_tls, certificate):
+    """other.test resolves to the same address, but the certificate does not name it."""
+    public_tls.routes["/cat.png"] = (200, {"Content-Type": "image/png"}, PNG)
+    fetcher = Fetcher(resolve=fake_dns({"other.test": ["127.0.0.2"]}), ca_certs=str(certificate[0]),
+                      address_allowed=lambda a: a == PUBLIC_IP or public_address(a))
+    with pytest.raises(UrlFetchFailed):
+        fetcher.fetch(f"https://other.test:{public_tls.port}/cat.png", IMAGES)
+    assert public_tls.hits == []
 
 
 def test_unresolvable_name_is_a_fetch_failure():
