@@ -31,6 +31,7 @@ with the defaults; nothing a client sends reaches those parameters.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ METADATA_NAMES = {"metadata", "metadata.google.internal", "metadata.goog", "inst
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
                       ipaddress.ip_address("100.100.100.200")}  # the last one: Alibaba Cloud
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")  # after IDNA: labels, an optional root dot
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -140,7 +142,7 @@ def literal_address(host: str) -> Address | None:
 
 def _where(scheme: str, host: str) -> str:
     """How a message names a URL: scheme and host only (no path, query or user info)."""
-    return f"{scheme}://{host}" if host else "this URL"
+    return f"{scheme}://{host[:100]}" if host else "this URL"
 
 
 @dataclass
@@ -203,14 +205,25 @@ class Fetcher:
             raise UrlNotAllowed("Only http and https URLs are fetched.")
         if not host:
             raise UrlNotAllowed("The URL has no host.")
-        where = _where(scheme, host)
         if parts.username is not None or parts.password is not None:
-            raise UrlNotAllowed(f"URLs with user info are not fetched ({where}).")
+            raise UrlNotAllowed(f"URLs with user info are not fetched ({_where(scheme, host)}).")
+        if "%" in host:  # percent-encoded names and IPv6 zone ids: what reads them differs
+            raise UrlNotAllowed("The URL's host is not a valid name.")
+        literal = literal_address(host)
+        if literal is None:
+            # one ASCII spelling (IDNA; it also folds the ideographic full stop into ".") so the
+            # name checked is the name resolved, sent as Host and as SNI
+            try:
+                host = host.encode("idna").decode("ascii").lower()
+            except UnicodeError:
+                raise UrlNotAllowed("The URL's host is not a valid name.") from None
+            if not HOST_NAME.fullmatch(host):
+                raise UrlNotAllowed("The URL's host is not a valid name.")
+        where = _where(scheme, host)
         name = host.rstrip(".")
         # metadata names, and localhost which RFC 6761 reserves for loopback whatever DNS says
         if name in METADATA_NAMES or name == "localhost" or name.endswith(".localhost"):
             raise UrlNotAllowed(f"{where} is not a public address.")
-        literal = literal_address(host)
         if literal is not None:
             addresses = [literal]
         else:
@@ -251,10 +264,13 @@ class Fetcher:
             return pool, pool.urlopen("GET", target.path, headers={
                 "Host": host_header, "Accept-Encoding": "identity", "User-Agent": "gemini-business-proxy",
                 "Accept": "*/*"}, redirect=False, preload_content=False, assert_same_host=False)
+        except urllib3.exceptions.NewConnectionError:  # a subclass of the timeout error in urllib3 2
+            pool.close()
+            raise UrlFetchFailed(f"{where} could not be reached.") from None
         except urllib3.exceptions.TimeoutError:
             pool.close()
             raise UrlFetchFailed(f"{where} did not answer in time.") from None
-        except urllib3.exceptions.HTTPError:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError):  # ValueError: http.client's own URL checks
             pool.close()
             raise UrlFetchFailed(f"{where} could not be fetched.") from None
 

@@ -177,6 +177,34 @@ def test_only_http_and_https_urls_with_a_host(url):
         Fetcher(resolve=fake_dns({"example.com": ["93.184.216.34"]})).fetch(url, IMAGES)
 
 
+@pytest.mark.parametrize("url", ["http://exa mple.com/", "http://a%0d%0ab/", "http://%31%32%37.0.0.1/",
+                                 "http://a..b/", "http://\x00/", "http://[2606:2800:220:1::1%25eth0]/",
+                                 "http://localhost\u3002/", "http://metadata\u3002google\u3002internal/"])
+def test_hosts_that_are_no_plain_name_are_refused_before_resolution(url):
+    calls = []
+    with pytest.raises(UrlNotAllowed):
+        Fetcher(resolve=fake_dns({}, calls)).fetch(url, IMAGES)
+    assert calls == []
+
+
+def test_international_names_are_resolved_and_sent_in_their_ascii_form(public):
+    public.routes["/a.png"] = (200, {"Content-Type": "image/png"}, PNG)
+    calls = []
+    fetcher = Fetcher(resolve=fake_dns({"xn--bcher-kva.test": ["127.0.0.2"]}, calls),
+                      address_allowed=lambda a: a == PUBLIC_IP or public_address(a))
+    assert fetcher.fetch(f"http://b\u00fccher.test:{public.port}/a.png", IMAGES).data == PNG
+    assert calls == ["xn--bcher-kva.test"]
+    assert public.hits == [("/a.png", f"xn--bcher-kva.test:{public.port}")]
+
+
+def test_a_closed_port_is_a_fetch_failure(public):
+    port = public.port
+    public.close()
+    with pytest.raises(UrlFetchFailed) as caught:
+        fetcher_with_public_host().fetch(f"http://public.test:{port}/a.png", IMAGES)
+    assert "could not be reached" in caught.value.message
+
+
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "100.127.255.254",
     "169.254.169.254", "169.254.1.1", "0.0.0.0", "224.0.0.1", "239.255.255.250", "240.0.0.1",
