@@ -10,6 +10,7 @@ import logging
 from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
+from .fetch_url import FetchError
 from .store.base import StoreUnavailable
 from .upstream import errors as up
 from .upstream.models import ModelUnavailable
@@ -133,6 +134,8 @@ def register(app: Flask) -> None:
     app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
     app.register_error_handler(ModelUnavailable, lambda exc: render(
         ApiError(exc.status, exc.message, param="model", code=exc.code)))
+    app.register_error_handler(FetchError, lambda exc: render(
+        ApiError(exc.status, exc.message, param=exc.param, code=exc.code)))
     app.register_error_handler(StoreUnavailable, _store_down)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -20,7 +20,8 @@ How the check holds until the bytes arrive:
   cap is one deadline for the whole fetch (every hop, connect and read), not a per-read limit
   that a server dripping one byte at a time could stretch forever.
 
-Errors are `FetchError`s that know their client `code` (the routes answer 400 with it); a
+Errors are `FetchError`s that know their status and client `code` (app/errors.py renders them as
+400s; a caller may set `param` to the request field that named the URL); a
 message names at most the scheme and host, never a path, query or user info, which may carry
 a signed token or a password.
 
@@ -62,9 +63,10 @@ class FetchError(Exception):
     code = "url_fetch_failed"
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.message = message
+        self.param = param  # the request field that named the URL, when the caller knows it
 
 
 class UrlNotAllowed(FetchError):

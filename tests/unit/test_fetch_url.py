@@ -410,3 +410,25 @@ def test_production_entry_point_has_no_hooks():
     import inspect
     params = set(inspect.signature(fetch_url.fetch).parameters)
     assert params == {"url", "allowed_types", "max_bytes", "timeout"}
+
+
+def test_a_fetch_error_reaches_the_client_as_a_400_envelope_with_its_code(tmp_path, internal):
+    """What a route that lets a FetchError out answers (app/errors.py maps the family once)."""
+    from app import create_app
+    from app.config import Config
+    app = create_app(Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error"}))
+
+    @app.get("/test-fetch")
+    def fetch_internal():
+        try:
+            Fetcher().fetch(f"http://user:hunter2@127.0.0.1:{internal.port}/", IMAGES)
+        except FetchError as exc:
+            exc.param = "messages[0].content[1].image_url"
+            raise
+    response = app.test_client().get("/test-fetch")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "url_not_allowed" and error["type"] == "invalid_request_error"
+    assert error["param"] == "messages[0].content[1].image_url"
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert internal.hits == []
