@@ -1,6 +1,7 @@
 """The one pipeline both client surfaces share: a Turn goes upstream on an account, events come back.
 
-The OpenAI and native blueprints differ only in how they build the Turn and render events.
+The OpenAI and native blueprints differ only in how they build the Turn and render the
+answer's events (app/answer/).
 Until the first visible event nothing has reached the client, so a failure up to then may
 still move the turn to another account (never a native session's: its history is upstream).
 """
@@ -14,6 +15,7 @@ from . import shutdown
 from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .accounts.quota import TEXT
+from .answer.stages import answer_events
 from .config import Config
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
@@ -43,6 +45,8 @@ class Turn:
     model: Model
     account_id: str | None = None # a native session's account: the turn stays on it
     session: str | None = None    # a native session's upstream session; None: a fresh one
+    max_tokens: int | None = None # limits on what the client is shown (app/output.py)
+    stop: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,8 +56,18 @@ class Answer:
     session: str
     pump: EventPump
     pool: AccountPool
-    kind: str = TEXT              # the quota the answer uses (its model's kind)
+    turn: Turn
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """The quota the answer uses (its model's kind)."""
+        return self.turn.model.kind
+
+    def events(self, interval: float):
+        """The answer's event stream (app/answer/events.py), limits applied; KEEPALIVE after
+        `interval` quiet seconds. Read it once."""
+        return answer_events(self.pump.events(interval), self.turn.text, self.turn.max_tokens, self.turn.stop)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
         """Stop reading upstream, free the account and record how it went (safe to call twice).
@@ -92,7 +106,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
         except BaseException:
             pump.close()
             raise
-        return Answer(account, session, pump, services.pool, turn.model.kind)
+        return Answer(account, session, pump, services.pool, turn)
 
     def attempt(account: Account) -> Answer:
         session, stream = _open(services, turn, account)

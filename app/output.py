@@ -1,19 +1,12 @@
-"""What the client is shown of an answer: output limits, token estimates, whole answers.
+"""What of an answer the client may be shown: max_tokens and stop sequences, and the token estimate.
 
-`output` turns upstream events into what both surfaces render; `collect` reads a whole answer
-for non-streamed responses.
+`limited` is the stage over an answer's event stream (app/answer/stages.py) that applies them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .pump import KEEPALIVE
-from .upstream.errors import UpstreamError
-from .upstream.events import Skipped, Text, Thought
-
-COLLECT_POLL = 60.0  # a non-streamed answer has no keep-alives to send: just a wake-up interval
-THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
+from .answer.events import REFUSAL, TEXT, Delta, Finish, Usage
 
 
 def estimate_tokens(text: str) -> int:
@@ -22,6 +15,10 @@ def estimate_tokens(text: str) -> int:
         return 0
     ascii_chars = sum(1 for ch in text if ord(ch) < 128)
     return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
+
+
+def estimate_usage(prompt: str, text: str, thinking: str) -> Usage:
+    return Usage(estimate_tokens(prompt), estimate_tokens(text), estimate_tokens(thinking))
 
 
 class OutputLimiter:
@@ -69,68 +66,27 @@ class OutputLimiter:
         return text, False
 
 
-def output(events: Iterable, limiter: OutputLimiter) -> Iterator[tuple[str, str | None]]:
-    """What the client is shown, with output limits applied, as (kind, value) pairs:
-    ("keepalive", None), ("thought", text), ("text", text), ("refusal", text), then one
-    ("finish", reason). Upstream errors propagate from the iteration."""
-    finish = None
-    thought_before = False
+def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ...] = ()) -> Iterator:
+    """The stream with the limits applied to its text deltas; ends (with its own Finish) once
+    the output must stop, so nothing more is read upstream.
+
+    What a stop sequence held back is answer text all the same: it is shown before a refusal
+    (a block may come after some text, §6.5) and at the end, unless the budget is spent."""
+    limiter = OutputLimiter(max_tokens, stop)
     for event in events:
-        if event is KEEPALIVE:
-            yield "keepalive", None
-        elif isinstance(event, Thought):
-            # Unlike answer text, each thought part is a whole block ("**Title**\n\nparagraph");
-            # run together they would read "...fine.**Drafting the answer**".
-            yield "thought", (THOUGHT_SEPARATOR if thought_before else "") + event.text
-            thought_before = True
-        elif isinstance(event, Text):
-            shown, finish = limiter.feed(event.text)
-            if shown:
-                yield "text", shown
-            if finish:
-                break
-        elif isinstance(event, Skipped):
-            # A block may come after some text (§6.5): what a stop sequence held back was
-            # answer text all the same, so it is shown before the refusal.
-            shown, finish = limiter.flush()
-            if shown:
-                yield "text", shown
-            if finish is None:
-                finish = "content_filter"
-                yield "refusal", event.explanation()
-            break
-    if finish is None:
-        shown, finish = limiter.flush()
+        if isinstance(event, Delta) and event.kind == TEXT:
+            shown, reason = limiter.feed(event.text)
+        elif isinstance(event, Finish) or (isinstance(event, Delta) and event.kind == REFUSAL):
+            shown, reason = limiter.flush()
+        else:
+            yield event
+            continue
         if shown:
-            yield "text", shown
-    yield "finish", finish or "stop"
-
-
-@dataclass
-class Collected:
-    text: str = ""
-    thoughts: str = ""
-    finish_reason: str = "stop"
-    refusal: str | None = None
-
-
-def collect(answer, limiter: OutputLimiter) -> Collected:
-    """Read a whole answer (non-streamed responses); stops reading upstream once the output ends."""
-    parts: dict[str, list[str]] = {"text": [], "thought": [], "refusal": []}
-    result = Collected()
-    error, completed = None, False
-    try:
-        for kind, value in output(answer.pump.events(COLLECT_POLL), limiter):
-            if kind == "finish":
-                result.finish_reason = value
-            elif kind != "keepalive":
-                parts[kind].append(value)
-        completed = True
-    except UpstreamError as exc:
-        error = exc
-        raise
-    finally:
-        answer.close(error, completed)
-    result.text, result.thoughts = "".join(parts["text"]), "".join(parts["thought"])
-    result.refusal = "".join(parts["refusal"]) or None
-    return result
+            yield Delta(TEXT, shown)
+        if reason:
+            yield Finish(reason)
+            return
+        if not (isinstance(event, Delta) and event.kind == TEXT):
+            yield event
+            if isinstance(event, Finish):
+                return

@@ -9,15 +9,16 @@ import logging
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat, hangup, sse
+from .. import chat, hangup
+from ..answer.driver import drive
+from ..answer.reply import reply
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
 from ..accounts.pool import AccountGone
-from ..output import OutputLimiter, collect
 from ..upstream.errors import AccountRefused, SessionGone
 from .sessions import Session, Sessions
-from .streaming import native_stream
+from .render import NativeRenderer, whole
 
 log = logging.getLogger("gbp.gemini")
 bp = Blueprint("gemini", __name__, url_prefix="/gemini")
@@ -101,9 +102,8 @@ def chat_message():
     turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
     try:
         if not stream:
-            result = collect(chat.start(services, turn, wait=None, watch=hangup.watcher()), OutputLimiter())
-            return jsonify({**_reply_head(session), "reply": result.text, "thinking": result.thoughts,
-                            "finish_reason": result.finish_reason, "refusal": result.refusal})
+            return jsonify(whole(_reply_head(session), reply(chat.start(services, turn, wait=None,
+                                                                        watch=hangup.watcher()))))
         answer = chat.start(services, turn, wait=services.config.keepalive_interval)
     except (AccountGone, AccountRefused) as exc:  # disabled, or just now refused by the upstream (§9)
         raise ApiError(409, f"{exc.message[:1].upper()}{exc.message[1:]}.", param="session_id",
@@ -112,7 +112,7 @@ def chat_message():
         _sessions().delete(session.id)
         raise ApiError(404, "The upstream session no longer exists; create a new session.",
                        param="session_id", code="session_not_found") from None
-    return sse.response(native_stream(answer, _reply_head(session), services.config.keepalive_interval))
+    return drive(answer, NativeRenderer(_reply_head(session)), services.config.keepalive_interval, log)
 
 
 def _reply_head(session: Session) -> dict:

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat, hangup, sse
-from ..output import OutputLimiter, collect
+import logging
+
+from .. import chat, hangup
+from ..answer.driver import drive
+from ..answer.reply import reply
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError
 from ..upstream.models import Model
 from .request import parse_chat
-from .streaming import chat_stream
-from .translate import ChunkWriter, completion, render_query
+from .render import ChunkRenderer, completion
+from .translate import render_query
 
+log = logging.getLogger("gbp.openai")
 bp = Blueprint("openai", __name__, url_prefix="/v1")
 bp.before_request(require_client)
 
@@ -33,14 +37,12 @@ def chat_completions():
     if not prompt.strip():
         raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
     services = _services()
-    limiter = OutputLimiter(request.max_tokens, request.stop)
-    turn = chat.Turn(text=prompt, model=model)
+    turn = chat.Turn(text=prompt, model=model, max_tokens=request.max_tokens, stop=request.stop)
     if not request.stream:
         answer = chat.start(services, turn, wait=None, watch=hangup.watcher())
-        return jsonify(completion(request.model, prompt, collect(answer, limiter)))
+        return jsonify(completion(request.model, reply(answer)))
     answer = chat.start(services, turn, wait=services.config.keepalive_interval)
-    writer = ChunkWriter(request.model, request.include_usage)
-    return sse.response(chat_stream(answer, writer, limiter, prompt, services.config.keepalive_interval))
+    return drive(answer, ChunkRenderer(request.model, request.include_usage), services.config.keepalive_interval, log)
 
 
 @bp.get("/models")

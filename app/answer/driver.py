@@ -1,0 +1,73 @@
+"""The one streaming driver: an answer and a surface's renderer make an SSE response.
+
+The renderer only maps: head() before the first event, event(e) for each event of the stream
+(events.py), error(api_error) for a failure after the first byte, tail() last whatever happened.
+The driver owns the rest: keep-alives while the upstream is quiet, turning a failure (an
+upstream error, a shutdown's cut-off, a bug) into the renderer's in-band error frame, and
+closing the answer (cancelling the upstream call when the client hangs up, recording the outcome).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable, Iterator, Protocol
+
+from flask import Response
+
+from .. import sse
+from ..errors import ApiError, from_upstream
+from ..upstream.errors import UpstreamError
+from .events import KEEPALIVE
+
+
+class Renderer(Protocol):
+    def head(self) -> Iterable[str]: ...
+    def event(self, event) -> Iterable[str]: ...
+    def error(self, error: ApiError) -> str: ...
+    def tail(self) -> Iterable[str]: ...
+
+
+def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:
+    def frames() -> Iterator[str]:
+        yield from renderer.head()
+        for event in answer.events(keepalive):
+            if event is KEEPALIVE:
+                yield sse.KEEPALIVE
+            else:
+                yield from renderer.event(event)
+
+    def body() -> Iterator[str]:
+        yield from guarded(frames(), renderer.error, answer.close, log)
+        yield from renderer.tail()
+
+    return sse.response(body())
+
+
+def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
+            finish: Callable[[BaseException | None, bool], None], log: logging.Logger) -> Iterator[str]:
+    """Pass `frames` on; turn a failure after the first byte into one in-band error frame.
+
+    A client that goes away raises GeneratorExit at a yield; either way `finish(error,
+    completed)` runs, which cancels the upstream call and records the outcome.
+    """
+    outcome, error = "error", None
+    try:
+        yield from frames
+        outcome = "ok"
+    except UpstreamError as exc:
+        error = exc
+        log.warning("upstream failed mid-stream: %s", exc.public_message())
+        yield error_frame(from_upstream(exc))
+    except ApiError as exc:  # an end we chose, e.g. shutdown.ShuttingDown: the client is told why
+        error = exc
+        log.warning("stream ended early: %s", exc.message, extra={"code": exc.code})
+        yield error_frame(exc)
+    except GeneratorExit:
+        outcome = "client_gone"
+        raise
+    except Exception as exc:
+        error = exc
+        log.exception("error while streaming")
+        yield error_frame(ApiError(500, "Internal error while streaming."))
+    finally:
+        finish(error, outcome == "ok")
+        log.info("stream finished", extra={"outcome": outcome})

@@ -1,0 +1,70 @@
+"""The stages an answer goes through, from upstream events to what a renderer maps.
+
+    upstream events ─► typed ─► output.limited (max tokens, stop) ─► framed ─► renderer
+
+Limits work on the flat deltas, before part boundaries exist: text a stop sequence held back
+is shown where it is released (perhaps after a thought), and then it is a part of its own.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from .. import pump
+from ..output import estimate_usage, limited
+from ..upstream.events import FileReply, Skipped, Text, Thought
+from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, FileOut, Finish, PartEnd, PartStart
+
+THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
+
+
+def answer_events(upstream: Iterable, prompt: str, max_tokens: int | None = None,
+                  stop: tuple[str, ...] = ()) -> Iterator:
+    """The answer's event stream (see events.py). Upstream errors propagate from the iteration."""
+    return framed(limited(typed(upstream), max_tokens, stop), prompt)
+
+
+def typed(upstream: Iterable) -> Iterator:
+    """Upstream events as deltas, FileOut, KEEPALIVE and one Finish (no parts, no usage yet).
+
+    Stops reading at a refusal: nothing after it is shown."""
+    thought_before = False
+    for event in upstream:
+        if event is pump.KEEPALIVE:
+            yield KEEPALIVE
+        elif isinstance(event, Thought):
+            # Unlike answer text, each thought part is a whole block ("**Title**\n\nparagraph");
+            # run together they would read "...fine.**Drafting the answer**".
+            yield Delta(THINKING, (THOUGHT_SEPARATOR if thought_before else "") + event.text)
+            thought_before = True
+        elif isinstance(event, Text):
+            yield Delta(TEXT, event.text)
+        elif isinstance(event, FileReply):
+            yield FileOut(event)
+        elif isinstance(event, Skipped):
+            yield Delta(REFUSAL, event.explanation())
+            yield Finish("content_filter")
+            return
+    yield Finish("stop")
+
+
+def framed(events: Iterable, prompt: str) -> Iterator:
+    """Part boundaries around each run of deltas of one kind, and the usage on Finish."""
+    open_kind = None
+    shown: dict[str, list[str]] = {TEXT: [], THINKING: []}
+    for event in events:
+        if isinstance(event, Delta):
+            if event.kind != open_kind:
+                if open_kind is not None:
+                    yield PartEnd(open_kind)
+                open_kind = event.kind
+                yield PartStart(open_kind)
+            shown.get(event.kind, []).append(event.text)
+            yield event
+            continue
+        if open_kind is not None and event is not KEEPALIVE:
+            yield PartEnd(open_kind)
+            open_kind = None
+        if isinstance(event, Finish):
+            yield Finish(event.reason, estimate_usage(prompt, "".join(shown[TEXT]), "".join(shown[THINKING])))
+            return
+        yield event

@@ -1,0 +1,67 @@
+"""The answer's surface-neutral event stream (app/answer/): part boundaries, limits as a stage,
+the whole reply from the same events."""
+from app import pump
+from app.answer.events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, FileOut, PartEnd, PartStart
+from app.answer.reply import reply
+from app.answer.stages import answer_events
+from app.upstream.events import FileReply, SessionInfo, Skipped, Text, Thought
+
+
+def stream(*upstream, **limits):
+    return list(answer_events(iter(upstream), "prompt", **limits))
+
+
+def test_each_run_of_one_kind_is_one_part_and_keepalives_do_not_split_it():
+    events = stream(Thought("a"), pump.KEEPALIVE, Thought("b"), Text("x"), SessionInfo("s"), Text("y"))
+    assert events[:-1] == [PartStart(THINKING), Delta(THINKING, "a"), KEEPALIVE, Delta(THINKING, "\n\nb"),
+                           PartEnd(THINKING), PartStart(TEXT), Delta(TEXT, "x"), Delta(TEXT, "y"), PartEnd(TEXT)]
+    assert events[-1].reason == "stop"
+    assert events[-1].usage.text_tokens == 1 and events[-1].usage.reasoning_tokens == 1
+
+
+def test_a_file_ends_the_open_part_and_is_an_event_of_its_own():
+    file = FileReply("f1", "image/png")
+    assert stream(Text("see"), file)[:-1] == [PartStart(TEXT), Delta(TEXT, "see"), PartEnd(TEXT), FileOut(file)]
+
+
+def test_a_refusal_is_a_part_after_the_text_a_stop_sequence_held_back_and_ends_the_answer():
+    events = stream(Text("ab"), Skipped(("BLOCKED",)), Text("never"), stop=("zz",))
+    assert events[:-1] == [PartStart(TEXT), Delta(TEXT, "a"), Delta(TEXT, "b"), PartEnd(TEXT),
+                           PartStart(REFUSAL), Delta(REFUSAL, "Gemini Business declined to answer (BLOCKED)."),
+                           PartEnd(REFUSAL)]
+    assert events[-1].reason == "content_filter"
+
+
+def test_limits_end_the_stream_with_their_reason_and_read_no_further():
+    read = []
+
+    def upstream():
+        for chunk in ("one ", "two STOP three", "four"):
+            read.append(chunk)
+            yield Text(chunk)
+
+    events = list(answer_events(upstream(), "p", stop=("STOP",)))
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == "one two "
+    assert events[-2:] == [PartEnd(TEXT), events[-1]] and events[-1].reason == "stop"
+    assert read == ["one ", "two STOP three"]
+    cut = stream(Text("abcdefgh"), Text("more"), max_tokens=1)
+    assert cut[:-1] == [PartStart(TEXT), Delta(TEXT, "abcd"), PartEnd(TEXT)] and cut[-1].reason == "length"
+
+
+class FakeAnswer:
+    def __init__(self, *upstream):
+        self.upstream, self.closed = upstream, None
+
+    def events(self, interval):
+        return answer_events(iter(self.upstream), "prompt")
+
+    def close(self, error=None, completed=False):
+        self.closed = (error, completed)
+
+
+def test_the_whole_reply_is_built_from_the_same_events():
+    answer = FakeAnswer(Thought("t1"), Thought("t2"), Text("an"), Text("swer"), Skipped(()))
+    whole = reply(answer)
+    assert (whole.thinking, whole.text, whole.finish_reason) == ("t1\n\nt2", "answer", "content_filter")
+    assert whole.refusal == "Gemini Business declined to answer."
+    assert answer.closed == (None, True)
