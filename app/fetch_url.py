@@ -31,6 +31,7 @@ with the defaults; nothing a client sends reaches those parameters.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import re
 import socket
@@ -56,6 +57,9 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")  # after IDNA: labels, an optional root dot
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Resolutions run here so the caller can stop waiting at its deadline (under gevent's patches
+# these threads are greenlets and getaddrinfo goes through gevent's resolver).
+_RESOLVERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="fetch-dns")
 
 
 class FetchError(Exception):
@@ -232,7 +236,12 @@ class Fetcher:
             if time.monotonic() >= deadline:
                 raise UrlFetchFailed(f"{where} did not answer in time.")
             try:
-                addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self.resolve(host, port)]
+                # the deadline covers resolution too: a resolver that does not answer costs the
+                # client the rest of its deadline, not the system's retries on top
+                answer = _RESOLVERS.submit(self.resolve, host, port).result(deadline - time.monotonic())
+                addresses = [ipaddress.ip_address(a.split("%")[0]) for a in answer]
+            except concurrent.futures.TimeoutError:
+                raise UrlFetchFailed(f"{where} could not be resolved in time.") from None
             except (OSError, UnicodeError, ValueError):
                 raise UrlFetchFailed(f"{where} could not be resolved.") from None
             if not addresses:

@@ -399,6 +399,27 @@ def test_https_certificate_is_checked_for_the_name_not_the_address(public_tls, c
     assert public_tls.hits == []
 
 
+def test_a_resolver_that_does_not_answer_is_cut_by_the_deadline():
+    release = threading.Event()
+
+    def stuck(host, port):
+        release.wait(60)
+        return ["127.0.0.2"]
+    outcome = []
+
+    def run():
+        try:
+            Fetcher(resolve=stuck, timeout=1.0).fetch("http://slow-dns.test/a.png", IMAGES)
+        except FetchError as exc:
+            outcome.append(exc)
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(20)  # a hang guard: the resolver alone would take 60 s
+    release.set()
+    assert outcome and isinstance(outcome[0], UrlFetchFailed), "resolution was not cut by the deadline"
+    assert "in time" in outcome[0].message
+
+
 def test_unresolvable_name_is_a_fetch_failure():
     with pytest.raises(UrlFetchFailed):
         Fetcher(resolve=fake_dns({})).fetch("http://nowhere.test/a.png", IMAGES)
