@@ -315,6 +315,18 @@ def test_length_that_lies_low_is_still_capped_by_the_bytes(public):
         fetcher_with_public_host(max_bytes=4000).fetch(f"http://public.test:{public.port}/liar.png", IMAGES)
 
 
+def test_a_compressed_body_is_capped_on_its_decoded_bytes(public):
+    """We ask for identity; a server that gzips anyway is decoded, and the cap counts what it
+    decodes to (a 20 KB bomb of 20 MB of zeros is refused, not inflated)."""
+    import gzip
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))
+    public.routes["/bomb.png"] = (200, {"Content-Type": "image/png", "Content-Encoding": "gzip"}, bomb)
+    with pytest.raises(FileTooLarge):
+        fetcher_with_public_host(max_bytes=1024 * 1024).fetch(f"http://public.test:{public.port}/bomb.png", IMAGES)
+    public.routes["/small.png"] = (200, {"Content-Type": "image/png", "Content-Encoding": "gzip"}, gzip.compress(PNG))
+    assert fetcher_with_public_host().fetch(f"http://public.test:{public.port}/small.png", IMAGES).data == PNG
+
+
 def test_content_type_outside_the_allowed_set_is_refused(public):
     public.routes["/page"] = (200, {"Content-Type": "text/html"}, b"<html>")
     public.routes["/untyped"] = (200, {}, b"??")
