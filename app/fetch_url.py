@@ -3,7 +3,8 @@ aim the gateway at the gateway's own network (SSRF).
 
 What a client may not reach: anything but http/https; a host that resolves to a loopback,
 private (RFC 1918, CGNAT 100.64/10, ULA fc00::/7), link-local, multicast, unspecified or
-reserved address, the cloud metadata endpoints (by address and by name), or one of those
+reserved address, the cloud metadata endpoints (by address and by name), `localhost` and
+`*.localhost` (RFC 6761) by name, a host that is no plain name once IDNA-folded, or one of those
 dressed up (IPv4-mapped IPv6, 6to4 and NAT64 wrappers, the numeric forms `2130706433`,
 `0x7f000001`, `0177.0.0.1`, `127.1` that C resolvers accept). One forbidden address among a
 name's answers refuses the name.
@@ -17,8 +18,9 @@ How the check holds until the bytes arrive:
   reads HTTP(S)_PROXY from the environment, either of which would bypass the check.
 - Redirects are followed by hand, each hop checked again, at most MAX_REDIRECTS.
 - The size cap holds on the announced Content-Length and on the bytes actually read; the time
-  cap is one deadline for the whole fetch (every hop, connect and read), not a per-read limit
-  that a server dripping one byte at a time could stretch forever.
+  cap is one deadline for the whole fetch (every hop: resolution, connect and each read), not a
+  per-read limit that a server dripping one byte at a time could stretch forever. A body the
+  server compresses anyway is capped on what it decodes to.
 
 Errors are `FetchError`s that know their status and client `code` (app/errors.py renders them as
 400s; a caller may set `param` to the request field that named the URL); a
