@@ -1,9 +1,11 @@
 """The events of an answer, in no client's words.
 
-A stream is: KEEPALIVE while the upstream is quiet; parts, each PartStart(kind), one or more
-Delta(kind, text), PartEnd(kind), where kind is THINKING, TEXT or REFUSAL; FileOut for a file
-the upstream made; and one Finish(reason, usage) last. Consecutive deltas of one kind belong to
-one part, so a renderer that needs block boundaries maps each event on its own.
+A stream is: KEEPALIVE while the upstream is quiet; parts, each PartStart(kind, part), one or
+more Delta(kind, text, part), PartEnd(kind, part), where kind is THINKING, TEXT or REFUSAL and
+`part` numbers the parts from 0 in order; FileOut for a file the upstream made; and one
+Finish(reason, usage) last. Consecutive deltas of one kind belong to one part. So a renderer
+that needs block boundaries and indexes (Anthropic's content_block_start/delta/stop, Responses'
+output_item.added/done) maps each event on its own, with no state of its own.
 """
 from __future__ import annotations
 
@@ -25,17 +27,20 @@ KEEPALIVE = _KeepAlive()  # nothing to show yet; the driver sends a keep-alive
 @dataclass(frozen=True)
 class PartStart:
     kind: str
+    part: int = 0
 
 
 @dataclass(frozen=True)
 class Delta:
     kind: str
     text: str
+    part: int = 0                 # set by the last stage (stages.framed); 0 before it
 
 
 @dataclass(frozen=True)
 class PartEnd:
     kind: str
+    part: int = 0
 
 
 @dataclass(frozen=True)

@@ -48,21 +48,22 @@ def typed(upstream: Iterable) -> Iterator:
 
 
 def framed(events: Iterable, prompt: str) -> Iterator:
-    """Part boundaries around each run of deltas of one kind, and the usage on Finish."""
-    open_kind = None
+    """Part boundaries around each run of deltas of one kind (parts numbered from 0), and the
+    usage on Finish."""
+    open_kind, part = None, -1
     shown: dict[str, list[str]] = {TEXT: [], THINKING: []}
     for event in events:
         if isinstance(event, Delta):
             if event.kind != open_kind:
                 if open_kind is not None:
-                    yield PartEnd(open_kind)
-                open_kind = event.kind
-                yield PartStart(open_kind)
+                    yield PartEnd(open_kind, part)
+                open_kind, part = event.kind, part + 1
+                yield PartStart(open_kind, part)
             shown.get(event.kind, []).append(event.text)
-            yield event
+            yield Delta(event.kind, event.text, part)
             continue
         if open_kind is not None and event is not KEEPALIVE:
-            yield PartEnd(open_kind)
+            yield PartEnd(open_kind, part)
             open_kind = None
         if isinstance(event, Finish):
             yield Finish(event.reason, estimate_usage(prompt, "".join(shown[TEXT]), "".join(shown[THINKING])))

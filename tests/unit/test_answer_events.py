@@ -13,22 +13,31 @@ def stream(*upstream, **limits):
 
 def test_each_run_of_one_kind_is_one_part_and_keepalives_do_not_split_it():
     events = stream(Thought("a"), pump.KEEPALIVE, Thought("b"), Text("x"), SessionInfo("s"), Text("y"))
-    assert events[:-1] == [PartStart(THINKING), Delta(THINKING, "a"), KEEPALIVE, Delta(THINKING, "\n\nb"),
-                           PartEnd(THINKING), PartStart(TEXT), Delta(TEXT, "x"), Delta(TEXT, "y"), PartEnd(TEXT)]
+    assert events[:-1] == [PartStart(THINKING, 0), Delta(THINKING, "a", 0), KEEPALIVE, Delta(THINKING, "\n\nb", 0),
+                           PartEnd(THINKING, 0), PartStart(TEXT, 1), Delta(TEXT, "x", 1), Delta(TEXT, "y", 1),
+                           PartEnd(TEXT, 1)]
     assert events[-1].reason == "stop"
     assert events[-1].usage.text_tokens == 1 and events[-1].usage.reasoning_tokens == 1
 
 
 def test_a_file_ends_the_open_part_and_is_an_event_of_its_own():
     file = FileReply("f1", "image/png")
-    assert stream(Text("see"), file)[:-1] == [PartStart(TEXT), Delta(TEXT, "see"), PartEnd(TEXT), FileOut(file)]
+    assert stream(Text("see"), file, Text("more"))[:-1] == [
+        PartStart(TEXT, 0), Delta(TEXT, "see", 0), PartEnd(TEXT, 0), FileOut(file),
+        PartStart(TEXT, 1), Delta(TEXT, "more", 1), PartEnd(TEXT, 1)]
+
+
+def test_text_a_stop_sequence_held_back_past_a_thought_is_shown_after_it_as_a_part_of_its_own():
+    events = stream(Text("ab"), Thought("t"), Text("c"), stop=("zz",))
+    assert [e for e in events if isinstance(e, Delta)] == [
+        Delta(TEXT, "a", 0), Delta(THINKING, "t", 1), Delta(TEXT, "b", 2), Delta(TEXT, "c", 2)]
 
 
 def test_a_refusal_is_a_part_after_the_text_a_stop_sequence_held_back_and_ends_the_answer():
     events = stream(Text("ab"), Skipped(("BLOCKED",)), Text("never"), stop=("zz",))
-    assert events[:-1] == [PartStart(TEXT), Delta(TEXT, "a"), Delta(TEXT, "b"), PartEnd(TEXT),
-                           PartStart(REFUSAL), Delta(REFUSAL, "Gemini Business declined to answer (BLOCKED)."),
-                           PartEnd(REFUSAL)]
+    assert events[:-1] == [PartStart(TEXT, 0), Delta(TEXT, "a", 0), Delta(TEXT, "b", 0), PartEnd(TEXT, 0),
+                           PartStart(REFUSAL, 1), Delta(REFUSAL, "Gemini Business declined to answer (BLOCKED).", 1),
+                           PartEnd(REFUSAL, 1)]
     assert events[-1].reason == "content_filter"
 
 
