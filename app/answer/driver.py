@@ -1,4 +1,5 @@
-"""The one streaming driver: an answer and a surface's renderer make an SSE response.
+"""The one streaming driver: an answer and a surface's renderer make an SSE response;
+`respond`, the one way a surface answers a Turn, streamed or whole.
 
 The renderer only maps: head() before the first event, event(e) for each event of the stream
 (events.py), error(api_error) for a failure after the first byte, tail() last whatever happened.
@@ -11,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable, Iterator, Protocol
 
-from flask import Response
+from flask import Response, jsonify
 
-from .. import sse
+from .. import chat, hangup, sse
 from ..errors import ApiError, from_upstream
 from ..upstream.errors import UpstreamError
 from .events import KEEPALIVE
+from .reply import Reply, reply
 
 
 class Renderer(Protocol):
@@ -24,6 +26,17 @@ class Renderer(Protocol):
     def event(self, event) -> Iterable[str]: ...
     def error(self, error: ApiError) -> str: ...
     def tail(self) -> Iterable[str]: ...
+
+
+def respond(services: chat.Services, turn: chat.Turn, stream: bool, renderer: Renderer,
+            whole: Callable[[Reply], dict], log: logging.Logger) -> Response:
+    """Answer `turn`: streamed through `renderer` (a stream's first event is awaited for at most
+    KEEPALIVE_INTERVAL, then keep-alives flow), or read whole while the client's socket is
+    watched and sent as the JSON body `whole(reply)`. Failures until the first byte raise."""
+    if not stream:
+        return jsonify(whole(reply(chat.start(services, turn, wait=None, watch=hangup.watcher()))))
+    keepalive = services.config.keepalive_interval
+    return drive(chat.start(services, turn, wait=keepalive), renderer, keepalive, log)
 
 
 def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:

@@ -9,9 +9,10 @@ import logging
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat, hangup
-from ..answer.driver import drive
-from ..answer.reply import reply
+from functools import partial
+
+from .. import chat
+from ..answer.driver import respond
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
@@ -100,11 +101,9 @@ def chat_message():
     model = services.catalogue.choose(session.model)
     _sessions().touch(session)
     turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
+    head = _reply_head(session)
     try:
-        if not stream:
-            return jsonify(whole(_reply_head(session), reply(chat.start(services, turn, wait=None,
-                                                                        watch=hangup.watcher()))))
-        answer = chat.start(services, turn, wait=services.config.keepalive_interval)
+        return respond(services, turn, stream, NativeRenderer(head), partial(whole, head), log)
     except (AccountGone, AccountRefused) as exc:  # disabled, or just now refused by the upstream (§9)
         raise ApiError(409, f"{exc.message[:1].upper()}{exc.message[1:]}.", param="session_id",
                        code="session_account_unavailable") from None
@@ -112,7 +111,6 @@ def chat_message():
         _sessions().delete(session.id)
         raise ApiError(404, "The upstream session no longer exists; create a new session.",
                        param="session_id", code="session_not_found") from None
-    return drive(answer, NativeRenderer(_reply_head(session)), services.config.keepalive_interval, log)
 
 
 def _reply_head(session: Session) -> dict:

@@ -1,11 +1,22 @@
-"""Messages -> one upstream query; the usage estimate in OpenAI's shape."""
+"""A Chat Completions request -> the Turn (its messages as one upstream query); the usage
+estimate in OpenAI's shape."""
 from __future__ import annotations
 
+from ..chat import Turn
+from ..errors import ApiError
 from ..answer.events import Usage
 from ..output import estimate_usage
-from .request import Message
+from ..upstream.models import Model
+from .request import ChatRequest, Message
 
 LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool result", "function": "Tool result"}
+
+
+def turn_of(request: ChatRequest, model: Model) -> Turn:
+    prompt = render_query(request.messages)
+    if not prompt.strip():
+        raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
+    return Turn(text=prompt, model=model, max_tokens=request.max_tokens, stop=request.stop)
 
 
 def render_query(messages: tuple[Message, ...]) -> str:
