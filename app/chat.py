@@ -17,6 +17,7 @@ from .accounts.pool import AccountPool
 from .accounts.quota import TEXT
 from .answer.stages import answer_events
 from .config import Config
+from .inputs import InputFile
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
 from .upstream import errors
@@ -43,6 +44,7 @@ class Services:
 class Turn:
     text: str                     # what goes into query.parts[0].text
     model: Model
+    files: tuple[InputFile, ...] = ()  # uploaded into the turn's upstream session, sent as fileIds
     account_id: str | None = None # a native session's account: the turn stays on it
     session: str | None = None    # a native session's upstream session; None: a fresh one
     max_tokens: int | None = None # limits on what the client is shown (app/output.py)
@@ -109,13 +111,13 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
         return Answer(account, session, pump, services.pool, turn)
 
     def attempt(account: Account) -> Answer:
-        session, stream = _open(services, turn, account)
+        session, file_ids, stream = _open(services, turn, account)
         try:
             return answer(account, session, stream)
         except errors.TokenRefused as exc:  # §9: as a 401: the JWT is dropped, ask once more with a new one
             log.info("the upstream refused the token in its answer; retrying with a new one: %s",
                      exc.public_message(), extra={"account": account.id})
-        stream = services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id)
+        stream = _ask(services, turn, account, session, file_ids)
         try:
             return answer(account, session, stream)
         except errors.TokenRefused as exc:  # refused twice: the account's sign-in, not its token
@@ -170,31 +172,53 @@ def _open(services: Services, turn: Turn, account: Account):
 
 
 def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
-    """The turn's first upstream call; `fresh`: after a 403, so on a session made now."""
-    model_id = turn.model.upstream_id
+    """The turn's first upstream calls: (session, file ids, stream); `fresh`: after a 403, so on
+    a session made now. The turn's files are uploaded into the session the query goes to (a
+    fileId is good in its own session only, §5.3), so a session made again, a fresh one after a
+    403 or another account after a failover gets them uploaded again."""
     if turn.session:
         if fresh:  # the account must prove it can still make a session; the turn keeps its own
             services.spares.offer(account, services.upstream.create_session(account))
             try:
-                return turn.session, services.upstream.stream_assist(account, turn.session, turn.text, model_id)
+                return (turn.session, *_upload_and_ask(services, turn, account, turn.session))
             except errors.Forbidden as exc:  # this one session is refused, not the account
                 raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
                                             "works; start a new session", status=403, reason=exc.reason) from None
-        return turn.session, services.upstream.stream_assist(account, turn.session, turn.text, model_id)
+        return (turn.session, *_upload_and_ask(services, turn, account, turn.session))
     session = services.upstream.create_session(account) if fresh else services.spares.take(account)
     try:
-        stream = services.upstream.stream_assist(account, session, turn.text, model_id)
+        file_ids, stream = _upload_and_ask(services, turn, account, session)
     except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
         session = services.upstream.create_session(account)
         try:
-            stream = services.upstream.stream_assist(account, session, turn.text, model_id)
+            file_ids, stream = _upload_and_ask(services, turn, account, session)
         except errors.SessionGone as exc:
-            if not model_id:
+            if not turn.model.upstream_id:
                 raise
             # a session made a moment ago is not what the upstream lost: it is the model
-            raise errors.ModelRejected(model_id, exc) from exc
+            raise errors.ModelRejected(turn.model.upstream_id, exc) from exc
     services.spares.refill(account)  # while the upstream thinks, not before the query went out
-    return session, stream
+    return session, file_ids, stream
+
+
+def _upload_and_ask(services: Services, turn: Turn, account: Account, session: str):
+    """Upload the turn's files into `session` (widgetAddContextFile), then send the query with
+    their ids: (file ids, stream). Each turn uploads its files again (§4 of issue 9 will upload
+    once per conversation and account)."""
+    file_ids = tuple(_upload(services, account, session, file) for file in turn.files)
+    return file_ids, _ask(services, turn, account, session, file_ids)
+
+
+def _upload(services: Services, account: Account, session: str, file: InputFile) -> str:
+    try:
+        return services.upstream.upload_file(account, session, file.data, file.mime_type, file.name)
+    except errors.UnsupportedFileType as exc:
+        exc.error_param = file.param  # the client is told which content part it was
+        raise
+
+
+def _ask(services: Services, turn: Turn, account: Account, session: str, file_ids: tuple[str, ...]):
+    return services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id, file_ids=file_ids)
 
 
 def _second_chance(services: Services, account: Account, call):

@@ -1,7 +1,7 @@
 """Validate a Chat Completions request body into a ChatRequest.
 
 Wrong types are a 400 naming the `param`; unknown fields are ignored; parameters whose
-silent omission would change the answer (n>1, logprobs, forced tools, JSON modes, non-text
+silent omission would change the answer (n>1, logprobs, forced tools, JSON modes, audio
 parts) are refused with `unsupported_value`/`unsupported_parameter` until they are built.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ApiError, bad_request
+from ..inputs import FileSource
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -18,6 +19,7 @@ class Message:
     role: str
     text: str
     name: str = ""
+    files: tuple[FileSource, ...] = ()  # image_url / file parts, in their order (app/inputs.py)
 
 
 @dataclass(frozen=True)
@@ -65,26 +67,26 @@ def _messages(value) -> tuple[Message, ...]:
         if role not in ROLES:
             raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
         name = message.get("name") if isinstance(message.get("name"), str) else ""
-        text = _content(message.get("content"), f"{where}.content", role)
+        text, files = _content(message.get("content"), f"{where}.content", role)
         if role == "assistant":
             text = _with_tool_calls(text, message.get("tool_calls"), f"{where}.tool_calls")
         if role == "tool":
             call_id = message.get("tool_call_id")
             name = call_id if isinstance(call_id, str) else name
-        out.append(Message(role, text, name))
+        out.append(Message(role, text, name, files))
     return tuple(out)
 
 
-def _content(value, where: str, role: str) -> str:
+def _content(value, where: str, role: str) -> tuple[str, tuple[FileSource, ...]]:
     if value is None:
         if role in ("assistant", "function"):
-            return ""
+            return "", ()
         raise bad_request(f"{where} is required for {role} messages", where, "missing_required_parameter")
     if isinstance(value, str):
-        return value
+        return value, ()
     if not isinstance(value, list):
         raise bad_request(f"{where} must be a string or an array of content parts", where, "invalid_type")
-    texts = []
+    texts, files = [], []
     for j, part in enumerate(value):
         here = f"{where}[{j}]"
         _expect(part, dict, here)
@@ -93,12 +95,36 @@ def _content(value, where: str, role: str) -> str:
             texts.append(_expect(part.get("text"), str, f"{here}.text"))
         elif kind == "refusal" and role == "assistant":
             texts.append(_expect(part.get("refusal"), str, f"{here}.refusal"))
-        elif kind in ("image_url", "input_audio", "file"):
-            raise bad_request(f"{here}: content parts of type {kind!r} are not supported yet; send text",
-                              here, "unsupported_value")
+        elif kind == "image_url" and role == "user":
+            image = _expect(part.get("image_url"), dict, f"{here}.image_url")
+            files.append(FileSource(_expect(image.get("url"), str, f"{here}.image_url.url"),
+                                    f"{here}.image_url.url", image=True))
+        elif kind == "file" and role == "user":
+            files.append(_file_part(part, here))
+        elif kind in ("image_url", "file"):
+            raise bad_request(f"{here}: {kind} parts are taken in user messages only", here, "unsupported_value")
+        elif kind == "input_audio":
+            raise bad_request(f"{here}: content parts of type 'input_audio' are not supported "
+                              "(Gemini Business takes no audio); send text, images or files", here,
+                              "unsupported_value")
         else:
-            raise bad_request(f"{here}.type must be 'text'", f"{here}.type")
-    return "\n".join(texts)
+            raise bad_request(f"{here}.type must be one of text, image_url, file", f"{here}.type")
+    return "\n".join(texts), tuple(files)
+
+
+def _file_part(part: dict, here: str) -> FileSource:
+    file = _expect(part.get("file"), dict, f"{here}.file")
+    if file.get("file_id") is not None and file.get("file_data") is None:
+        raise bad_request(f"{here}.file.file_id: uploaded files are not supported; send file_data "
+                          "as a data URL", f"{here}.file.file_id", "unsupported_value")
+    data = file.get("file_data")
+    if data is None:
+        raise bad_request(f"{here}.file.file_data is required", f"{here}.file.file_data",
+                          "missing_required_parameter")
+    _expect(data, str, f"{here}.file.file_data")
+    name = file.get("filename")
+    name = _expect(name, str, f"{here}.file.filename") if name is not None else ""
+    return FileSource(data, f"{here}.file.file_data", name=name)
 
 
 def _with_tool_calls(text: str, calls, where: str) -> str:

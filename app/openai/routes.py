@@ -31,7 +31,7 @@ def _model(name: str) -> Model:
 @bp.post("/chat/completions")
 def chat_completions():
     request = parse_chat(json_body())
-    turn = turn_of(request, _model(request.model))
+    turn = turn_of(request, _model(request.model), _services().config.max_file_bytes)
     return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage),
                    partial(completion, request.model), log)
 

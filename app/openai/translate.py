@@ -1,9 +1,10 @@
-"""A Chat Completions request -> the Turn (its messages as one upstream query); the usage
-estimate in OpenAI's shape."""
+"""A Chat Completions request -> the Turn (its messages as one upstream query, the files of its
+content parts loaded); the usage estimate in OpenAI's shape."""
 from __future__ import annotations
 
 from ..chat import Turn
 from ..errors import ApiError
+from ..inputs import load
 from ..answer.events import Usage
 from ..output import estimate_usage
 from ..upstream.models import Model
@@ -12,11 +13,14 @@ from .request import ChatRequest, Message
 LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool result", "function": "Tool result"}
 
 
-def turn_of(request: ChatRequest, model: Model) -> Turn:
+def turn_of(request: ChatRequest, model: Model, max_file_bytes: int) -> Turn:
+    """The files of every message go with the query (the whole transcript is sent each time,
+    so are its files), each at most `max_file_bytes` (MAX_FILE_MB)."""
     prompt = render_query(request.messages)
-    if not prompt.strip():
+    files = tuple(load(source, max_file_bytes) for m in request.messages for source in m.files)
+    if not prompt.strip() and not files:
         raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
-    return Turn(text=prompt, model=model, max_tokens=request.max_tokens, stop=request.stop)
+    return Turn(text=prompt, model=model, files=files, max_tokens=request.max_tokens, stop=request.stop)
 
 
 def render_query(messages: tuple[Message, ...]) -> str:

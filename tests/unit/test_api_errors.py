@@ -103,6 +103,10 @@ def test_wrong_types_name_the_param(client, body, param):
     (ok_body(tools=[{"type": "custom", "custom": {}}]), "tools[0]"),
     (ok_body(modalities=["audio"]), "modalities"),
     ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}, "messages[0].content[0]"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "file", "file": {"file_id": "file-abc"}}]}]}, "messages[0].content[0].file.file_id"),
+    ({"model": "gpt-4o", "messages": [{"role": "assistant", "content": [
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}, "messages[0].content[0]"),
 ])
 def test_parameters_that_would_silently_change_the_answer_are_refused(client, body, param):

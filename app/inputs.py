@@ -1,0 +1,95 @@
+"""Files a client sends with a turn: a `data:` URL decoded here, an http(s) URL fetched behind
+the SSRF guard (app/fetch_url.py). Surface-neutral: a parser records where a file is
+(`FileSource`), the route turns it into bytes (`load`) with the configured cap, and the Turn
+carries `InputFile`s that app/chat.py uploads into the conversation's upstream session.
+
+Which types the upstream takes is the upstream's call (§5.3): a type it refuses comes back as
+UnsupportedFileType, a 400 naming the type. Nothing converts images here yet (WebP/GIF → PNG
+needs an image library the gateway does not carry).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from . import fetch_url
+from .errors import ApiError
+
+# What an `image_url` fetched by URL may be: any image; the upstream decides which it takes.
+IMAGE_TYPES = ("image/*",)
+_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(;[^;,]*)*),(?P<payload>.*)", re.DOTALL)
+_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
+               "application/pdf": "pdf", "text/plain": "txt"}
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Where a content part's file is, as the client gave it; `param` names the part."""
+    url: str
+    param: str
+    name: str = ""  # a `file` part's filename
+    image: bool = False  # an image_url part: only image types
+
+
+@dataclass(frozen=True)
+class InputFile:
+    data: bytes
+    mime_type: str
+    name: str
+    param: str  # the content part it came from, for errors about it
+
+
+def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_TIMEOUT) -> InputFile:
+    """The file's bytes: a data URL decoded, an http(s) URL fetched (images only)."""
+    if source.url[:5].lower() == "data:":
+        mime, data = decode_data_url(source.url, source.param, max_bytes)
+        if source.image and not mime.startswith("image/"):
+            raise ApiError(400, f"{source.param} must be an image, not '{mime}'", param=source.param,
+                           code="unsupported_file_type")
+        return InputFile(data, mime, source.name or _default_name(mime), source.param)
+    if not source.image:
+        raise ApiError(400, f"{source.param} must be a data: URL (data:<type>;base64,<data>)",
+                       param=source.param, code="invalid_value")
+    try:
+        remote = fetch_url.fetch(source.url, IMAGE_TYPES, max_bytes=max_bytes, timeout=timeout)
+    except fetch_url.FetchError as exc:
+        exc.param = source.param
+        raise
+    return InputFile(remote.data, remote.content_type, remote.name or _default_name(remote.content_type),
+                     source.param)
+
+
+def decode_data_url(url: str, param: str, max_bytes: int) -> tuple[str, bytes]:
+    """(MIME type, bytes) of a base64 `data:` URL; a 400 naming `param` for anything else."""
+    match = _DATA_URL.fullmatch(url)
+    params = [p.strip().lower() for p in (match.group("params") if match else "").split(";") if p.strip()]
+    if not match or "base64" not in params:
+        raise ApiError(400, f"{param} must be a base64 data URL (data:<type>;base64,<data>)",
+                       param=param, code="invalid_value")
+    mime = match.group("mime").strip().lower() or "application/octet-stream"
+    if not _MIME.fullmatch(mime):
+        raise ApiError(400, f"{param} names no valid media type", param=param, code="invalid_value")
+    payload = re.sub(r"\s+", "", match.group("payload"))
+    if len(payload) // 4 * 3 > max_bytes + 2:  # before decoding: never hold more than the cap
+        raise _too_large(param, max_bytes)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{param} is not valid base64", param=param, code="invalid_value") from None
+    if len(data) > max_bytes:
+        raise _too_large(param, max_bytes)
+    if not data:
+        raise ApiError(400, f"{param} holds an empty file", param=param, code="invalid_value")
+    return mime, data
+
+
+def _too_large(param: str, max_bytes: int) -> fetch_url.FileTooLarge:
+    return fetch_url.FileTooLarge(f"the file in {param} is larger than MAX_FILE_MB "
+                                  f"({max_bytes // (1024 * 1024)} MB)", param=param)
+
+
+def _default_name(mime: str) -> str:
+    return "file." + _EXTENSIONS.get(mime, "bin")

@@ -1,0 +1,47 @@
+"""Files of a turn from a client's data URL (app/inputs.py): decoded, validated, capped."""
+import base64
+
+import pytest
+
+from app import fetch_url
+from app.errors import ApiError
+from app.inputs import FileSource, decode_data_url, load
+
+P = "messages[0].content[0].image_url.url"
+
+
+def test_a_base64_data_url_is_its_type_and_bytes():
+    assert decode_data_url("data:Image/PNG;base64,aGk=", P, 10) == ("image/png", b"hi")
+    assert decode_data_url("data:text/plain;charset=utf-8;base64,aG\nk=", P, 10) == ("text/plain", b"hi")
+
+
+@pytest.mark.parametrize("url", ["data:image/png,hi", "data:image/png;base64,a$b=", "data:image/png;base64,",
+                                 "data:no type;base64,aGk=", "nodata"])
+def test_malformed_data_urls_are_400s_naming_the_part(url):
+    with pytest.raises(ApiError) as excinfo:
+        decode_data_url(url, P, 10)
+    assert excinfo.value.status == 400 and excinfo.value.param == P
+
+
+def test_the_cap_holds_before_decoding_and_after():
+    encoded = base64.b64encode(b"x" * 11).decode()
+    with pytest.raises(fetch_url.FileTooLarge) as excinfo:
+        decode_data_url(f"data:image/png;base64,{encoded}", P, 10)
+    assert excinfo.value.param == P
+    with pytest.raises(fetch_url.FileTooLarge):
+        decode_data_url("data:image/png;base64," + "A" * 10_000, P, 10)
+    assert decode_data_url(f"data:image/png;base64,{base64.b64encode(b'x' * 10).decode()}", P, 10)[1] == b"x" * 10
+
+
+def test_a_file_part_keeps_its_name_and_must_be_a_data_url():
+    source = FileSource("data:application/pdf;base64,JVBERg==", "f", name="a.pdf")
+    assert load(source, 100).name == "a.pdf" and load(source, 100).mime_type == "application/pdf"
+    with pytest.raises(ApiError) as excinfo:
+        load(FileSource("https://example.com/a.pdf", "f"), 100)
+    assert excinfo.value.param == "f"
+
+
+def test_an_image_url_that_points_at_this_machine_is_refused_with_its_param():
+    with pytest.raises(fetch_url.UrlNotAllowed) as excinfo:
+        load(FileSource("http://127.0.0.1:9/x.png", P, image=True), 100)
+    assert excinfo.value.param == P
