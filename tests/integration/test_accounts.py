@@ -1,5 +1,7 @@
 """Several accounts behind one proxy (2 gevent workers): failover, shared cooldowns, the admin
 API, restarts, and several hosts sharing state through Redis."""
+import base64
+import hashlib
 import json
 import time
 
@@ -313,3 +315,26 @@ def test_with_auto_login_off_nobody_is_told_to_wait_for_a_sign_in(sim, tmp_path)
         assert health["accounts"]["needs_login"] == 1
     finally:
         proxy.stop()
+
+
+def test_a_chat_with_a_file_that_fails_over_uploads_it_again_on_the_new_account(sim, pool_proxy):
+    """A fileId is good in its own session only (§5.3): the account the turn moves to gets the
+    file uploaded into its own session, and its answer names the same bytes."""
+    data = "a file that moves — 你好\n".encode()
+    sim.fault("http_429", verb="widgetStreamAssist", count=1)  # the first account asked is refused
+    response = requests.post(f"{pool_proxy.url}/v1/chat/completions", timeout=20,
+                             headers={"Authorization": f"Bearer {API_KEY}"},
+                             json={"model": "gpt-4o", "messages": [{"role": "user", "content": [
+                                 {"type": "text", "text": "read it"},
+                                 {"type": "file", "file": {"filename": "a.txt", "file_data":
+                                     "data:text/plain;base64," + base64.b64encode(data).decode()}}]}]})
+    assert response.status_code == 200, response.text
+    assert f"sha256 {hashlib.sha256(data).hexdigest()}" in response.json()["choices"][0]["message"]["content"]
+    log = sim.requests_log()
+    uploads = [r for r in log if r["path"].endswith("widgetAddContextFile") and r["status"] == 200]
+    asks = [r for r in log if r["path"].endswith("widgetStreamAssist")]
+    assert [r["status"] for r in asks] == [429, 200]
+    assert len(uploads) == 2 and uploads[0]["csesidx"] != uploads[1]["csesidx"]
+    assert [u["csesidx"] for u in uploads] == [a["csesidx"] for a in asks]
+    assert all(u["body"]["addContextFileRequest"]["name"] == a["body"]["streamAssistRequest"]["session"]
+               for u, a in zip(uploads, asks))
