@@ -1,9 +1,11 @@
 """Files of a turn from a client's data URL (app/inputs.py): decoded, validated, capped."""
 import base64
+import http.server
+import threading
 
 import pytest
 
-from app import fetch_url
+from app import fetch_url, inputs
 from app.errors import ApiError
 from app.inputs import FileSource, decode_data_url, load
 
@@ -45,3 +47,44 @@ def test_an_image_url_that_points_at_this_machine_is_refused_with_its_param():
     with pytest.raises(fetch_url.UrlNotAllowed) as excinfo:
         load(FileSource("http://127.0.0.1:9/x.png", P, image=True), 100)
     assert excinfo.value.param == P
+
+
+class _Images(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body, kind = (b"\x89PNG-bytes", "image/png") if self.path.endswith(".png") else (b"<html>", "text/html")
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def image_host(monkeypatch):
+    """A local server playing a public host: the fetcher's address rule is swapped for the test
+    only (production code cannot reach those hooks)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Images)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    monkeypatch.setattr(inputs.fetch_url, "fetch", lambda url, allowed, *, max_bytes, timeout: fetch_url.Fetcher(
+        max_bytes=max_bytes, timeout=timeout, resolve=lambda host, p: ["127.0.0.1"],
+        address_allowed=lambda address: True).fetch(url, allowed))
+    yield f"http://images.example.com:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_http_image_url_is_fetched_with_its_type_and_name(image_host):
+    file = load(FileSource(f"{image_host}/cat.png", P, image=True), 100)
+    assert (file.data, file.mime_type, file.name, file.param) == (b"\x89PNG-bytes", "image/png", "cat.png", P)
+
+
+def test_an_http_url_that_serves_no_image_is_refused_with_its_param(image_host):
+    with pytest.raises(fetch_url.UnsupportedFileType) as excinfo:
+        load(FileSource(f"{image_host}/page", P, image=True), 100)
+    assert excinfo.value.param == P and "text/html" in excinfo.value.message
+    with pytest.raises(fetch_url.FileTooLarge):
+        load(FileSource(f"{image_host}/cat.png", P, image=True), 4)
