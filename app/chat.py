@@ -15,6 +15,7 @@ from . import shutdown
 from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .accounts.quota import TEXT
+from .answer.events import FileOut
 from .answer.stages import answer_events
 from .config import Config
 from .inputs import InputFile
@@ -51,6 +52,9 @@ class Turn:
     stop: tuple[str, ...] = ()
 
 
+Publish = Callable[[bytes, str, str], str]  # (bytes, MIME type, name) -> the link a client reads them at
+
+
 @dataclass
 class Answer:
     """An answer being read: its account is held (in flight) until close()."""
@@ -59,6 +63,8 @@ class Answer:
     pump: EventPump
     pool: AccountPool
     turn: Turn
+    upstream: GeminiBusiness
+    publish: Publish
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -69,7 +75,16 @@ class Answer:
     def events(self, interval: float):
         """The answer's event stream (app/answer/events.py), limits applied; KEEPALIVE after
         `interval` quiet seconds. Read it once."""
-        return answer_events(self.pump.events(interval), self.turn.text, self.turn.max_tokens, self.turn.stop)
+        return answer_events(self.pump.events(interval), self.turn.text, self.fetch, self.turn.max_tokens,
+                             self.turn.stop)
+
+    def fetch(self, file: FileReply) -> FileOut:
+        """A generated file, downloaded with this answer's account from its session and
+        published (app/media.py publisher). A failed download raises (an upstream error the
+        client is told of in-band), never a reply that silently lacks the file."""
+        data, mime_type = self.upstream.download_file(self.account, self.session, file.file_id)
+        mime_type = mime_type or file.mime_type
+        return FileOut(self.publish(data, mime_type, file.name), mime_type, file.name)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
         """Stop reading upstream, free the account and record how it went (safe to call twice).
@@ -93,12 +108,14 @@ class Answer:
             log.exception("could not record how the answer went", extra={"account": self.account.id})
 
 
-def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[], None] | None = None) -> Answer:
+def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
+          watch: Callable[[], None] | None = None) -> Answer:
     """Send the turn upstream and wait for its first visible event: at most `wait` seconds
     (a stream then starts with keep-alives), or as long as it takes (None).
 
     `watch` runs about once a second while the answer is awaited and read (see EventPump);
-    what it raises cancels the upstream call: a whole answer's hangup.watcher."""
+    what it raises cancels the upstream call: a whole answer's hangup.watcher. `publish`
+    turns a generated file's bytes into the link the client is given."""
 
     def answer(account: Account, session: str, stream) -> Answer:
         pump = EventPump(stream, closer=stream.abort, watch=watch)
@@ -108,7 +125,7 @@ def start(services: Services, turn: Turn, wait: float | None, watch: Callable[[]
         except BaseException:
             pump.close()
             raise
-        return Answer(account, session, pump, services.pool, turn)
+        return Answer(account, session, pump, services.pool, turn, services.upstream, publish)
 
     def attempt(account: Account) -> Answer:
         session, file_ids, stream = _open(services, turn, account)
@@ -218,7 +235,9 @@ def _upload(services: Services, account: Account, session: str, file: InputFile)
 
 
 def _ask(services: Services, turn: Turn, account: Account, session: str, file_ids: tuple[str, ...]):
-    return services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id, file_ids=file_ids)
+    """widgetStreamAssist for the turn; a media model sends its tool (and no modelId)."""
+    return services.upstream.stream_assist(account, session, turn.text, turn.model.upstream_id,
+                                           file_ids=file_ids, tool=turn.model.tool)
 
 
 def _second_chance(services: Services, account: Account, call):

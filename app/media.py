@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from .errors import ApiError
 from .media_urls import UrlSigner
 from .store.base import Store, StoreUnavailable
 
@@ -183,3 +184,19 @@ class Media:
                 log.warning("media sweep skipped, the store is unavailable: %s", exc)
             except Exception:
                 log.exception("media sweep failed")
+
+
+def publisher(media: Media, output: str, base_url: str):
+    """publish(bytes, MIME type, name) -> the link a client is given for a generated file:
+    a signed URL of the stored item (MEDIA_OUTPUT=url), or a data: URL holding the bytes
+    (MEDIA_OUTPUT=base64: nothing is stored; the answer carries the file itself)."""
+
+    def publish(data: bytes, mime_type: str, name: str) -> str:
+        if output == "base64":
+            return f"data:{clean_mime(mime_type)};base64,{base64.b64encode(data).decode()}"
+        try:
+            return media.url(media.put(data, mime_type, name), base_url)
+        except MediaTooLarge as exc:  # told to the client like any failure of the answer
+            raise ApiError(502, f"The generated file cannot be kept: {exc}.", code="media_too_large") from exc
+
+    return publish

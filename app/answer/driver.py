@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable, Iterator, Protocol
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify, request
 
-from .. import chat, hangup, sse
+from .. import chat, hangup, media, sse
 from ..errors import ApiError, from_upstream
 from ..upstream.errors import UpstreamError
 from .events import KEEPALIVE
@@ -33,10 +33,12 @@ def respond(services: chat.Services, turn: chat.Turn, stream: bool, renderer: Re
     """Answer `turn`: streamed through `renderer` (a stream's first event is awaited for at most
     KEEPALIVE_INTERVAL, then keep-alives flow), or read whole while the client's socket is
     watched and sent as the JSON body `whole(reply)`. Failures until the first byte raise."""
+    # links are made now, while the request (its Host, its scheme) is known
+    publish = media.publisher(current_app.extensions["gbp.media"], services.config.media_output, request.host_url)
     if not stream:
-        return jsonify(whole(reply(chat.start(services, turn, wait=None, watch=hangup.watcher()))))
+        return jsonify(whole(reply(chat.start(services, turn, wait=None, publish=publish, watch=hangup.watcher()))))
     keepalive = services.config.keepalive_interval
-    return drive(chat.start(services, turn, wait=keepalive), renderer, keepalive, log)
+    return drive(chat.start(services, turn, wait=keepalive, publish=publish), renderer, keepalive, log)
 
 
 def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:

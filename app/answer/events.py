@@ -2,7 +2,8 @@
 
 A stream is: KEEPALIVE while the upstream is quiet; parts, each PartStart(kind, part), one or
 more Delta(kind, text, part), PartEnd(kind, part), where kind is THINKING, TEXT or REFUSAL and
-`part` numbers the parts from 0 in order; FileOut for a file the upstream made; and one
+`part` numbers the parts from 0 in order; FileOut for a file the upstream made (already
+downloaded and stored: it carries the link a client fetches it from); and one
 Finish(reason, usage) last. Consecutive deltas of one kind belong to one part. So a renderer
 that needs block boundaries and indexes (Anthropic's content_block_start/delta/stop, Responses'
 output_item.added/done) maps each event on its own, with no state of its own.
@@ -10,8 +11,6 @@ output_item.added/done) maps each event on its own, with no state of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from ..upstream.events import FileReply
 
 THINKING, TEXT, REFUSAL = "thinking", "text", "refusal"
 
@@ -45,7 +44,9 @@ class PartEnd:
 
 @dataclass(frozen=True)
 class FileOut:
-    file: FileReply
+    url: str                      # a signed gateway URL, or a data: URL (MEDIA_OUTPUT=base64)
+    mime_type: str
+    name: str = ""
 
 
 @dataclass(frozen=True)

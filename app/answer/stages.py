@@ -7,7 +7,7 @@ is shown where it is released (perhaps after a thought), and then it is a part o
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .. import pump
 from ..output import estimate_usage, limited
@@ -17,17 +17,26 @@ from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, FileOut, Finish, 
 THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
 
 
-def answer_events(upstream: Iterable, prompt: str, max_tokens: int | None = None,
+Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores it (chat.Answer)
+
+
+def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
                   stop: tuple[str, ...] = ()) -> Iterator:
-    """The answer's event stream (see events.py). Upstream errors propagate from the iteration."""
-    return framed(limited(typed(upstream), max_tokens, stop), prompt)
+    """The answer's event stream (see events.py). Upstream errors, a failed download's
+    included, propagate from the iteration."""
+    return framed(limited(typed(upstream, fetch), max_tokens, stop), prompt)
 
 
-def typed(upstream: Iterable) -> Iterator:
+def typed(upstream: Iterable, fetch: Fetch) -> Iterator:
     """Upstream events as deltas, FileOut, KEEPALIVE and one Finish (no parts, no usage yet).
 
-    Stops reading at a refusal: nothing after it is shown."""
+    A file reply is only an id in the account's session: `fetch` turns it into bytes a client
+    can reach, here where the account and session are still known. It runs once the upstream
+    stream has ended: the upstream keeps a generated file in the session only then (§6.4; the
+    reference client also lists and downloads after the end), and a file named twice is
+    fetched once. Stops reading at a refusal: nothing after it is shown."""
     thought_before = False
+    files: dict[str, FileReply] = {}
     for event in upstream:
         if event is pump.KEEPALIVE:
             yield KEEPALIVE
@@ -39,11 +48,13 @@ def typed(upstream: Iterable) -> Iterator:
         elif isinstance(event, Text):
             yield Delta(TEXT, event.text)
         elif isinstance(event, FileReply):
-            yield FileOut(event)
+            files.setdefault(event.file_id, event)
         elif isinstance(event, Skipped):
             yield Delta(REFUSAL, event.explanation())
             yield Finish("content_filter")
             return
+    for file in files.values():
+        yield fetch(file)
     yield Finish("stop")
 
 

@@ -6,7 +6,7 @@ import time
 from typing import Iterable
 
 from .. import sse
-from ..answer.events import REFUSAL, TEXT, THINKING, Delta, Finish
+from ..answer.events import REFUSAL, TEXT, THINKING, Delta, FileOut, Finish
 from ..answer.reply import Reply
 from ..errors import ApiError
 from .translate import usage_body
@@ -18,8 +18,20 @@ def new_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
 
+def file_markdown(file: FileOut) -> str:
+    """A generated file as Markdown in the message content, which every chat client renders:
+    an image inline, anything else (a video) as a link."""
+    if file.mime_type.startswith("image/"):
+        return f"![image]({file.url})"
+    return f"[{file.mime_type.split('/')[0] or 'file'}]({file.url})"
+
+
+FILE_SEPARATOR = "\n\n"  # between answer text and a file's link, and between two links
+
+
 def completion(model: str, reply: Reply) -> dict:
-    message = {"role": "assistant", "content": reply.text, "refusal": reply.refusal, "annotations": []}
+    content = FILE_SEPARATOR.join([reply.text] * bool(reply.text) + [file_markdown(f) for f in reply.files])
+    message = {"role": "assistant", "content": content, "refusal": reply.refusal, "annotations": []}
     if reply.thinking:
         message["reasoning_content"] = reply.thinking
     return {
@@ -44,18 +56,23 @@ class ChunkRenderer:
         self.head_fields = {"id": new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
                             "model": model, "system_fingerprint": None}
         self.include_usage = include_usage
+        self.content_shown = False  # a file's link after content goes on a paragraph of its own
 
     def head(self) -> Iterable[str]:
         yield self._delta({"role": "assistant", "content": "", "refusal": None})
 
     def event(self, event) -> Iterable[str]:
         if isinstance(event, Delta):
+            self.content_shown |= event.kind == TEXT
             yield self._delta({DELTA_KEYS[event.kind]: event.text})
+        elif isinstance(event, FileOut):
+            yield self._delta({"content": FILE_SEPARATOR * self.content_shown + file_markdown(event)})
+            self.content_shown = True
         elif isinstance(event, Finish):
             yield self._delta({}, event.reason)
             if self.include_usage:
                 yield sse.frame({**self.head_fields, "choices": [], "usage": usage_body(event.usage)})
-        # part boundaries and files have no chunk of their own here
+        # part boundaries have no chunk of their own here
 
     def error(self, error: ApiError) -> str:
         return sse.frame(error.body())

@@ -15,10 +15,10 @@ CREATED = 1735689600  # a fixed date (2025-01-01) so model objects never change 
 
 TEXT, IMAGE, VIDEO = "text", "image", "video"
 KINDS = (TEXT, IMAGE, VIDEO)
-# Kinds whose answers the gateway can hand to a client today. A model of another kind is known
-# (its kind and upstream tool are data) but neither advertised nor sent upstream: its answer
-# would arrive as a file the gateway cannot deliver yet, i.e. a silently empty reply.
-SERVED_KINDS = frozenset({TEXT})
+# Kinds whose answers the gateway can hand to a client: text, and the files image and video
+# models make (downloaded into the media store and shown as links, app/answer/stages.py). A kind
+# left out here is known (its kind and upstream tool are data) but neither advertised nor sent.
+SERVED_KINDS = frozenset({TEXT, IMAGE, VIDEO})
 # The upstream tool that makes each media kind (§7.1): sent alone in toolsSpec, with no modelId.
 MEDIA_TOOLS = {IMAGE: "imageGenerationSpec", VIDEO: "videoGenerationSpec"}
 # Media names the projects of this niche expose (§7.2, §14); none of them is an upstream modelId.

@@ -8,7 +8,12 @@ from app.upstream.events import FileReply, SessionInfo, Skipped, Text, Thought
 
 
 def stream(*upstream, **limits):
-    return list(answer_events(iter(upstream), "prompt", **limits))
+    return list(answer_events(iter(upstream), "prompt", fetched, **limits))
+
+
+def fetched(file: FileReply) -> FileOut:
+    """What chat.Answer.fetch makes of a file reply, minus the download and the store."""
+    return FileOut("https://gw/" + file.file_id, file.mime_type, file.name)
 
 
 def test_each_run_of_one_kind_is_one_part_and_keepalives_do_not_split_it():
@@ -20,11 +25,12 @@ def test_each_run_of_one_kind_is_one_part_and_keepalives_do_not_split_it():
     assert events[-1].usage.text_tokens == 1 and events[-1].usage.reasoning_tokens == 1
 
 
-def test_a_file_ends_the_open_part_and_is_an_event_of_its_own():
-    file = FileReply("f1", "image/png")
-    assert stream(Text("see"), file, Text("more"))[:-1] == [
-        PartStart(TEXT, 0), Delta(TEXT, "see", 0), PartEnd(TEXT, 0), FileOut(file),
-        PartStart(TEXT, 1), Delta(TEXT, "more", 1), PartEnd(TEXT, 1)]
+def test_files_are_fetched_once_each_after_the_upstream_stream_ends_as_events_of_their_own():
+    """The upstream keeps a generated file in the session once its stream has ended (§6.4)."""
+    one, two = FileReply("f1", "image/png"), FileReply("f2", "video/mp4")
+    assert stream(Text("see"), one, Text("more"), one, two)[:-1] == [
+        PartStart(TEXT, 0), Delta(TEXT, "see", 0), Delta(TEXT, "more", 0), PartEnd(TEXT, 0),
+        FileOut("https://gw/f1", "image/png"), FileOut("https://gw/f2", "video/mp4")]
 
 
 def test_text_a_stop_sequence_held_back_past_a_thought_is_shown_after_it_as_a_part_of_its_own():
@@ -49,7 +55,7 @@ def test_limits_end_the_stream_with_their_reason_and_read_no_further():
             read.append(chunk)
             yield Text(chunk)
 
-    events = list(answer_events(upstream(), "p", stop=("STOP",)))
+    events = list(answer_events(upstream(), "p", fetched, stop=("STOP",)))
     assert "".join(e.text for e in events if isinstance(e, Delta)) == "one two "
     assert events[-2:] == [PartEnd(TEXT), events[-1]] and events[-1].reason == "stop"
     assert read == ["one ", "two STOP three"]
@@ -62,7 +68,7 @@ class FakeAnswer:
         self.upstream, self.closed = upstream, None
 
     def events(self, interval):
-        return answer_events(iter(self.upstream), "prompt")
+        return answer_events(iter(self.upstream), "prompt", fetched)
 
     def close(self, error=None, completed=False):
         self.closed = (error, completed)

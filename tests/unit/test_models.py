@@ -11,9 +11,12 @@ def catalogue(**env):
     return Catalogue(Config.from_env(env))
 
 
-def test_advertised_models_are_todays_ids_and_auto():
+MEDIA_NAMES = ["nano-banana-2", "gemini-3.1-flash-image", "veo-3.1-lite-generate"]
+
+
+def test_advertised_models_are_todays_ids_auto_and_the_media_models():
     ids = [m.id for m in catalogue().all()]
-    assert ids == ["gemini-business", *TODAY]
+    assert ids == ["gemini-business", *MEDIA_NAMES, *TODAY]
     assert "gemini-3-pro-preview" not in ids
 
 
@@ -40,11 +43,11 @@ def test_every_model_has_a_known_kind_and_clients_hard_coded_names_are_text():
     assert models.resolve("gpt-3.5-turbo").kind == TEXT  # the seed README's example keeps working
 
 
-def test_media_models_are_refused_until_media_output_exists():
-    with pytest.raises(ModelUnavailable) as caught:
-        catalogue().choose("nano-banana-2")
-    assert (caught.value.status, caught.value.code) == (400, "unsupported_value")
-    assert "nano-banana-2" in caught.value.message and "image" in caught.value.message
+def test_media_models_are_served_and_listed():
+    models = catalogue()
+    for name in MEDIA_NAMES:
+        assert models.choose(name).id == name
+        assert name in [m.id for m in models.all()]
 
 
 def test_a_retired_model_is_a_404_that_names_its_successor():
@@ -65,5 +68,5 @@ def test_models_passes_an_id_the_gateway_never_heard_of_straight_through():
     models = catalogue(MODELS="gemini-2.5-flash,gemini-4-pro-preview,gemini-3-pro-preview")
     assert models.choose("gemini-4-pro-preview").upstream_id == "gemini-4-pro-preview"
     assert models.choose("gemini-3-pro-preview").upstream_id == "gemini-3-pro-preview"  # brought back
-    assert [m.id for m in models.all()] == ["gemini-business", "gemini-2.5-flash", "gemini-4-pro-preview",
+    assert [m.id for m in models.all()] == ["gemini-business", *MEDIA_NAMES, "gemini-2.5-flash", "gemini-4-pro-preview",
                                             "gemini-3-pro-preview"]
