@@ -3,10 +3,8 @@ pool (cooldowns, quota days, daily limits) and the admin listing read the time a
 plus the seconds written in the file CLOCK_OFFSET_FILE names. Everything else (JWTs, store
 expiry, timeouts) keeps real time, so the simulator still accepts the proxy's tokens.
 
-It also lets requests for image and video models through (SERVED_KINDS), which the catalogue
-refuses until the gateway can deliver media output (issue 9): they go upstream as the
-catalogue makes them, and the pool chooses, counts and cools them by their kind, which is what
-the quota tests are about.
+It also serves every kind of model (SERVED_KINDS = all KINDS), whatever the catalogue serves
+today, so the quota tests can count and cool image and video requests by their kind.
 
     Gunicorn(env | {"CLOCK_OFFSET_FILE": path}, app="tests.integration.clocked_wsgi:app")
 """
