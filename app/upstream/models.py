@@ -68,8 +68,9 @@ class Catalogue:
         self.default = self.models[config.default_model]
 
     def all(self) -> list[Model]:
-        """What GET /v1/models advertises: the models a client can use now."""
-        return [m for m in self.models.values() if m.kind in SERVED_KINDS]
+        """What GET /v1/models advertises: the models a client can use now, text models first
+        (a client that takes the first model gets a chat model, not an image generator)."""
+        return sorted((m for m in self.models.values() if m.kind in SERVED_KINDS), key=lambda m: m.kind != TEXT)
 
     def resolve(self, name: str) -> Model | None:
         """The model a requested name stands for: a catalogue id, else the first alias pattern matching it."""

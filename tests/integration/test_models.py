@@ -114,9 +114,16 @@ def test_every_model_the_gateway_advertises_is_one_the_service_accepts(simulator
         assert reply.choices[0].message.content, model
     # Answered asks only: a ready-made session from before the simulator's reset is refused (404)
     # and the chat asks again on a new one (chat.py); that first ask is not what is checked here.
-    sent = [r["body"]["streamAssistRequest"].get("assistGenerationConfig") for r in simulator.requests_log()
+    sent = [(r["body"]["streamAssistRequest"].get("assistGenerationConfig"),
+             sorted(r["body"]["streamAssistRequest"]["toolsSpec"])) for r in simulator.requests_log()
             if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
-    assert sent == [None] + [{"modelId": model} for model in advertised[1:]]  # auto first: no modelId
+    media_tools = {"nano-banana-2": "imageGenerationSpec", "gemini-3.1-flash-image": "imageGenerationSpec",
+                   "veo-3.1-lite-generate": "videoGenerationSpec"}
+    text_tools = ["toolRegistry", "webGroundingSpec"]
+    # auto: no modelId; a media model: no modelId and its tool alone in toolsSpec
+    assert sent == [(None, [media_tools[model]]) if model in media_tools
+                    else (None if model == "gemini-business" else {"modelId": model}, text_tools)
+                    for model in advertised]
 
 
 def test_the_simulator_keeps_its_own_model_list():

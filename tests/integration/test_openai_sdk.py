@@ -130,7 +130,8 @@ def test_models_endpoints(proxy):
     client = openai_client(proxy)
     ids = [m.id for m in client.models.list()]
     assert ids == ["gemini-business", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview",
-                   "gemini-3.1-pro-preview"]  # today's service (§14): gemini-3-pro-preview is gone
+                   "gemini-3.1-pro-preview",  # today's service (§14): gemini-3-pro-preview is gone
+                   "nano-banana-2", "gemini-3.1-flash-image", "veo-3.1-lite-generate"]  # media, after text
     assert client.models.retrieve("gemini-2.5-flash").owned_by == "google"
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("claude-9")

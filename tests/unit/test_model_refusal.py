@@ -22,7 +22,7 @@ class FakeUpstream:
         self.sessions += 1
         return f"sessions/{self.sessions}"
 
-    def stream_assist(self, account, session, text, model_id, file_ids=()):
+    def stream_assist(self, account, session, text, model_id, file_ids=(), tool=None):
         self.asked.append((session, model_id))
         raise errors.SessionGone("Requested entity was not found.", status=404, reason="NOT_FOUND")
 

@@ -16,7 +16,7 @@ MEDIA_NAMES = ["nano-banana-2", "gemini-3.1-flash-image", "veo-3.1-lite-generate
 
 def test_advertised_models_are_todays_ids_auto_and_the_media_models():
     ids = [m.id for m in catalogue().all()]
-    assert ids == ["gemini-business", *MEDIA_NAMES, *TODAY]
+    assert ids == ["gemini-business", *TODAY, *MEDIA_NAMES]  # text first: a client taking the first gets a chat model
     assert "gemini-3-pro-preview" not in ids
 
 
@@ -68,5 +68,5 @@ def test_models_passes_an_id_the_gateway_never_heard_of_straight_through():
     models = catalogue(MODELS="gemini-2.5-flash,gemini-4-pro-preview,gemini-3-pro-preview")
     assert models.choose("gemini-4-pro-preview").upstream_id == "gemini-4-pro-preview"
     assert models.choose("gemini-3-pro-preview").upstream_id == "gemini-3-pro-preview"  # brought back
-    assert [m.id for m in models.all()] == ["gemini-business", *MEDIA_NAMES, "gemini-2.5-flash", "gemini-4-pro-preview",
-                                            "gemini-3-pro-preview"]
+    assert [m.id for m in models.all()] == ["gemini-business", "gemini-2.5-flash", "gemini-4-pro-preview",
+                                            "gemini-3-pro-preview", *MEDIA_NAMES]
