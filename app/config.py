@@ -5,15 +5,14 @@ setting stops the service at start with a message naming the variable.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import account_ids  # a leaf: config, the lowest layer, depends on no package above it
+from .env_values import ConfigError, EnvReader  # ConfigError is part of this module's API
 from .upstream import identity
 
 # Model ids the upstream accepts today (upstream-protocol.md §7.1 and §14: gemini-3-pro-preview
@@ -29,10 +28,6 @@ AUTO_MODEL = "gemini-business"  # no modelId upstream: the service picks ("auto"
 # OpenAI chat names that clients hard-code; they go to DEFAULT_MODEL unless MODEL_ALIASES says otherwise.
 DEFAULT_ALIAS_PATTERNS = ("gpt-3.5*", "gpt-4*", "gpt-5*", "o1*", "o3*", "o4*", "chatgpt-*")
 LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -148,96 +143,8 @@ def _load_dotenv() -> None:
     load_dotenv(os.environ.get("ENV_FILE", ".env"), override=False)
 
 
-class _Reader:
-    def __init__(self, environ: Mapping[str, str]):
-        self.env = environ
-
-    def raw(self, *names: str) -> tuple[str, str | None]:
-        """First name that is set (non-empty), and its stripped value."""
-        for name in names:
-            value = self.env.get(name)
-            if value is not None and value.strip() != "":
-                return name, value.strip()
-        return names[0], None
-
-    def text(self, *names: str, default: str = "") -> str:
-        return self.raw(*names)[1] or default
-
-    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self.raw(name)[1]
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-        if number < minimum or (maximum is not None and number > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            raise ConfigError(f"{name} must be {bound}, got {number}")
-        return number
-
-    def number(self, name: str, default: float, minimum: float = 0.001) -> float:
-        value = self.raw(name)[1]
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
-        if not number >= minimum:
-            raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-        return number
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw(name)[1]
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-    def url(self, name: str, default: str) -> str:
-        value = self.text(name, default=default).rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
-        return value
-
-    def store_url(self, name: str) -> str:
-        value = self.text(name)
-        if not value:
-            return ""
-        try:
-            parts = urlsplit(value)
-            parts.port  # a malformed port raises ValueError
-        except ValueError:
-            raise ConfigError(f"{name} is not a valid URL") from None
-        # The URL may hold a Redis password: messages name the scheme, never the value.
-        if parts.scheme in ("redis", "rediss"):
-            if not parts.hostname:
-                raise ConfigError(f"{name} must name a host, like redis://host:6379/0")
-        elif parts.scheme in ("unix", "sqlite"):
-            if not parts.path.startswith("/"):
-                raise ConfigError(f"{name} must hold an absolute path, like {parts.scheme}:///path/to/file")
-        else:
-            got = f"{value.split('://')[0]}://…" if "://" in value else "no scheme"
-            raise ConfigError(f"{name} must start with redis://, rediss://, unix:// or sqlite:///, got {got}")
-        return value
-
-    def choice(self, name: str, default: str, allowed: Mapping[str, str] | tuple[str, ...]) -> str:
-        value = self.text(name, default=default).lower()
-        if value not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        return allowed[value] if isinstance(allowed, Mapping) else value
-
-    def words(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.raw(name)[1]
-        if value is None:
-            return default
-        return tuple(word.strip() for word in value.split(",") if word.strip())
+class _Reader(EnvReader):
+    """The settings of this service, read with the checks of EnvReader."""
 
     def build(self) -> Config:
         csesidx = self.text("GEMINI_BUSINESS_CSESIDX")
@@ -380,27 +287,6 @@ class _Reader:
             "imap_ssl": self.boolean("IMAP_SSL", True),
             "mail_sender": self.text("MAIL_SENDER", default="noreply-googlecloud@google.com"),
         }
-
-    def time_zone(self, name: str, default: str) -> str:
-        """An IANA time zone name (e.g. America/Los_Angeles), checked against the zone database."""
-        value = self.text(name, default=default)
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{name} must be an IANA time zone such as America/Los_Angeles, got {value!r}") from None
-        return value
-
-    def addresses(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        """Comma-separated IP addresses or networks (a.b.c.d/nn), or * for any."""
-        values = self.words(name, default)
-        for value in values:
-            if value == "*":
-                continue
-            try:
-                ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                raise ConfigError(f"{name} must list IP addresses or networks (or *), got {value!r}") from None
-        return values
 
     def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         value = self.raw("MODEL_ALIASES")[1]
