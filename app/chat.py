@@ -48,6 +48,9 @@ class Turn:
     files: tuple[InputFile, ...] = ()  # uploaded into the turn's upstream session, sent as fileIds
     account_id: str | None = None # a native session's account: the turn stays on it
     session: str | None = None    # a native session's upstream session; None: a fresh one
+    # files already in `session` (sha256 → fileId): not uploaded again; chat adds what it uploads
+    # there, so the owner of the session can keep the map for the next turn (a mutable dict)
+    session_files: dict[str, str] | None = None
     max_tokens: int | None = None # limits on what the client is shown (app/output.py)
     stop: tuple[str, ...] = ()
 
@@ -194,21 +197,22 @@ def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
     fileId is good in its own session only, §5.3), so a session made again, a fresh one after a
     403 or another account after a failover gets them uploaded again."""
     if turn.session:
+        known = turn.session_files if turn.session_files is not None else {}
         if fresh:  # the account must prove it can still make a session; the turn keeps its own
             services.spares.offer(account, services.upstream.create_session(account))
             try:
-                return (turn.session, *_upload_and_ask(services, turn, account, turn.session))
+                return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known))
             except errors.Forbidden as exc:  # this one session is refused, not the account
                 raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
                                             "works; start a new session", status=403, reason=exc.reason) from None
-        return (turn.session, *_upload_and_ask(services, turn, account, turn.session))
+        return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known))
     session = services.upstream.create_session(account) if fresh else services.spares.take(account)
     try:
-        file_ids, stream = _upload_and_ask(services, turn, account, session)
+        file_ids, stream = _into_new_session(services, turn, account, session)
     except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
         session = services.upstream.create_session(account)
         try:
-            file_ids, stream = _upload_and_ask(services, turn, account, session)
+            file_ids, stream = _into_new_session(services, turn, account, session)
         except errors.SessionGone as exc:
             if not turn.model.upstream_id:
                 raise
@@ -218,12 +222,41 @@ def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
     return session, file_ids, stream
 
 
-def _upload_and_ask(services: Services, turn: Turn, account: Account, session: str):
+def _into_new_session(services: Services, turn: Turn, account: Account, session: str):
+    """_upload_and_ask into a session made for this turn. A file the upstream refuses ends the
+    turn before its query went out: a session still empty is given back as the account's spare
+    (it was taken from there, or made, for nothing), and one that already holds the turn's
+    other uploads is deleted, since no later chat may see them."""
+    known: dict[str, str] = {}
+    try:
+        return _upload_and_ask(services, turn, account, session, known)
+    except errors.UnsupportedFileType:
+        if not known:
+            services.spares.offer(account, session)
+        else:
+            _forget(services, account, session)
+        raise
+
+
+def _forget(services: Services, account: Account, session: str) -> None:
+    try:
+        services.upstream.delete_session(account, session)
+    except Exception as exc:  # it only lingers upstream; the client's error is the one that matters
+        log.warning("could not delete an unused upstream session: %s", exc, extra={"account": account.id})
+    services.spares.refill(account)
+
+
+def _upload_and_ask(services: Services, turn: Turn, account: Account, session: str, known: dict[str, str]):
     """Upload the turn's files into `session` (widgetAddContextFile), then send the query with
-    their ids: (file ids, stream). Each turn uploads its files again (§4 of issue 9 will upload
-    once per conversation and account)."""
-    file_ids = tuple(_upload(services, account, session, file) for file in turn.files)
-    return file_ids, _ask(services, turn, account, session, file_ids)
+    their ids: (file ids, stream). `known` maps the sha256 of files already in `session` to
+    their fileIds: those are not uploaded again (a file sent twice, or again in a later turn of
+    a kept session), and each upload is added to it."""
+    file_ids: dict[str, None] = {}  # in the turn's order, each once
+    for file in turn.files:
+        if file.sha256 not in known:
+            known[file.sha256] = _upload(services, account, session, file)
+        file_ids[known[file.sha256]] = None
+    return tuple(file_ids), _ask(services, turn, account, session, tuple(file_ids))
 
 
 def _upload(services: Services, account: Account, session: str, file: InputFile) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import fetch_url
 from .errors import ApiError
@@ -40,6 +42,11 @@ class InputFile:
     mime_type: str
     name: str
     param: str  # the content part it came from, for errors about it
+
+    @cached_property
+    def sha256(self) -> str:
+        """What tells a file already in a session from a new one (app/chat.py)."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_TIMEOUT) -> InputFile:
