@@ -1,6 +1,6 @@
-"""Files a client sends with a turn: a `data:` URL decoded here, an http(s) URL fetched behind
-the SSRF guard (app/fetch_url.py). Surface-neutral: a parser records where a file is
-(`FileSource`), the route turns it into bytes (`load`) with the configured cap, and the Turn
+"""Files a client sends with a turn: a `data:` URL or base64 decoded here, an http(s) URL
+fetched behind the SSRF guard (app/fetch_url.py). Surface-neutral: a parser (OpenAI's content
+parts, the native API's `files`) records where a file is (`FileSource`), the route turns it into bytes (`load`) with the configured cap, and the Turn
 carries `InputFile`s that app/chat.py uploads into the conversation's upstream session.
 
 Which types the upstream takes is the upstream's call (§5.3): a type it refuses comes back as
@@ -29,11 +29,18 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 
 @dataclass(frozen=True)
 class FileSource:
-    """Where a content part's file is, as the client gave it; `param` names the part."""
+    """Where a content part's file is, as the client gave it; `param` names the part.
+
+    `url` is a `data:` URL, or an http(s) URL when `remote` (fetched; images only). Or the
+    file is given `encoded` (base64) with its `mime_type` (the native API's `data`), `url` empty."""
     url: str
     param: str
     name: str = ""  # a `file` part's filename
     image: bool = False  # an image_url part: only image types
+    remote: bool = False  # an http(s) URL may be given (fetched behind the SSRF guard)
+    encoded: str = ""  # base64 text
+    mime_type: str = ""
+    mime_param: str = ""  # the parameter that gave mime_type, for errors about it
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,17 @@ class InputFile:
 
 
 def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_TIMEOUT) -> InputFile:
-    """The file's bytes: a data URL decoded, an http(s) URL fetched (images only)."""
+    """The file's bytes: a data URL or base64 decoded, an http(s) URL fetched (images only)."""
+    if source.encoded:
+        mime = media_type(source.mime_type, source.mime_param)
+        return _file(source, mime, decode_base64(source.encoded, source.param, max_bytes))
     if source.url[:5].lower() == "data:":
         mime, data = decode_data_url(source.url, source.param, max_bytes)
         if source.image and not mime.startswith("image/"):
             raise ApiError(400, f"{source.param} must be an image, not '{mime}'", param=source.param,
                            code="unsupported_file_type")
-        return InputFile(data, mime, source.name or _default_name(mime), source.param)
-    if not source.image:
+        return _file(source, mime, data)
+    if not source.remote:
         raise ApiError(400, f"{source.param} must be a data: URL (data:<type>;base64,<data>)",
                        param=source.param, code="invalid_value")
     try:
@@ -69,6 +79,10 @@ def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_
                      source.param)
 
 
+def _file(source: FileSource, mime: str, data: bytes) -> InputFile:
+    return InputFile(data, mime, source.name or _default_name(mime), source.param)
+
+
 def decode_data_url(url: str, param: str, max_bytes: int) -> tuple[str, bytes]:
     """(MIME type, bytes) of a base64 `data:` URL; a 400 naming `param` for anything else."""
     match = _DATA_URL.fullmatch(url)
@@ -76,10 +90,20 @@ def decode_data_url(url: str, param: str, max_bytes: int) -> tuple[str, bytes]:
     if not match or "base64" not in params:
         raise ApiError(400, f"{param} must be a base64 data URL (data:<type>;base64,<data>)",
                        param=param, code="invalid_value")
-    mime = match.group("mime").strip().lower() or "application/octet-stream"
+    mime = media_type(match.group("mime") or "application/octet-stream", param)
+    return mime, decode_base64(match.group("payload"), param, max_bytes)
+
+
+def media_type(value: str, param: str) -> str:
+    mime = value.strip().lower()
     if not _MIME.fullmatch(mime):
         raise ApiError(400, f"{param} names no valid media type", param=param, code="invalid_value")
-    payload = re.sub(r"\s+", "", match.group("payload"))
+    return mime
+
+
+def decode_base64(text: str, param: str, max_bytes: int) -> bytes:
+    """Standard base64 (whitespace ignored), at most `max_bytes` decoded and never empty."""
+    payload = re.sub(r"\s+", "", text)
     if len(payload) // 4 * 3 > max_bytes + 2:  # before decoding: never hold more than the cap
         raise _too_large(param, max_bytes)
     try:
@@ -90,7 +114,7 @@ def decode_data_url(url: str, param: str, max_bytes: int) -> tuple[str, bytes]:
         raise _too_large(param, max_bytes)
     if not data:
         raise ApiError(400, f"{param} holds an empty file", param=param, code="invalid_value")
-    return mime, data
+    return data
 
 
 def _too_large(param: str, max_bytes: int) -> fetch_url.FileTooLarge:

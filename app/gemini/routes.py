@@ -16,8 +16,11 @@ from ..answer.driver import respond
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
+from ..inputs import load
+from ..store.base import StoreUnavailable
 from ..accounts.pool import AccountGone
 from ..upstream.errors import AccountRefused, SessionGone
+from .request import parse_files
 from .sessions import Session, Sessions
 from .render import NativeRenderer, whole
 
@@ -99,8 +102,11 @@ def chat_message():
     services = _services()
     # the model the session was made with; one the catalogue has dropped since is a clear 404, not a silent auto
     model = services.catalogue.choose(session.model)
+    files = tuple(load(source, services.config.max_file_bytes) for source in parse_files(body.get("files")))
     _sessions().touch(session)
-    turn = chat.Turn(text=message, model=model, account_id=session.account, session=session.upstream)
+    known = dict(session.files)  # chat adds the files this turn uploads
+    turn = chat.Turn(text=message, model=model, files=files, account_id=session.account,
+                     session=session.upstream, session_files=known)
     head = _reply_head(session)
     try:
         return respond(services, turn, stream, NativeRenderer(head), partial(whole, head), log)
@@ -111,6 +117,16 @@ def chat_message():
         _sessions().delete(session.id)
         raise ApiError(404, "The upstream session no longer exists; create a new session.",
                        param="session_id", code="session_not_found") from None
+    finally:  # uploads that went in stay in the session, even if the turn failed after them
+        if known != session.files:
+            _remember_files(session, {k: v for k, v in known.items() if k not in session.files})
+
+
+def _remember_files(session: Session, files: dict[str, str]) -> None:
+    try:
+        _sessions().add_files(session, files)
+    except StoreUnavailable as exc:  # the answer is not lost for it: the files are uploaded again next time
+        log.warning("could not remember the session's files: %s", exc)
 
 
 def _reply_head(session: Session) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..store.base import Store
 
@@ -24,6 +24,9 @@ class Session:
     model: str
     created_at: float
     expires_at: float
+    # files uploaded into the upstream session: sha256 → fileId, so a file sent again in a later
+    # turn is referred to, not uploaded again (a fileId is good in its own session only, §5.3)
+    files: dict[str, str] = field(default_factory=dict)
 
     def public(self) -> dict:
         return {"session_id": self.id, "model": self.model,
@@ -54,8 +57,18 @@ class Sessions:
 
     def touch(self, session: Session) -> Session:
         session.expires_at = self.clock() + self.timeout
-        self._save(session)
+        # only the expiry changes: another worker's turn may be adding files at the same time
+        self.store.update(NAMESPACE, session.id,
+                          lambda current: {**current, "expires_at": session.expires_at} if current else None,
+                          expires_at=session.expires_at)
         return session
+
+    def add_files(self, session: Session, files: dict[str, str]) -> None:
+        """Remember files uploaded into the session (merged: turns may run at once); nothing for
+        a session deleted meanwhile."""
+        def merged(current):
+            return {**current, "files": {**current.get("files", {}), **files}} if current else None
+        self.store.update(NAMESPACE, session.id, merged, expires_at=session.expires_at)
 
     def delete(self, session_id: str) -> bool:
         return self.store.delete(NAMESPACE, session_id)

@@ -98,7 +98,7 @@ def _content(value, where: str, role: str) -> tuple[str, tuple[FileSource, ...]]
         elif kind == "image_url" and role == "user":
             image = _expect(part.get("image_url"), dict, f"{here}.image_url")
             files.append(FileSource(_expect(image.get("url"), str, f"{here}.image_url.url"),
-                                    f"{here}.image_url.url", image=True))
+                                    f"{here}.image_url.url", image=True, remote=True))
         elif kind == "file" and role == "user":
             files.append(_file_part(part, here))
         elif kind in ("image_url", "file"):

@@ -45,7 +45,7 @@ def test_a_file_part_keeps_its_name_and_must_be_a_data_url():
 
 def test_an_image_url_that_points_at_this_machine_is_refused_with_its_param():
     with pytest.raises(fetch_url.UrlNotAllowed) as excinfo:
-        load(FileSource("http://127.0.0.1:9/x.png", P, image=True), 100)
+        load(FileSource("http://127.0.0.1:9/x.png", P, image=True, remote=True), 100)
     assert excinfo.value.param == P
 
 
@@ -78,13 +78,13 @@ def image_host(monkeypatch):
 
 
 def test_an_http_image_url_is_fetched_with_its_type_and_name(image_host):
-    file = load(FileSource(f"{image_host}/cat.png", P, image=True), 100)
+    file = load(FileSource(f"{image_host}/cat.png", P, image=True, remote=True), 100)
     assert (file.data, file.mime_type, file.name, file.param) == (b"\x89PNG-bytes", "image/png", "cat.png", P)
 
 
 def test_an_http_url_that_serves_no_image_is_refused_with_its_param(image_host):
     with pytest.raises(fetch_url.UnsupportedFileType) as excinfo:
-        load(FileSource(f"{image_host}/page", P, image=True), 100)
+        load(FileSource(f"{image_host}/page", P, image=True, remote=True), 100)
     assert excinfo.value.param == P and "text/html" in excinfo.value.message
     with pytest.raises(fetch_url.FileTooLarge):
-        load(FileSource(f"{image_host}/cat.png", P, image=True), 4)
+        load(FileSource(f"{image_host}/cat.png", P, image=True, remote=True), 4)
