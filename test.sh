@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests, the simulator's tests, and integration tests that start
 # the simulator, gunicorn with gevent workers, nginx, redis-server, dovecot and Chromium, and drive
-# them with curl, the openai SDK and a real browser.
+# them with curl, the openai SDK (Python, and npm's on Node: scripts/npm-clients.sh installs the
+# pinned npm clients outside the repository the first time a test needs them) and a real browser.
 # Extra arguments go to pytest (e.g. ./test.sh -k stream -x).
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/system-packages.sh
 . scripts/venv.sh
-ensure_packages nginx:nginx openssl:openssl curl:curl redis-server:redis-server dovecot:dovecot-imapd chromium:chromium
+ensure_packages nginx:nginx openssl:openssl curl:curl redis-server:redis-server dovecot:dovecot-imapd chromium:chromium \
+    node:nodejs npm:npm
 ensure_venv .venv-test requirements-dev.txt
 exec .venv-test/bin/python -m pytest "$@"

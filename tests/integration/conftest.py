@@ -1,10 +1,12 @@
 """One simulator and two gunicorn proxies (with and without client keys) for the whole session."""
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.servers import Gunicorn, Simulator
+from tests.servers import ROOT, Gunicorn, Simulator
 
 # Distinctive values: test_logs checks that none of them ever appears in a log line.
 CANARY = {
@@ -63,6 +65,17 @@ def open_proxy(simulator, tmp_path_factory):
     server = Gunicorn(proxy_env(simulator, tmp_path_factory), workers=1)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def npm_clients() -> Path:
+    """The folder whose node_modules holds the npm clients of tests/clients/package.json, installed
+    once per version outside the repository by scripts/npm-clients.sh. No node or npm fails the
+    tests that use it (test.sh installs them); it never skips them."""
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "npm-clients.sh")], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, f"scripts/npm-clients.sh failed:\n{done.stderr}"
+    return Path(done.stdout.strip())
 
 
 @pytest.fixture(autouse=True)

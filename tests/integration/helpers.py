@@ -1,11 +1,17 @@
 """Small helpers shared by the integration tests."""
+import base64
 import json
+import os
+import struct
+import subprocess
 import time
+import zlib
 
 import requests
 
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS
+from tests.servers import ROOT
 
 
 def expected(query: str, history: tuple[str, ...] = ()):
@@ -96,3 +102,31 @@ def fast_simulator(directory, accounts: list[dict]):
                           "0.002", "--quiet")
     simulator.accounts_file = path
     return simulator
+
+
+def tiny_png() -> bytes:
+    """A valid 2x1 PNG made here, so its exact bytes are known."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"\x00\xff\x00\x00\x00\x00\xff"
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def data_url(mime, data):
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def uploads(simulator):
+    """Uploads the upstream took (a spare session the simulator forgot since is a 404, and the
+    gateway uploads again into a session made now)."""
+    return [r for r in simulator.requests_log() if r["path"].endswith("widgetAddContextFile") and r["status"] == 200]
+
+
+def run_node(script: str, npm_clients, **env) -> dict:
+    """Runs tests/clients/<script> with node against the npm clients installed in npm_clients
+    (the fixture of that name); env holds the script's settings. Returns the JSON it prints."""
+    done = subprocess.run(["node", str(ROOT / "tests" / "clients" / script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "NPM_CLIENTS": str(npm_clients), **env})
+    assert done.returncode == 0, f"node {script} failed:\n{done.stderr}"
+    return json.loads(done.stdout)

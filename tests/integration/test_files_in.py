@@ -1,47 +1,44 @@
 """Files and images IN through OpenAI chat completions (issue 9 §2), openai SDK against
 gunicorn and the simulator: the simulator's answer names the sha256 of each file it received,
 so the bytes are proven to arrive intact in the session the query went to."""
-import base64
 import hashlib
 import http.server
 import threading
-import struct
-import zlib
 
 import openai
 import pytest
 
-from tests.integration.helpers import openai_client
-from tests.servers import free_port
+from simulator.replies import reply_for
+from tests.integration.conftest import API_KEY, WORDS, proxy_env
+from tests.integration.helpers import data_url, openai_client, tiny_png, uploads
+from tests.integration.image_host_wsgi import IMAGE_HOST
+from tests.servers import Gunicorn, free_port
 
 
-def tiny_png() -> bytes:
-    """A valid 2x1 PNG made here, so its exact bytes are known."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    raw = b"\x00\xff\x00\x00\x00\x00\xff"
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+def ask(server, parts, stream):
+    """The answer's text to one user message of content parts, streamed or not."""
+    client = openai_client(server)
+    messages = [{"role": "user", "content": parts}]
+    if not stream:
+        return client.chat.completions.create(model="gemini-2.5-flash", messages=messages).choices[0].message.content
+    chunks = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, stream=True)
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
-def data_url(mime, data):
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+def picture(url):
+    return [{"type": "text", "text": "What is in this picture?"}, {"type": "image_url", "image_url": {"url": url}}]
 
 
-def uploads(simulator):
-    """Uploads the upstream took (a spare session the simulator forgot since is a 404, and the
-    gateway uploads again into a session made now)."""
-    return [r for r in simulator.requests_log() if r["path"].endswith("widgetAddContextFile") and r["status"] == 200]
+def answer_with(*files, query="What is in this picture?"):
+    """The simulator's whole answer to query with these (type, bytes) attached: it names each
+    file's size and sha256 (simulator/replies.py)."""
+    return reply_for(query, [], WORDS, files=list(files)).text
 
 
-def test_a_data_url_png_arrives_byte_for_byte(proxy, simulator):
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_a_data_url_png_arrives_byte_for_byte(proxy, simulator, stream):
     png = tiny_png()
-    completion = openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=[
-        {"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
-                                     {"type": "image_url", "image_url": {"url": data_url("image/png", png)}}]}])
-    content = completion.choices[0].message.content
-    assert f"Attached file 1: image/png, {len(png)} bytes, sha256 {hashlib.sha256(png).hexdigest()}." in content
-    assert 'you said: "What is in this picture?"' in content
+    assert ask(proxy, picture(data_url("image/png", png)), stream) == answer_with(("image/png", png))
     assert len(uploads(simulator)) == 1
 
 
@@ -58,14 +55,34 @@ def test_a_text_file_part_arrives_with_its_text_and_a_stream_works(proxy, simula
     assert upload["body"]["addContextFileRequest"]["fileName"] == "notes.txt"
 
 
-class Counting(http.server.BaseHTTPRequestHandler):
-    hits = 0
+def test_a_pdf_file_part_arrives_byte_for_byte_under_its_filename(proxy, simulator):
+    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n\x00\xff\xfe binary tail")
+    answer = ask(proxy, [{"type": "text", "text": "Summarise the report."},
+                         {"type": "file", "file": {"filename": "report.pdf",
+                                                   "file_data": data_url("application/pdf", pdf)}}], stream=False)
+    assert answer == answer_with(("application/pdf", pdf), query="Summarise the report.")
+    [upload] = uploads(simulator)
+    assert (upload["body"]["addContextFileRequest"]["fileName"],
+            upload["body"]["addContextFileRequest"]["mimeType"]) == ("report.pdf", "application/pdf")
+
+
+class ImageServer(http.server.BaseHTTPRequestHandler):
+    """Serves tiny_png() at /cat.png; /hop redirects to /cat.png by its 127.0.0.1 address.
+    `requests` records (path, Host header) of every request it got."""
+    requests = []
 
     def do_GET(self):
-        Counting.hits += 1
+        ImageServer.requests.append((self.path, self.headers["Host"]))
+        if self.path == "/hop":
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/cat.png")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = tiny_png()
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
-        body = tiny_png()
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -76,12 +93,47 @@ class Counting(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def local_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Counting)
-    Counting.hits = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), ImageServer)
+    ImageServer.requests = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def image_host_proxy(simulator, tmp_path_factory):
+    """The gateway with one test-only name, IMAGE_HOST, that reaches local_server (see
+    tests/integration/image_host_wsgi.py); the SSRF guard is on for every other URL."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY), workers=1,
+                      app="tests.integration.image_host_wsgi:app")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_an_image_url_is_downloaded_and_arrives_byte_for_byte(image_host_proxy, simulator, local_server, stream):
+    port = local_server.server_address[1]
+    answer = ask(image_host_proxy, picture(f"http://{IMAGE_HOST}:{port}/cat.png"), stream)
+    assert answer == answer_with(("image/png", tiny_png()))
+    # fetched once, by the name the client gave (the connection is pinned to the checked address)
+    assert ImageServer.requests == [("/cat.png", f"{IMAGE_HOST}:{port}")]
+    [upload] = uploads(simulator)
+    assert upload["body"]["addContextFileRequest"]["fileName"] == "cat.png"
+
+
+@pytest.mark.parametrize("path, fetched", [
+    ("http://127.0.0.1:{port}/cat.png", []),  # the address IMAGE_HOST reaches, written by the client
+    ("http://{image_host}:{port}/hop", ["/hop"]),  # IMAGE_HOST redirecting to it: the second hop is checked
+], ids=["address", "redirect"])
+def test_the_guard_stays_on_beside_the_test_host(image_host_proxy, simulator, local_server, path, fetched):
+    url = path.format(port=local_server.server_address[1], image_host=IMAGE_HOST)
+    with pytest.raises(openai.BadRequestError) as excinfo:
+        ask(image_host_proxy, picture(url), stream=False)
+    error = excinfo.value.response.json()["error"]
+    assert (error["code"], error["param"]) == ("url_not_allowed", "messages[0].content[1].image_url.url")
+    assert [path for path, _ in ImageServer.requests] == fetched
+    assert uploads(simulator) == []
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
@@ -94,7 +146,7 @@ def test_an_image_url_on_the_gateways_own_machine_is_refused_unfetched(proxy, si
     error = excinfo.value.response.json()["error"]
     assert error["code"] == "url_not_allowed"
     assert error["param"] == "messages[0].content[1].image_url.url"
-    assert Counting.hits == 0
+    assert ImageServer.requests == []
     assert uploads(simulator) == []
 
 
