@@ -17,6 +17,7 @@ from .accounts.pool import AccountPool
 from .accounts.quota import TEXT
 from .answer.events import FileOut
 from .answer.stages import answer_events
+from .background import Job
 from .config import Config
 from .inputs import InputFile
 from .pump import EventPump
@@ -28,6 +29,9 @@ from .upstream.models import Catalogue, Model
 from .upstream.spares import SpareSessions
 
 log = logging.getLogger("gbp.chat")
+# How long the end of an answer waits for the store write that records how it went (normally a
+# few ms); a store that stopped answering finishes it in the background.
+RECORD_WAIT = 0.5
 
 
 @dataclass
@@ -94,12 +98,17 @@ class Answer:
 
         Never raises: it runs as the answer ends (a stream's last frames, a whole answer about
         to be sent), and book-keeping that fails must not cost the client an answer it has.
+        The record is a store write: it is waited for at most RECORD_WAIT, then finishes on its
+        own, so a store that stopped answering does not hold back the end of the answer.
         """
         self.pump.close()
         if self._closed:
             return
         self._closed = True
         self.pool.release(self.account)
+        Job(lambda: self._record(error, completed), name="record-answer").wait(RECORD_WAIT)
+
+    def _record(self, error: BaseException | None, completed: bool) -> None:
         try:
             if isinstance(error, errors.UpstreamError):
                 self.pool.failed(self.account, error, self.kind)

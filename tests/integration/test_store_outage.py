@@ -8,6 +8,7 @@ import redis
 import requests
 
 from tests.integration.conftest import ADMIN_KEY, API_KEY, proxy_env
+from tests.integration.helpers import wait_for
 from tests.servers import Gunicorn
 from tests.store.redis_server import start_redis
 
@@ -100,3 +101,35 @@ def test_health_does_not_wait_on_a_store_that_stopped_answering(proxy, store):
     finally:
         os.kill(pid, signal.SIGCONT)
     seconds_until_chat_works(proxy)
+
+
+def test_a_streams_last_words_and_done_do_not_wait_on_a_store_that_stopped_answering(proxy, simulator, store):
+    """The answer is the client's; how it went is bookkeeping. A store that hangs after the
+    account was taken must not hold back the end of a stream (it used to: [DONE] came once the
+    store write gave up, ~10 s later). The write still happens, once the store answers."""
+    client = redis.Redis.from_url(store["url"])
+    pid = client.info("server")["process_id"]
+    client.close()
+    simulator.fault("gate", after=1)  # the stream waits upstream while the store is paused
+    response = requests.post(f"{proxy.url}/v1/chat/completions", timeout=20, stream=True,
+                             headers={"Authorization": f"Bearer {API_KEY}", "Connection": "close"},
+                             json={"model": "gpt-4o", "stream": True,
+                                   "messages": [{"role": "user", "content": "hi"}]})
+    lines = response.iter_lines(decode_unicode=True)
+    assert next(line for line in lines if line.startswith("data: "))  # the head: the account is held
+    os.kill(pid, signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        simulator.control("POST", "release")
+        started = time.monotonic()
+        rest = [line for line in lines if line]
+        waited = time.monotonic() - started
+        assert rest[-1] == "data: [DONE]" and any('"finish_reason":"stop"' in line for line in rest)
+        # the store write is still waiting on the paused store: nothing about it in the log yet
+        assert not [e for e in proxy.json_logs() if e.get("message", "").startswith("could not record")], \
+            f"the stream ended only after the store write gave up ({waited:.1f} s)"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # ... and the record is made once the store answers again (within the store client's timeout)
+    wait_for(lambda: requests.get(f"{proxy.url}/admin/accounts", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                                  timeout=10).json()["accounts"][0]["requests"] == 1,
+             timeout=20, what="the answer recorded after the store came back")
