@@ -5,7 +5,8 @@ test_files_in.py). Only tests start it:
     Gunicorn(env, app="tests.integration.image_host_wsgi:app")
 
 The SSRF guard (app/fetch_url.py) stays on for everything else: IMAGE_HOST, a name no DNS
-knows (.invalid, RFC 6761), resolves to 127.0.0.1 and may connect to exactly that address;
+knows (.invalid, RFC 6761), resolves to 127.0.0.1 and may connect to exactly that address
+(https: checked against the test's own CA, IMAGE_HOST_CA, a certificate for IMAGE_HOST);
 every other URL, hop and redirect target meets the production rule, so `http://127.0.0.1/...`
 written by a client, or a redirect from IMAGE_HOST to it, is still refused. It goes through the
 Fetcher's own test hooks (`resolve`, `address_allowed`); production builds `Fetcher()` with the
@@ -13,6 +14,7 @@ defaults and no setting or request reaches them. Should this wiring stop applyin
 method, a route that no longer calls `fetch_url.fetch`), IMAGE_HOST is refused or unresolved
 and the tests fail: the hook fails closed.
 """
+import os
 from urllib.parse import urlsplit
 
 from app import create_app, fetch_url, start_background
@@ -36,7 +38,8 @@ class ImageHostFetcher(fetch_url.Fetcher):
 
 
 def fetch(url, allowed_types, *, max_bytes, timeout=fetch_url.DEFAULT_TIMEOUT):
-    return ImageHostFetcher(max_bytes=max_bytes, timeout=timeout, resolve=resolve).fetch(url, allowed_types)
+    return ImageHostFetcher(max_bytes=max_bytes, timeout=timeout, resolve=resolve,
+                            ca_certs=os.environ["IMAGE_HOST_CA"]).fetch(url, allowed_types)
 
 
 fetch_url.fetch = fetch

@@ -3,6 +3,8 @@ gunicorn and the simulator: the simulator's answer names the sha256 of each file
 so the bytes are proven to arrive intact in the session the query went to."""
 import hashlib
 import http.server
+import ssl
+import subprocess
 import threading
 
 import openai
@@ -91,32 +93,63 @@ class ImageServer(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def local_server():
+def serve(tls: ssl.SSLContext | None = None):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), ImageServer)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     ImageServer.requests = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def local_server():
+    server = serve()
     yield server
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture(scope="module")
-def image_host_proxy(simulator, tmp_path_factory):
-    """The gateway with one test-only name, IMAGE_HOST, that reaches local_server (see
+def image_host_certificate(tmp_path_factory):
+    """A self-signed certificate for IMAGE_HOST (openssl, which test.sh installs)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={IMAGE_HOST}", "-addext", f"subjectAltName=DNS:{IMAGE_HOST}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(image_host_certificate):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*image_host_certificate)
+    server = serve(context)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def image_host_proxy(simulator, tmp_path_factory, image_host_certificate):
+    """The gateway with one test-only name, IMAGE_HOST, that reaches the image servers here (see
     tests/integration/image_host_wsgi.py); the SSRF guard is on for every other URL."""
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY), workers=1,
-                      app="tests.integration.image_host_wsgi:app")
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY,
+                                IMAGE_HOST_CA=str(image_host_certificate[0])),
+                      workers=1, app="tests.integration.image_host_wsgi:app")
     yield server
     server.stop()
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_an_image_url_is_downloaded_and_arrives_byte_for_byte(image_host_proxy, simulator, local_server, stream):
-    port = local_server.server_address[1]
-    answer = ask(image_host_proxy, picture(f"http://{IMAGE_HOST}:{port}/cat.png"), stream)
+@pytest.mark.parametrize("scheme, stream", [("http", False), ("http", True), ("https", False)])
+def test_an_image_url_is_downloaded_and_arrives_byte_for_byte(image_host_proxy, simulator, request, scheme, stream):
+    server = request.getfixturevalue("local_server" if scheme == "http" else "tls_server")
+    port = server.server_address[1]
+    answer = ask(image_host_proxy, picture(f"{scheme}://{IMAGE_HOST}:{port}/cat.png"), stream)
     assert answer == answer_with(("image/png", tiny_png()))
-    # fetched once, by the name the client gave (the connection is pinned to the checked address)
+    # fetched once, by the name the client gave (the connection is pinned to the checked address;
+    # for https the certificate was checked for that name)
     assert ImageServer.requests == [("/cat.png", f"{IMAGE_HOST}:{port}")]
     [upload] = uploads(simulator)
     assert upload["body"]["addContextFileRequest"]["fileName"] == "cat.png"
