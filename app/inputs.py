@@ -4,8 +4,8 @@ parts, the native API's `files`) records where a file is (`FileSource`), the rou
 carries `InputFile`s that app/chat.py uploads into the conversation's upstream session.
 
 Which types the upstream takes is the upstream's call (§5.3): a type it refuses comes back as
-UnsupportedFileType, a 400 naming the type. Nothing converts images here yet (WebP/GIF → PNG
-needs an image library the gateway does not carry).
+UnsupportedFileType, a 400 naming the type. Images it is known to refuse (WebP, GIF, BMP, TIFF)
+are converted to PNG here, for both surfaces (app/image_convert.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import fetch_url
+from . import fetch_url, image_convert
 from .errors import ApiError
 
 # What an `image_url` fetched by URL may be: any image; the upstream decides which it takes.
@@ -60,13 +60,13 @@ def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_
     """The file's bytes: a data URL or base64 decoded, an http(s) URL fetched (images only)."""
     if source.encoded:
         mime = media_type(source.mime_type, source.mime_param)
-        return _file(source, mime, decode_base64(source.encoded, source.param, max_bytes))
+        return _file(source, mime, decode_base64(source.encoded, source.param, max_bytes), max_bytes)
     if source.url[:5].lower() == "data:":
         mime, data = decode_data_url(source.url, source.param, max_bytes)
         if source.image and not mime.startswith("image/"):
             raise ApiError(400, f"{source.param} must be an image, not '{mime}'", param=source.param,
                            code="unsupported_file_type")
-        return _file(source, mime, data)
+        return _file(source, mime, data, max_bytes)
     if not source.remote:
         raise ApiError(400, f"{source.param} must be a data: URL (data:<type>;base64,<data>)",
                        param=source.param, code="invalid_value")
@@ -75,12 +75,22 @@ def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_
     except fetch_url.FetchError as exc:
         exc.param = source.param
         raise
-    return InputFile(remote.data, remote.content_type, remote.name or _default_name(remote.content_type),
-                     source.param)
+    return _for_upstream(InputFile(remote.data, remote.content_type,
+                                   remote.name or _default_name(remote.content_type), source.param), max_bytes)
 
 
-def _file(source: FileSource, mime: str, data: bytes) -> InputFile:
-    return InputFile(data, mime, source.name or _default_name(mime), source.param)
+def _file(source: FileSource, mime: str, data: bytes, max_bytes: int) -> InputFile:
+    return _for_upstream(InputFile(data, mime, source.name or _default_name(mime), source.param), max_bytes)
+
+
+def _for_upstream(file: InputFile, max_bytes: int) -> InputFile:
+    """An image type the upstream refuses as PNG (renamed .png), within the same cap."""
+    if not image_convert.needs_converting(file.mime_type):
+        return file
+    png = image_convert.to_png(file.data, file.mime_type, file.param)
+    if len(png) > max_bytes:
+        raise _too_large(file.param, max_bytes, " once converted to PNG")
+    return InputFile(png, "image/png", file.name.rsplit(".", 1)[0] + ".png", file.param)
 
 
 def decode_data_url(url: str, param: str, max_bytes: int) -> tuple[str, bytes]:
@@ -117,8 +127,8 @@ def decode_base64(text: str, param: str, max_bytes: int) -> bytes:
     return data
 
 
-def _too_large(param: str, max_bytes: int) -> fetch_url.FileTooLarge:
-    return fetch_url.FileTooLarge(f"the file in {param} is larger than MAX_FILE_MB "
+def _too_large(param: str, max_bytes: int, how: str = "") -> fetch_url.FileTooLarge:
+    return fetch_url.FileTooLarge(f"the file in {param} is larger{how} than MAX_FILE_MB "
                                   f"({max_bytes // (1024 * 1024)} MB)", param=param)
 
 
