@@ -134,3 +134,16 @@ def _too_large(param: str, max_bytes: int, how: str = "") -> fetch_url.FileTooLa
 
 def _default_name(mime: str) -> str:
     return "file." + _EXTENSIONS.get(mime, "bin")
+
+
+# The image types the Images API takes, by their first bytes (what a file is, whatever its name
+# or declared Content-Type says).
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def image_type(data: bytes) -> str | None:
+    """The MIME type of a PNG, JPEG, GIF or WEBP image by its signature, else None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for signature, mime in _IMAGE_SIGNATURES if data.startswith(signature)), None)

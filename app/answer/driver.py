@@ -36,9 +36,17 @@ def respond(services: chat.Services, turn: chat.Turn, stream: bool, renderer: Re
     # links are made now, while the request (its Host, its scheme) is known
     publish = media.publisher(current_app.extensions["gbp.media"], services.config.media_output, request.host_url)
     if not stream:
-        return jsonify(whole(reply(chat.start(services, turn, wait=None, publish=publish, watch=hangup.watcher()))))
+        return jsonify(whole(read_whole(services, turn, publish, hangup.watcher())))
     keepalive = services.config.keepalive_interval
     return drive(chat.start(services, turn, wait=keepalive, publish=publish), renderer, keepalive, log)
+
+
+def read_whole(services: chat.Services, turn: chat.Turn, publish: chat.Publish,
+               watch: Callable[[], None] | None) -> Reply:
+    """`turn`'s whole answer: no time limit on the first event (a generation may take minutes),
+    so nothing but `watch` (the client's hang-up, hangup.watcher) or the upstream's own silence
+    ends the wait. `watch` may run outside the request's greenlet (several answers at once)."""
+    return reply(chat.start(services, turn, wait=None, publish=publish, watch=watch))
 
 
 def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible surface: /v1/chat/completions and /v1/models."""
+"""The OpenAI-compatible surface: /v1/chat/completions, /v1/images/generations and /edits, /v1/models."""
 from __future__ import annotations
 
 import logging
@@ -9,8 +9,10 @@ from flask import Blueprint, current_app, jsonify
 from .. import chat
 from ..answer.driver import respond
 from ..auth import require_client
-from ..body import json_body
+from ..body import form_body, json_body
 from ..upstream.models import Model
+from . import images
+from .images_request import parse_edit, parse_generation
 from .request import parse_chat
 from .render import ChunkRenderer, completion
 from .translate import turn_of
@@ -34,6 +36,17 @@ def chat_completions():
     turn = turn_of(request, _model(request.model), _services().config.max_file_bytes)
     return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage),
                    partial(completion, request.model), log)
+
+
+@bp.post("/images/generations")
+def images_generations():
+    return jsonify(images.answer(_services(), parse_generation(json_body())))
+
+
+@bp.post("/images/edits")
+def images_edits():
+    form, files = form_body()
+    return jsonify(images.answer(_services(), parse_edit(form, files, _services().config.max_file_bytes)))
 
 
 @bp.get("/models")

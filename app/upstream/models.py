@@ -72,6 +72,10 @@ class Catalogue:
         (a client that takes the first model gets a chat model, not an image generator)."""
         return sorted((m for m in self.models.values() if m.kind in SERVED_KINDS), key=lambda m: m.kind != TEXT)
 
+    def first(self, kind: str) -> Model | None:
+        """The first served model of `kind` in catalogue order (the images endpoints' default)."""
+        return next((m for m in self.models.values() if m.kind == kind and kind in SERVED_KINDS), None)
+
     def resolve(self, name: str) -> Model | None:
         """The model a requested name stands for: a catalogue id, else the first alias pattern matching it."""
         if name in self.models:
