@@ -18,8 +18,7 @@ import os
 from urllib.parse import urlsplit
 
 from app import create_app, fetch_url, start_background
-
-IMAGE_HOST = "images.gateway-test.invalid"
+from tests.integration.image_host import IMAGE_HOST
 IMAGE_ADDRESS = fetch_url.literal_address("127.0.0.1")
 
 

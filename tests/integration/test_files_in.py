@@ -13,7 +13,7 @@ import pytest
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS, proxy_env
 from tests.integration.helpers import data_url, openai_client, tiny_png, uploads
-from tests.integration.image_host_wsgi import IMAGE_HOST
+from tests.integration.image_host import IMAGE_HOST
 from tests.servers import Gunicorn, free_port
 
 

@@ -10,8 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.integration.helpers import auth, openai_client
-from tests.integration.test_files_in import data_url
+from tests.integration.helpers import auth, data_url, openai_client
 
 
 def encoded(image, fmt, **options):

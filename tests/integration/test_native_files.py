@@ -7,8 +7,7 @@ import hashlib
 import pytest
 import requests
 
-from tests.integration.helpers import auth, sse_data, two_workers
-from tests.integration.test_files_in import data_url, tiny_png
+from tests.integration.helpers import auth, data_url, sse_data, tiny_png, two_workers
 
 
 def attached(number, mime, data):

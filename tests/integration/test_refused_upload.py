@@ -4,8 +4,7 @@ and a session that already holds the turn's other uploads is deleted, never reus
 import openai
 import pytest
 
-from tests.integration.helpers import openai_client
-from tests.integration.test_files_in import data_url, tiny_png
+from tests.integration.helpers import data_url, openai_client, tiny_png
 
 ZIP = data_url("application/zip", b"PK\x03\x04")
 
