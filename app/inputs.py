@@ -75,15 +75,15 @@ def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_
     except fetch_url.FetchError as exc:
         exc.param = source.param
         raise
-    return _for_upstream(InputFile(remote.data, remote.content_type,
+    return for_upstream(InputFile(remote.data, remote.content_type,
                                    remote.name or _default_name(remote.content_type), source.param), max_bytes)
 
 
 def _file(source: FileSource, mime: str, data: bytes, max_bytes: int) -> InputFile:
-    return _for_upstream(InputFile(data, mime, source.name or _default_name(mime), source.param), max_bytes)
+    return for_upstream(InputFile(data, mime, source.name or _default_name(mime), source.param), max_bytes)
 
 
-def _for_upstream(file: InputFile, max_bytes: int) -> InputFile:
+def for_upstream(file: InputFile, max_bytes: int) -> InputFile:
     """An image type the upstream refuses as PNG (renamed .png), within the same cap."""
     if not image_convert.needs_converting(file.mime_type):
         return file
@@ -137,13 +137,15 @@ def _default_name(mime: str) -> str:
 
 
 # The image types the Images API takes, by their first bytes (what a file is, whatever its name
-# or declared Content-Type says).
+# or declared Content-Type says): the upstream's PNG and JPEG and those app/image_convert.py turns
+# into PNG.
 _IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"BM", "image/bmp"),
+                     (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"))
 
 
 def image_type(data: bytes) -> str | None:
-    """The MIME type of a PNG, JPEG, GIF or WEBP image by its signature, else None."""
+    """The MIME type of a PNG, JPEG, GIF, WEBP, BMP or TIFF image by its signature, else None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return next((mime for signature, mime in _IMAGE_SIGNATURES if data.startswith(signature)), None)

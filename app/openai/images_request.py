@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..errors import ApiError, bad_request
 from ..fetch_url import FileTooLarge
-from ..inputs import InputFile, image_type
+from ..inputs import InputFile, for_upstream, image_type
 from ..media import safe_name
 from .request import _expect, _optional
 
@@ -148,7 +148,8 @@ def _form_fields(form) -> dict:
 
 def _image(part, param: str, max_file_bytes: int) -> InputFile:
     """One uploaded image: read up to the cap (never more), typed by its bytes, not by the
-    Content-Type the client declared (SDKs guess it from the file name, or send none)."""
+    Content-Type the client declared (SDKs guess it from the file name, or send none), and
+    converted to PNG where the upstream takes no such type (app/image_convert.py)."""
     data = part.stream.read(max_file_bytes + 1)
     if len(data) > max_file_bytes:
         raise FileTooLarge(f"the file in {param} is larger than MAX_FILE_MB ({max_file_bytes // (1024 * 1024)} MB)",
@@ -157,6 +158,7 @@ def _image(part, param: str, max_file_bytes: int) -> InputFile:
         raise bad_request(f"{param} is an empty file", param)
     mime_type = image_type(data)
     if mime_type is None:
-        raise ApiError(400, f"{param} must be a PNG, JPEG, WEBP or GIF image (the file's bytes are none of these)",
-                       param=param, code="unsupported_file_type")
-    return InputFile(data, mime_type, safe_name(part.filename or "", mime_type), param)
+        raise ApiError(400, f"{param} must be a PNG, JPEG, WEBP, GIF, BMP or TIFF image (the file's bytes are "
+                            "none of these)", param=param, code="unsupported_file_type")
+    # a type the upstream refuses (WebP, GIF, …) goes as PNG, as a chat's image does
+    return for_upstream(InputFile(data, mime_type, safe_name(part.filename or "", mime_type), param), max_file_bytes)

@@ -4,10 +4,12 @@ image is compared byte for byte with the PNG the simulator made for the query it
 simulator's request log proves what went upstream (the tool, the uploaded file, its fileId)."""
 import base64
 import hashlib
+import io
 
 import openai
 import pytest
 import requests
+from PIL import Image
 
 from simulator.media import png_for
 from tests.integration.conftest import API_KEY
@@ -107,9 +109,12 @@ def test_n_images_are_n_upstream_answers_made_at_once(sim, gateway):
     sim.control("PATCH", "settings", json={"image_seconds": 1})
     result = client(gateway).images.generate(prompt="two cats", n=2, response_format="b64_json")
     assert [base64.b64decode(i.b64_json) for i in result.data] == [png_for("two cats")] * 2
-    sent = answered(sim)
-    assert len(sent) == 2 and all(s["toolsSpec"] == {"imageGenerationSpec": {}} for s in sent)
-    assert len({s["session"] for s in sent}) == 2
+    calls = [r for r in sim.requests_log() if r["verb"] == "widgetStreamAssist" and r["status"] == 200]
+    assert len(calls) == 2 and all(c["body"]["streamAssistRequest"]["toolsSpec"] == {"imageGenerationSpec": {}}
+                                   for c in calls)
+    assert len({c["body"]["streamAssistRequest"]["session"] for c in calls}) == 2
+    first, second = sorted(calls, key=lambda c: c["time"])
+    assert second["time"] < first["time"] + first["duration"]  # the second began before the first ended
 
 
 @pytest.mark.parametrize("body, param, code", [
@@ -217,6 +222,17 @@ def test_an_edit_of_several_images_as_urls_with_n_2(sim, gateway):
         assert [f["sha256"] for f in files] == [hashlib.sha256(first).hexdigest(), hashlib.sha256(second).hexdigest()]
 
 
+def test_a_webp_to_edit_goes_upstream_as_png(sim, gateway):
+    webp = io.BytesIO()
+    Image.new("RGB", (4, 3), (0, 128, 255)).save(webp, format="WEBP")
+    result = client(gateway).images.edit(image=("photo.webp", webp.getvalue(), "image/webp"), prompt="brighter")
+    assert fetched(result.data[0].url) == png_for("Edit the attached image as follows: brighter")
+    [upload] = uploads(sim)
+    request = upload["body"]["addContextFileRequest"]
+    assert (request["mimeType"], request["fileName"]) == ("image/png", "photo.png")
+    assert Image.open(io.BytesIO(base64.b64decode(request["fileContents"]))).size == (4, 3)
+
+
 def edit(gateway, **kwargs) -> requests.Response:
     return requests.post(f"{gateway.url}/v1/images/edits", timeout=10, **{"headers": AUTH, **kwargs})
 
@@ -226,6 +242,8 @@ def edit(gateway, **kwargs) -> requests.Response:
      "image", "unsupported_file_type"),
     ({"files": {"image": ("fake.png", b"GIF8 not really", "image/png")}, "data": {"prompt": "x"}},
      "image", "unsupported_file_type"),
+    ({"files": {"image": ("broken.gif", b"GIF89a" + bytes(16), "image/gif")}, "data": {"prompt": "x"}},
+     "image", "invalid_image"),
     ({"files": {"image": ("a.png", tiny_png(), "image/png"), "mask": ("m.png", tiny_png(), "image/png")},
       "data": {"prompt": "x"}}, "mask", "unsupported_value"),
     ({"files": {"image": ("a.png", tiny_png(), "image/png")}}, "prompt", "missing_required_parameter"),

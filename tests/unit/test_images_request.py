@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.answer.events import FileOut, Usage
@@ -79,13 +80,25 @@ def test_an_edit_types_its_image_by_its_bytes_and_reads_form_fields_as_json_type
     assert (request.prompt, request.n, request.response_format, request.edit) == ("add a hat", 2, "b64_json", True)
 
 
-def test_several_images_under_image_and_image_brackets_keep_their_order():
-    gif, webp, jpeg = b"GIF89a" + b"\x00" * 8, b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"\xff\xd8\xff\xe0" + b"\x00" * 8
-    files = MultiDict([("image[]", upload(gif, "a.gif")), ("image[]", upload(webp, "../b.webp")),
-                       ("image[]", upload(jpeg, ""))])
-    request = parse_edit(MultiDict([("prompt", "merge")]), files, 1000)
+def picture(kind: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (3, 2), (200, 10, 10)).save(out, format=kind)
+    return out.getvalue()
+
+
+def test_several_images_under_image_and_image_brackets_keep_their_order_and_go_as_png_or_jpeg():
+    files = MultiDict([("image[]", upload(picture("GIF"), "a.gif")), ("image[]", upload(picture("WEBP"), "../b.webp")),
+                       ("image[]", upload(picture("JPEG"), ""))])
+    request = parse_edit(MultiDict([("prompt", "merge")]), files, 10_000)
     assert [(i.mime_type, i.name, i.param) for i in request.images] == [
-        ("image/gif", "a.gif", "image[0]"), ("image/webp", "b.webp", "image[1]"), ("image/jpeg", "file.jpeg", "image[2]")]
+        ("image/png", "a.png", "image[0]"), ("image/png", "b.png", "image[1]"), ("image/jpeg", "file.jpeg", "image[2]")]
+    assert all(Image.open(io.BytesIO(i.data)).size == (3, 2) for i in request.images)
+
+
+def test_an_image_that_does_not_decode_is_a_400_naming_it():
+    files = MultiDict([("image", upload(b"GIF89a" + b"\x00" * 8, "broken.gif"))])
+    error = refused(parse_edit, MultiDict([("prompt", "x")]), files, 10_000)
+    assert (error.param, error.code) == ("image", "invalid_image")
 
 
 @pytest.mark.parametrize("form, files, param, code", [
@@ -118,6 +131,8 @@ def test_an_upload_over_max_file_mb_is_refused_without_reading_it_all():
 def test_image_types_are_known_by_their_signatures():
     assert image_type(PNG) == "image/png" and image_type(b"GIF87a...") == "image/gif"
     assert image_type(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None and image_type(b"<svg") is None
+    assert [image_type(picture(kind)) for kind in ("WEBP", "BMP", "TIFF", "JPEG")] == [
+        "image/webp", "image/bmp", "image/tiff", "image/jpeg"]
 
 
 # --- images.py: the answers into OpenAI's ImagesResponse ----------------------------------------
