@@ -20,6 +20,7 @@ from .auth import ClientAuth
 from .chat import Services
 from .client_address import ClientAddress
 from .config import Config
+from .conversations import Conversations
 from .media import Media
 from .media_urls import UrlSigner
 from .store import StoreUnavailable, open_store
@@ -69,6 +70,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
         spares=SpareSessions(upstream, store, enabled=config.precreate_sessions),
     )
     app.extensions["gbp.refresher"] = refresher
+    app.extensions["gbp.conversations"] = Conversations(store, config.conversation_ttl)
     app.extensions["gbp.media"] = Media(store, UrlSigner(store, config.media_url_secret),
                                         max_bytes=config.media_max_bytes, ttl=config.media_url_ttl,
                                         public_base_url=config.public_base_url)

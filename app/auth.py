@@ -6,9 +6,10 @@ failed-authentication throttle (app/throttle.py).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from . import hs256
 from .config import Config
@@ -42,25 +43,37 @@ class ClientAuth:
         if not value:
             raise _unauthorized(f"Missing API key: send it in the {self.header} header "
                                 f"({'Bearer <key>' if self.header.lower() == 'authorization' else '<key>'}).")
-        if not self._valid(value):
+        subject = self._valid(value)
+        if subject is None:
             self.throttle.failed(address)
             raise _unauthorized("Incorrect API key provided.")
+        # Who the caller is, as a digest: conversations are only continued for the same caller
+        # (app/conversations.py), and the key itself is never kept.
+        g.gbp_client = hashlib.sha256(subject.encode()).hexdigest()
 
-    def _valid(self, value: str) -> bool:
+    def _valid(self, value: str) -> str | None:
+        """Who a valid key or token names (None: not valid): the key itself, or a token's `sub`
+        claim (its holder's tokens are renewed, the subject stays), else the token."""
         given = value.encode()
         # Compare against every key so the time taken does not depend on which one matched.
         matched = False
         for key in self.keys:
             matched |= hmac.compare_digest(given, key)
         if matched:
-            return True
+            return "key:" + value
         if self.jwt_key and value.count(".") == 2:
             try:
-                hs256.verify(value, self.jwt_key, leeway=0)
-                return True
+                claims = hs256.verify(value, self.jwt_key, leeway=0)
             except hs256.InvalidToken:
-                return False
-        return False
+                return None
+            subject = claims.get("sub")
+            return "sub:" + subject if isinstance(subject, str) and subject else "jwt:" + value
+        return None
+
+
+def client_id() -> str:
+    """A digest naming the caller of this request ("open" when the service has no keys)."""
+    return g.get("gbp_client", "open")
 
 
 def require_client() -> None:

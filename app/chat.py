@@ -4,6 +4,8 @@ The OpenAI and native blueprints differ only in how they build the Turn and rend
 answer's events (app/answer/).
 Until the first visible event nothing has reached the client, so a failure up to then may
 still move the turn to another account (never a native session's: its history is upstream).
+A continued chat conversation (app/conversations.py) is pinned to its session's account too,
+but when it cannot go on there it is sent whole to a fresh session instead (`Turn.fallback`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .answer.events import FileOut
 from .answer.stages import answer_events
 from .background import Job
 from .config import Config
+from .conversations import Transcript
 from .inputs import InputFile
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
@@ -50,13 +53,23 @@ class Turn:
     text: str                     # what goes into query.parts[0].text
     model: Model
     files: tuple[InputFile, ...] = ()  # uploaded into the turn's upstream session, sent as fileIds
-    account_id: str | None = None # a native session's account: the turn stays on it
-    session: str | None = None    # a native session's upstream session; None: a fresh one
+    account_id: str | None = None # a native session's or continued conversation's account: the turn stays on it
+    session: str | None = None    # its upstream session; None: a fresh one
     # files already in `session` (sha256 → fileId): not uploaded again; chat adds what it uploads
     # there, so the owner of the session can keep the map for the next turn (a mutable dict)
     session_files: dict[str, str] | None = None
     max_tokens: int | None = None # limits on what the client is shown (app/output.py)
     stop: tuple[str, ...] = ()
+    prompt: str | None = None     # what the usage estimate counts as the prompt; None: `text`
+    # after an answer the client saw whole: (account id, session, ((sha256, fileId), …) the
+    # session holds, text, files shown), so its conversation can continue there (app/conversations.py)
+    conversation: Callable[[str, str, tuple, str, tuple], None] | None = None
+    # a continued conversation: the whole transcript for a fresh session, if this one cannot go on
+    fallback: Callable[[], "Turn"] | None = None
+
+
+# Failures that would be the same in a fresh session, so a continued turn does not fall back on them
+SAME_ANYWHERE = (errors.ModelRejected, errors.UnsupportedFileType)
 
 
 Publish = Callable[[bytes, str, str], str]  # (bytes, MIME type, name) -> the link a client reads them at
@@ -72,6 +85,8 @@ class Answer:
     turn: Turn
     upstream: GeminiBusiness
     publish: Publish
+    files: dict[str, str] = field(default_factory=dict)  # sha256 → fileId of the files the session holds
+    transcript: Transcript = field(default_factory=Transcript, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -82,8 +97,10 @@ class Answer:
     def events(self, interval: float):
         """The answer's event stream (app/answer/events.py), limits applied; KEEPALIVE after
         `interval` quiet seconds. Read it once."""
-        return answer_events(self.pump.events(interval), self.turn.text, self.fetch, self.turn.max_tokens,
-                             self.turn.stop)
+        prompt = self.turn.text if self.turn.prompt is None else self.turn.prompt
+        upstream = self.transcript.upstream(self.pump.events(interval))
+        return self.transcript.shown(answer_events(upstream, prompt, self.fetch, self.turn.max_tokens,
+                                                   self.turn.stop))
 
     def fetch(self, file: FileReply) -> FileOut:
         """A generated file, downloaded with this answer's account from its session and
@@ -114,6 +131,9 @@ class Answer:
                 self.pool.failed(self.account, error, self.kind)
             elif completed:
                 self.pool.succeeded(self.account, self.kind)
+                if self.turn.conversation and self.transcript.whole:
+                    self.turn.conversation(self.account.id, self.session, tuple(self.files.items()),
+                                           "".join(self.transcript.text), tuple(self.transcript.files))
         except StoreUnavailable as exc:  # the account's counters miss one answer; nothing else is lost
             log.error("could not record how the answer went: %s", exc, extra={"account": self.account.id})
         except Exception:
@@ -127,9 +147,26 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
 
     `watch` runs about once a second while the answer is awaited and read (see EventPump);
     what it raises cancels the upstream call: a whole answer's hangup.watcher. `publish`
-    turns a generated file's bytes into the link the client is given."""
+    turns a generated file's bytes into the link the client is given.
 
-    def answer(account: Account, session: str, stream) -> Answer:
+    A continued conversation (`turn.fallback`) that cannot go on in its session — its account
+    gone, disabled, cooling or waiting for a sign-in, the session forgotten upstream, any other
+    failure before the first byte but the request's own — is sent whole to a fresh session."""
+    if turn.fallback is None:
+        return _start(services, turn, wait, publish, watch)
+    try:
+        return _start(services, turn, wait, publish, watch)
+    except SAME_ANYWHERE:
+        raise
+    except errors.UpstreamError as exc:
+        log.info("the conversation cannot continue in its upstream session (%s); sending the whole transcript "
+                 "to a fresh one", exc.public_message(), extra={"account": turn.account_id})
+    return _start(services, turn.fallback(), wait, publish, watch)
+
+
+def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
+           watch: Callable[[], None] | None) -> Answer:
+    def answer(account: Account, session: str, stream, files: dict[str, str]) -> Answer:
         pump = EventPump(stream, closer=stream.abort, watch=watch)
         shutdown.track(pump)  # a stopping worker ends it before it is killed
         try:
@@ -137,18 +174,18 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
         except BaseException:
             pump.close()
             raise
-        return Answer(account, session, pump, services.pool, turn, services.upstream, publish)
+        return Answer(account, session, pump, services.pool, turn, services.upstream, publish, files)
 
     def attempt(account: Account) -> Answer:
-        session, file_ids, stream = _open(services, turn, account)
+        session, file_ids, stream, files = _open(services, turn, account)
         try:
-            return answer(account, session, stream)
+            return answer(account, session, stream, files)
         except errors.TokenRefused as exc:  # §9: as a 401: the JWT is dropped, ask once more with a new one
             log.info("the upstream refused the token in its answer; retrying with a new one: %s",
                      exc.public_message(), extra={"account": account.id})
         stream = _ask(services, turn, account, session, file_ids)
         try:
-            return answer(account, session, stream)
+            return answer(account, session, stream, files)
         except errors.TokenRefused as exc:  # refused twice: the account's sign-in, not its token
             raise errors.Unauthorized(exc.message, reason=exc.reason) from exc
 
@@ -201,7 +238,8 @@ def _open(services: Services, turn: Turn, account: Account):
 
 
 def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
-    """The turn's first upstream calls: (session, file ids, stream); `fresh`: after a 403, so on
+    """The turn's first upstream calls: (session, file ids, stream, sha256 → fileId of the files
+    the session holds); `fresh`: after a 403, so on
     a session made now. The turn's files are uploaded into the session the query goes to (a
     fileId is good in its own session only, §5.3), so a session made again, a fresh one after a
     403 or another account after a failover gets them uploaded again."""
@@ -210,33 +248,33 @@ def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
         if fresh:  # the account must prove it can still make a session; the turn keeps its own
             services.spares.offer(account, services.upstream.create_session(account))
             try:
-                return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known))
+                return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known), known)
             except errors.Forbidden as exc:  # this one session is refused, not the account
                 raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
                                             "works; start a new session", status=403, reason=exc.reason) from None
-        return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known))
+        return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known), known)
     session = services.upstream.create_session(account) if fresh else services.spares.take(account)
+    known = {}
     try:
-        file_ids, stream = _into_new_session(services, turn, account, session)
+        file_ids, stream = _into_new_session(services, turn, account, session, known)
     except errors.SessionGone:  # a ready-made session the upstream has forgotten: make one now, ask again
-        session = services.upstream.create_session(account)
+        session, known = services.upstream.create_session(account), {}
         try:
-            file_ids, stream = _into_new_session(services, turn, account, session)
+            file_ids, stream = _into_new_session(services, turn, account, session, known)
         except errors.SessionGone as exc:
             if not turn.model.upstream_id:
                 raise
             # a session made a moment ago is not what the upstream lost: it is the model
             raise errors.ModelRejected(turn.model.upstream_id, exc) from exc
     services.spares.refill(account)  # while the upstream thinks, not before the query went out
-    return session, file_ids, stream
+    return session, file_ids, stream, known
 
 
-def _into_new_session(services: Services, turn: Turn, account: Account, session: str):
+def _into_new_session(services: Services, turn: Turn, account: Account, session: str, known: dict[str, str]):
     """_upload_and_ask into a session made for this turn. A file the upstream refuses ends the
     turn before its query went out: a session still empty is given back as the account's spare
     (it was taken from there, or made, for nothing), and one that already holds the turn's
-    other uploads is deleted, since no later chat may see them."""
-    known: dict[str, str] = {}
+    other uploads is deleted, since no later chat may see them. `known` (empty) gets the uploads."""
     try:
         return _upload_and_ask(services, turn, account, session, known)
     except errors.UnsupportedFileType:

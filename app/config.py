@@ -43,6 +43,7 @@ class Config:
     host_c_oses: str = ""
     csesidx: str = ""
     session_timeout: int = 1800
+    conversation_ttl: int = 86400  # seconds an OpenAI chat's upstream session may be continued; 0: never
     openai_compatible: bool = True
     api_key_header: str = "Authorization"
     default_model: str = AUTO_MODEL
@@ -185,6 +186,7 @@ class _Reader(EnvReader):
             host_c_oses=self.text("GEMINI_BUSINESS_HOST_C_OSES"),
             csesidx=csesidx,
             session_timeout=self.integer("SESSION_TIMEOUT", 1800, 1),
+            conversation_ttl=self.integer("CONVERSATION_TTL", 86400, 0, 30 * 24 * 3600),
             openai_compatible=self.boolean("OPENAI_COMPATIBLE", True),
             api_key_header=header,
             default_model=default_model,

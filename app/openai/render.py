@@ -29,8 +29,14 @@ def file_markdown(file: FileOut) -> str:
 FILE_SEPARATOR = "\n\n"  # between answer text and a file's link, and between two links
 
 
+def content_of(text: str, files) -> str:
+    """The message content a client is given for an answer's text and files, streamed or whole
+    (the chunks of ChunkRenderer add up to it)."""
+    return FILE_SEPARATOR.join([text] * bool(text) + [file_markdown(f) for f in files])
+
+
 def completion(model: str, reply: Reply) -> dict:
-    content = FILE_SEPARATOR.join([reply.text] * bool(reply.text) + [file_markdown(f) for f in reply.files])
+    content = content_of(reply.text, reply.files)
     message = {"role": "assistant", "content": content, "refusal": reply.refusal, "annotations": []}
     if reply.thinking:
         message["reasoning_content"] = reply.thinking

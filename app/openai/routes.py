@@ -8,14 +8,14 @@ from flask import Blueprint, current_app, jsonify
 
 from .. import chat
 from ..answer.driver import respond
-from ..auth import require_client
+from ..auth import client_id, require_client
 from ..body import form_body, json_body
 from ..upstream.models import Model
 from . import images
 from .images_request import parse_edit, parse_generation
 from .request import parse_chat
 from .render import ChunkRenderer, completion
-from .translate import turn_of
+from .continuation import plan
 
 log = logging.getLogger("gbp.openai")
 bp = Blueprint("openai", __name__, url_prefix="/v1")
@@ -33,7 +33,8 @@ def _model(name: str) -> Model:
 @bp.post("/chat/completions")
 def chat_completions():
     request = parse_chat(json_body())
-    turn = turn_of(request, _model(request.model), _services().config.max_file_bytes)
+    turn = plan(request, _model(request.model), _services().config.max_file_bytes,
+                current_app.extensions["gbp.conversations"], client_id())
     return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage),
                    partial(completion, request.model), log)
 

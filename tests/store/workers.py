@@ -47,3 +47,18 @@ def count_up(spec: tuple, times: int, start) -> None:
     for _ in range(times):
         store.incr("counters", "incr")
     store.close()
+
+
+def conversation_messages():
+    from app.openai.request import Message
+    return (Message("user", "hello"), Message("assistant", "hi"))
+
+
+def claim_conversation(spec: tuple, start, results) -> None:
+    """Try to continue the conversation conversation_messages() ends; report the session or None."""
+    from app.conversations import Conversations
+    store = open_spec(spec)
+    start.wait(30)
+    place = Conversations(store, 3600).take("client", "model", conversation_messages())
+    results.put(place.session if place else None)
+    store.close()

@@ -1,0 +1,53 @@
+"""A Chat Completions request whose conversation the gateway already sent upstream → a Turn
+with only the new messages, on that conversation's account and session (app/conversations.py).
+
+Otherwise the Turn of the whole transcript (translate.turn_of), as when the feature is off.
+Either way the Turn records, once its answer completed whole, where the conversation now lives,
+so its next turn can continue there.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from ..chat import Turn
+from ..conversations import Conversations, Place, split
+from ..inputs import load
+from ..upstream.models import Model
+from .render import content_of
+from .request import ChatRequest, Message
+from .translate import render_query, turn_of
+
+
+def plan(request: ChatRequest, model: Model, max_file_bytes: int, index: Conversations, client: str) -> Turn:
+    """The Turn to send for `request` from the caller `client` (app/auth.py client_id)."""
+    if not index.enabled:
+        return turn_of(request, model, max_file_bytes)
+    record = partial(_record, index, client, model.id, request.messages)
+
+    def whole() -> Turn:  # files are loaded only when the whole transcript goes
+        return replace(turn_of(request, model, max_file_bytes), conversation=record)
+
+    parts = split(request.messages)
+    if parts is None:
+        return whole()
+    earlier, new = parts
+    text = render_query(new)
+    if not text.strip() and not any(m.files for m in new):
+        return whole()  # nothing to send on its own: the transcript decides (and refuses an empty one)
+    place = index.take(client, model.id, earlier)
+    if place is None:
+        return whole()
+    files = tuple(load(source, max_file_bytes) for m in new for source in m.files)
+    return Turn(text=text, model=model, files=files, account_id=place.account_id, session=place.session,
+                max_tokens=request.max_tokens, stop=request.stop, session_files=dict(place.files),
+                # the model reads the whole conversation (its session holds the rest): the usage
+                # estimate counts what the client sent, not the bytes that went upstream
+                prompt=render_query(request.messages), conversation=record, fallback=whole)
+
+
+def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], account_id: str,
+            session: str, files: tuple, text: str, shown: tuple) -> None:
+    """The conversation with the answer the client was given is at (account, session)."""
+    answer = Message("assistant", content_of(text, shown))
+    index.keep(client, model, (*messages, answer), Place(account_id, session, files))

@@ -1,0 +1,84 @@
+"""The conversation matcher (app/conversations.py): the digest, the split into what was
+answered and the new turn, claiming and recording in the store."""
+from app.conversations import MAX_FILES, NAMESPACE, Conversations, Place, conversation_key, split
+from app.inputs import FileSource
+from app.openai.request import Message
+from app.store.sqlite import SqliteStore
+
+
+def m(role, text, name="", files=()):
+    return Message(role, text, name, tuple(FileSource(url, "p") for url in files))
+
+
+BASE = (m("system", "S"), m("user", "one"), m("assistant", "two"))
+
+
+def key(messages, client="c", model="gemini-2.5-flash"):
+    return conversation_key(client, model, messages)
+
+
+def test_the_key_depends_on_every_message_the_caller_and_the_model():
+    same = key(BASE)
+    assert key(BASE) == same
+    assert key((m("system", "S"), m("user", " one\n"), m("assistant", "two "))) == same  # trimmed as clients do
+    changed = [
+        key((m("system", "S2"), *BASE[1:])),                        # a changed system message
+        key((BASE[0], m("user", "one!"), BASE[2])),                 # an edited turn
+        key((BASE[0], BASE[2], BASE[1])),                           # reordered
+        key(BASE[:2]),                                               # cut
+        key((*BASE, m("user", "three"))),                           # longer
+        key((BASE[0], m("developer", "one"), BASE[2])),             # another role
+        key((BASE[0], m("user", "one", files=["data:image/png;base64,AAAA"]), BASE[2])),  # a file added
+        key((BASE[0], m("user", "one", files=["data:image/png;base64,AAAB"]), BASE[2])),  # another file
+        key(BASE, client="other"),
+        key(BASE, model="gemini-2.5-pro"),
+    ]
+    assert len({same, *changed}) == len(changed) + 1
+
+
+def test_a_message_boundary_cannot_be_moved():
+    assert key((m("user", "a"), m("assistant", "b c"))) != key((m("user", "a b"), m("assistant", "c")))
+
+
+def test_split_cuts_after_the_last_answer_and_takes_only_user_and_tool_turns():
+    new = (m("user", "three"),)
+    assert split((*BASE, *new)) == (BASE, new)
+    tools = (m("tool", "result", "call_1"), m("user", "and?"))
+    assert split((*BASE, *tools)) == (BASE, tools)
+    assert split((m("user", "only"),)) is None                 # nothing answered yet
+    assert split(BASE) is None                                  # no new turn
+    assert split((*BASE, m("system", "new rules"), m("user", "x"))) is None  # a new system message
+
+
+def index(tmp_path, ttl=60, clock=None):
+    store = SqliteStore(str(tmp_path / "state.db"), clock=clock) if clock else SqliteStore(str(tmp_path / "state.db"))
+    return Conversations(store, ttl, clock=clock) if clock else Conversations(store, ttl), store
+
+
+def test_a_recorded_conversation_is_taken_once(tmp_path):
+    conversations, store = index(tmp_path)
+    place = Place("acc", "sessions/1", (("sha", "fid"),))
+    conversations.keep("c", "model", BASE, place)
+    assert conversations.take("c", "other-model", BASE) is None
+    assert conversations.take("x", "model", BASE) is None
+    assert conversations.take("c", "model", BASE) == place
+    assert conversations.take("c", "model", BASE) is None  # a second request at once: the whole transcript
+    assert store.list(NAMESPACE) == {}
+
+
+def test_entries_expire_and_keep_a_bounded_number_of_files(tmp_path):
+    now = [1000.0]
+    conversations, store = index(tmp_path, ttl=30, clock=lambda: now[0])
+    files = tuple((f"sha{n}", f"id{n}") for n in range(MAX_FILES + 10))
+    conversations.keep("c", "model", BASE, Place("acc", "s", files))
+    [record] = store.list(NAMESPACE).values()
+    assert record["used_at"] == 1000.0 and list(record["files"].items()) == list(files[-MAX_FILES:])
+    assert "one" not in str(store.list(NAMESPACE))  # digests only, no message text
+    now[0] += 31
+    assert conversations.take("c", "model", BASE) is None
+
+
+def test_ttl_0_turns_the_index_off(tmp_path):
+    conversations, store = index(tmp_path, ttl=0)
+    conversations.keep("c", "model", BASE, Place("acc", "s"))
+    assert store.list(NAMESPACE) == {} and conversations.take("c", "model", BASE) is None
