@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from fnmatch import fnmatchcase
 from typing import Callable
 
 from flask import current_app, request
@@ -28,11 +27,8 @@ from ..answer.driver import read_whole
 from ..answer.reply import Reply
 from ..errors import ApiError
 from ..upstream.models import IMAGE, Model
-from .images_request import ImageRequest
+from .images_request import OPENAI_IMAGE_MODELS, ImageRequest, named
 
-# OpenAI's own image model names, hard-coded by clients (Open WebUI's default is dall-e-2):
-# on these endpoints they mean the default image model, as gpt-4* means DEFAULT_MODEL in chat.
-OPENAI_IMAGE_MODELS = ("dall-e-*", "gpt-image-*", "chatgpt-image*")
 EDIT_PROMPT = "Edit the attached image{s} as follows: {prompt}"
 
 Watch = Callable[[], None]
@@ -56,7 +52,7 @@ def answer(services: chat.Services, image_request: ImageRequest) -> dict:
 def image_model(services: chat.Services, name: str | None) -> Model:
     catalogue = services.catalogue
     default = catalogue.first(IMAGE)
-    if name is None or any(fnmatchcase(name.lower(), p) for p in OPENAI_IMAGE_MODELS):
+    if name is None or named(name, OPENAI_IMAGE_MODELS):
         if default is None:
             raise ApiError(400, "This gateway offers no image model.", param="model", code="model_not_found")
         return default

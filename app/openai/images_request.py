@@ -17,6 +17,7 @@ of the size, quality and format it chooses, from a prompt and the files uploaded
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from ..errors import ApiError, bad_request
 from ..fetch_url import FileTooLarge
@@ -27,6 +28,12 @@ from .request import _expect, _optional
 MAX_IMAGES = 4        # images per request: one upstream answer each, all at once (images.py)
 MAX_EDIT_IMAGES = 16  # input images of one edit, as OpenAI allows (each at most MAX_FILE_MB)
 RESPONSE_FORMATS = ("url", "b64_json")
+# OpenAI's own image model names, hard-coded by clients (Open WebUI's default is dall-e-2): they
+# mean the default image model (images.py), as gpt-4* means DEFAULT_MODEL in chat. GPT image
+# models answer b64_json when no response_format is given (DALL·E: url), and clients written
+# for them read data[0].b64_json, so that default follows the name too.
+GPT_IMAGE_MODELS = ("gpt-image-*", "chatgpt-image*")
+OPENAI_IMAGE_MODELS = ("dall-e-*", *GPT_IMAGE_MODELS)
 OUTPUT_FORMATS = ("png",)
 # Parameters taken only at the value that means "whatever the model does" (None: left out).
 AUTO_ONLY = {
@@ -54,7 +61,7 @@ class ImageRequest:
     prompt: str
     model: str | None = None        # None: the catalogue's first image model
     n: int = 1
-    response_format: str = "url"
+    response_format: str = "url"    # left out: url, or b64_json for a GPT image model's name
     output_format: str | None = None  # "png": the answer is checked to be one
     images: tuple[InputFile, ...] = ()  # an edit's input images, in the order sent
 
@@ -105,7 +112,8 @@ def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:
     if _optional(fields, "partial_images", int):
         raise bad_request("partial images need streaming, which this endpoint does not do", "partial_images",
                           "unsupported_value")
-    response_format = _choice(fields, "response_format", RESPONSE_FORMATS) or "url"
+    response_format = _choice(fields, "response_format", RESPONSE_FORMATS) or (
+        "b64_json" if model is not None and named(model, GPT_IMAGE_MODELS) else "url")
     output_format = _choice(fields, "output_format", OUTPUT_FORMATS,
                             "Gemini Business makes PNG images: output_format can only be 'png'")
     for name, (allowed, why) in AUTO_ONLY.items():
@@ -117,6 +125,10 @@ def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:
     for name in ("user", "safety_identifier"):
         _optional(fields, name, str)
     return ImageRequest(prompt, model, n or 1, response_format, output_format, images)
+
+
+def named(model: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(model.lower(), pattern) for pattern in patterns)
 
 
 def _choice(fields: dict, name: str, allowed: tuple[str, ...], refusal: str | None = None) -> str | None:

@@ -105,6 +105,13 @@ def test_url_is_the_default_and_openai_model_names_mean_the_image_model(sim, gat
     assert answered(sim)[0]["toolsSpec"] == {"imageGenerationSpec": {}}
 
 
+def test_a_client_written_for_gpt_image_gets_b64_json_without_asking(sim, gateway):
+    """OpenAI's GPT image models answer b64_json by default; a client written for them reads it."""
+    result = client(gateway).images.generate(model="gpt-image-1", prompt="a lighthouse at night")
+    assert result.data[0].url is None
+    assert base64.b64decode(result.data[0].b64_json) == png_for("a lighthouse at night")
+
+
 def test_n_images_are_n_upstream_answers_made_at_once(sim, gateway):
     sim.control("PATCH", "settings", json={"image_seconds": 1})
     result = client(gateway).images.generate(prompt="two cats", n=2, response_format="b64_json")

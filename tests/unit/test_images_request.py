@@ -211,3 +211,10 @@ def test_all_at_once_passes_the_clients_watch_on():
         return "not watched"
     with pytest.raises(ApiError, match="gone"):
         images.all_at_once([waits, waits], gone)
+
+
+@pytest.mark.parametrize("model, default", [(None, "url"), ("dall-e-3", "url"), ("nano-banana-2", "url"),
+                                            ("gpt-image-1", "b64_json"), ("GPT-Image-1-mini", "b64_json")])
+def test_response_format_defaults_to_what_the_named_openai_model_answers(model, default):
+    assert parse_generation({"prompt": "x", "model": model}).response_format == default
+    assert parse_generation({"prompt": "x", "model": model, "response_format": "url"}).response_format == "url"
