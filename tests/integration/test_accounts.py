@@ -338,3 +338,31 @@ def test_a_chat_with_a_file_that_fails_over_uploads_it_again_on_the_new_account(
     assert [u["csesidx"] for u in uploads] == [a["csesidx"] for a in asks]
     assert all(u["body"]["addContextFileRequest"]["name"] == a["body"]["streamAssistRequest"]["session"]
                for u, a in zip(uploads, asks))
+
+
+def test_a_conversation_whose_account_cannot_serve_goes_whole_to_another(sim, pool_proxy):
+    """A continued chat conversation (issue 9 §4) is pinned to its session's account, but an
+    account disabled or cooling does not fail the request (as a native session's 409/429 would):
+    the whole transcript goes to a fresh session on another account."""
+    def turn(text):
+        messages.append({"role": "user", "content": text})
+        response = requests.post(f"{pool_proxy.url}/v1/chat/completions", timeout=20,
+                                 headers={"Authorization": f"Bearer {API_KEY}"},
+                                 json={"model": "gemini-2.5-flash", "messages": messages})
+        assert response.status_code == 200, response.text
+        messages.append({"role": "assistant", "content": response.json()["choices"][0]["message"]["content"]})
+        ask = [r for r in sim.requests_log() if r["path"].endswith("widgetStreamAssist") and r["status"] == 200][-1]
+        return ask["csesidx"], ask["body"]["streamAssistRequest"]["session"], \
+            ask["body"]["streamAssistRequest"]["query"]["parts"][0]["text"]
+
+    messages = []
+    owner, session, _ = turn("first")
+    assert turn("second")[:2] == (owner, session)  # continued where it was
+    admin(pool_proxy, "PATCH", f"/admin/accounts/{next(a['id'] for a in ACCOUNTS if a['csesidx'] == owner)}",
+          json={"disabled": True})
+    other, moved, query = turn("third")
+    assert other != owner and moved != session
+    assert query.startswith("User: first\n\nAssistant: ") and query.endswith("User: third")
+    sim.fault("http_429", csesidx=other, verb="widgetStreamAssist", retry_after=5)
+    third, _, query = turn("fourth")  # its account is told to wait: the conversation is not
+    assert third not in (owner, other) and query.startswith("User: first") and query.endswith("User: fourth")
