@@ -20,8 +20,14 @@ def _before() -> None:
     if log.isEnabledFor(logging.DEBUG):
         headers = {k: ("[redacted]" if k.lower() in _HIDDEN_HEADERS else v) for k, v in request.headers.items()}
         # Admin calls carry cookies in shapes no pattern can know (browser cookie exports): never log them.
-        body = "" if request.path.startswith("/admin") or not request.content_length else \
-            request.get_data(cache=True)[:4000].decode("utf-8", "replace")
+        if request.path.startswith("/admin") or not request.content_length:
+            body = ""
+        elif request.mimetype == "multipart/form-data":
+            # files, parsed from the stream by the view (app/body.form_body, spooled to disk):
+            # reading them here would leave it nothing to parse, and log bytes nobody reads
+            body = f"[multipart/form-data, {request.content_length} bytes]"
+        else:
+            body = request.get_data(cache=True)[:4000].decode("utf-8", "replace")
         log.debug("request received", extra={"method": request.method, "path": request.path,
                                               "headers": headers, "body": body})
 

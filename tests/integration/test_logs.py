@@ -8,7 +8,7 @@ import time
 import requests
 
 from tests.integration.conftest import ADMIN_KEY, API_KEY, CANARY, proxy_env
-from tests.integration.helpers import Worker, auth, openai_client
+from tests.integration.helpers import Worker, auth, openai_client, tiny_png
 from tests.servers import Gunicorn
 
 SECRETS = [CANARY["secure_c_ses"], CANARY["host_c_oses"], API_KEY, "sk-other"]
@@ -113,3 +113,15 @@ def test_sign_in_lines_are_json_redacted_and_in_the_gbp_tree(simulator, tmp_path
     assert {"gbp.accounts.signin", "gbp.accounts.mailbox", "gbp.accounts.login"} <= loggers, loggers
     assert any(e["level"] == "info" and e["message"].startswith(f"sign-in of {CANARY['id']}") for e in entries)
     assert not any(IMAP_CANARY in line or ADMIN_KEY in line for line in proxy.output())
+
+
+def test_a_multipart_body_is_left_to_the_view_at_debug(proxy, simulator):
+    """LOG_LEVEL=debug logs request bodies; a multipart one (an images edit's files) is named,
+    not read, so the view still parses it (read first, /v1/images/edits was a 400 at debug)."""
+    png = tiny_png()
+    response = requests.post(f"{proxy.url}/v1/images/edits", headers=auth(), timeout=30,
+                             files={"image": ("a.png", png, "image/png")}, data={"prompt": "a hat"})
+    assert response.status_code == 200, response.text
+    logged = [json.loads(line) for line in proxy.output() if '"request received"' in line]
+    edits = [line for line in logged if line.get("path") == "/v1/images/edits"]
+    assert edits and edits[-1]["body"].startswith("[multipart/form-data, ")
