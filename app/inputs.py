@@ -84,7 +84,9 @@ def _file(source: FileSource, mime: str, data: bytes, max_bytes: int) -> InputFi
 
 
 def for_upstream(file: InputFile, max_bytes: int) -> InputFile:
-    """An image type the upstream refuses as PNG (renamed .png), within the same cap."""
+    """An image type the upstream refuses as PNG (renamed .png), within the same cap. Every
+    file a client sends goes through here (load does it; a surface that reads files itself,
+    such as /v1/images/edits, calls it)."""
     if not image_convert.needs_converting(file.mime_type):
         return file
     png = image_convert.to_png(file.data, file.mime_type, file.param)

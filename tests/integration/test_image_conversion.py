@@ -73,3 +73,13 @@ def test_a_bomb_or_a_broken_image_is_a_400_naming_the_part(proxy, simulator, dat
     assert uploaded(simulator) == []
     # the worker is fine afterwards
     assert requests.get(f"{proxy.url}/health", timeout=10).status_code == 200
+
+
+def test_an_images_edit_with_a_webp_uploads_a_png(proxy, simulator):
+    original = Image.new("RGB", (4, 4), (0, 120, 255))
+    webp = encoded(original, "WEBP", lossless=True)
+    openai_client(proxy).images.edit(image=[("fox.webp", webp, "image/webp")], prompt="add a scarf",
+                                     response_format="b64_json")
+    [(mime, name, data)] = uploaded(simulator)
+    assert (mime, name) == ("image/png", "fox.png")
+    assert Image.open(io.BytesIO(data)).convert("RGB").tobytes() == original.tobytes()
