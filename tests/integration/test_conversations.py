@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from tests.integration.conftest import API_KEY, proxy_env
-from tests.integration.helpers import expected, openai_client
+from tests.integration.helpers import expected, openai_client, wait_for
 from tests.integration.test_files_in import data_url, tiny_png, uploads
 from tests.servers import Gunicorn
 
@@ -144,3 +144,32 @@ def test_with_conversation_ttl_0_every_turn_goes_whole(off_proxy, simulator):
     log = asks(simulator)
     assert len({session for session, _, _ in log}) == 3
     assert log[2][1].startswith("User: Whole 0") and log[2][1].endswith("User: Whole 2")
+
+
+def test_two_requests_continuing_one_conversation_at_once_never_share_its_session(proxy, simulator):
+    """The first takes the conversation; the second, sent while the first is still answered,
+    goes whole to a fresh session; both are answered."""
+    import threading
+
+    client = openai_client(proxy)
+    messages = []
+    say(client, messages, "Shared start")
+    [session] = {s for s, _, _ in asks(simulator)}
+    simulator.fault("gate", after=1, verb="widgetStreamAssist")  # the first continuation waits upstream
+    answers = {}
+
+    def send(name):
+        answers[name] = say(client, [dict(m) for m in messages], f"Branch {name}")[0]
+
+    first = threading.Thread(target=send, args=("one",))
+    first.start()
+    wait_for(lambda: len(simulator.requests_log()) and any(
+        r["outcome"] == "streaming" for r in simulator.requests_log() if r["path"].endswith("widgetStreamAssist")),
+        timeout=10, what="the first continuation held upstream")
+    send("two")  # meanwhile
+    simulator.control("POST", "release")
+    first.join(20)
+    log = asks(simulator)
+    assert log[1][:2] == (session, "Branch one")
+    assert log[2][0] != session and log[2][1].startswith("User: Shared start") and log[2][1].endswith("User: Branch two")
+    assert set(answers) == {"one", "two"}

@@ -82,3 +82,27 @@ def test_ttl_0_turns_the_index_off(tmp_path):
     conversations, store = index(tmp_path, ttl=0)
     conversations.keep("c", "model", BASE, Place("acc", "s"))
     assert store.list(NAMESPACE) == {} and conversations.take("c", "model", BASE) is None
+
+
+def caller(app, value):
+    from app.auth import client_id
+    with app.test_request_context("/v1/models", headers={"Authorization": f"Bearer {value}"} if value else {}):
+        app.extensions["gbp.auth"].check()
+        return client_id()
+
+
+def test_the_caller_is_a_digest_of_its_key_or_its_token_subject(tmp_path):
+    import time
+    from app import create_app, hs256
+    from app.config import Config
+    app = create_app(Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error",
+                                      "API_KEYS": "sk-one,sk-two", "JWT_SECRET": "s3cret"}))
+    sign = lambda claims: hs256.sign({"alg": "HS256", "typ": "JWT"}, claims, b"s3cret")  # noqa: E731
+    one, two = caller(app, "sk-one"), caller(app, "sk-two")
+    assert one == caller(app, "sk-one") != two and "sk-one" not in one
+    now = int(time.time())
+    ada, ada_renewed = caller(app, sign({"sub": "ada", "exp": now + 60})), caller(app, sign({"sub": "ada", "exp": now + 90}))
+    assert ada == ada_renewed != caller(app, sign({"sub": "bob", "exp": now + 60}))  # a renewed token, same caller
+    assert ada not in (one, two)
+    open_app = create_app(Config.from_env({"DATA_DIR": str(tmp_path / "open"), "LOG_LEVEL": "error"}))
+    assert caller(open_app, None) == "open"
