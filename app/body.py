@@ -50,7 +50,8 @@ def form_body() -> tuple[MultiDict, MultiDict]:
     limit), 500 kB per text field, 1000 parts. Files over 500 kB are spooled to a temporary
     file, not held in memory."""
     if request.mimetype != "multipart/form-data":
-        raise bad_request("the request body must be multipart/form-data", code="invalid_multipart")
+        raise bad_request(f"the request body must be multipart/form-data, not {request.mimetype or 'untyped'}",
+                          code="invalid_multipart")
     parser = FormDataParser(default_stream_factory, max_form_memory_size=request.max_form_memory_size,
                             max_content_length=request.max_content_length, max_form_parts=request.max_form_parts,
                             silent=False)

@@ -1,5 +1,6 @@
 """Validate an Images API request into an ImageRequest: `POST /v1/images/generations` (a JSON
-body) and `POST /v1/images/edits` (multipart/form-data, as the openai SDKs send it).
+body) and `POST /v1/images/edits` (multipart/form-data, as the openai SDKs send it, or JSON with
+`images: [{"image_url"}]`).
 
 What Gemini Business can do decides what is taken. An image model makes one image per answer,
 of the size, quality and format it chooses, from a prompt and the files uploaded with it, so:
@@ -16,12 +17,12 @@ of the size, quality and format it chooses, from a prompt and the files uploaded
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 from ..errors import ApiError, bad_request
 from ..fetch_url import FileTooLarge
-from ..inputs import InputFile, for_upstream, image_type
+from ..inputs import FileSource, InputFile, for_upstream, image_type, load
 from ..media import safe_name
 from .request import _expect, _optional
 
@@ -78,8 +79,7 @@ def parse_edit(form, files, max_file_bytes: int) -> ImageRequest:
     """`form` and `files` are the request's multipart fields (Werkzeug MultiDicts): `image`
     (once or repeated) or `image[]` as files, the rest as text."""
     if "mask" in files or "mask" in form:
-        raise bad_request("mask is not supported: Gemini Business edits from the prompt alone and takes no "
-                          "mask; describe the area to change in the prompt", "mask", "unsupported_value")
+        raise _no_mask()
     if "image" in form or "image[]" in form:
         raise bad_request("image must be sent as a file (multipart/form-data file part)", "image", "invalid_type")
     parts = files.getlist("image") + files.getlist("image[]")
@@ -91,6 +91,48 @@ def parse_edit(form, files, max_file_bytes: int) -> ImageRequest:
     images = tuple(_image(part, "image" if len(parts) == 1 else f"image[{i}]", max_file_bytes)
                    for i, part in enumerate(parts))
     return _request(_form_fields(form), images)
+
+
+def parse_edit_json(body: dict, max_file_bytes: int) -> ImageRequest:
+    """The JSON form of an edit (OpenAI's for GPT image models): `images` is a list of
+    `{"image_url": <a data: URL or an http(s) URL>}`, loaded as a chat's image_url parts are
+    (app/inputs.py: decoded, or fetched behind the SSRF guard; converted where needed), once
+    every other field is known to be good."""
+    if body.get("mask") is not None:
+        raise _no_mask()
+    refs = body.get("images")
+    if refs is None:
+        raise bad_request("you must provide images to edit: [{\"image_url\": \"data:image/png;base64,...\"}]",
+                          "images", "missing_required_parameter")
+    _expect(refs, list, "images")
+    if not 1 <= len(refs) <= MAX_EDIT_IMAGES:
+        raise bad_request(f"images must hold 1 to {MAX_EDIT_IMAGES} images", "images")
+    sources = []
+    for i, ref in enumerate(refs):
+        where = f"images[{i}]"
+        _expect(ref, dict, where)
+        if ref.get("image_url") is None:
+            if ref.get("file_id") is not None:
+                raise bad_request(f"{where}.file_id: uploaded files (OpenAI's Files API) are not supported; send "
+                                  "image_url", f"{where}.file_id", "unsupported_value")
+            raise bad_request(f"{where}.image_url is required", f"{where}.image_url", "missing_required_parameter")
+        sources.append(FileSource(_expect(ref["image_url"], str, f"{where}.image_url"), f"{where}.image_url",
+                                  image=True, remote=True))
+    request = _request(body)
+    return replace(request, images=tuple(_typed(load(source, max_file_bytes)) for source in sources))
+
+
+def _typed(file: InputFile) -> InputFile:
+    """An image by its bytes too, as an upload is (a data: URL may claim image/png for anything)."""
+    if image_type(file.data) is None:
+        raise ApiError(400, f"{file.param} is not a PNG, JPEG, WEBP, GIF, BMP or TIFF image", param=file.param,
+                       code="unsupported_file_type")
+    return file
+
+
+def _no_mask() -> ApiError:
+    return bad_request("mask is not supported: Gemini Business edits from the prompt alone and takes no mask; "
+                       "describe the area to change in the prompt", "mask", "unsupported_value")
 
 
 def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:

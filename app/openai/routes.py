@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request as http_request
 
 from .. import chat
 from ..answer.driver import respond
@@ -12,7 +12,7 @@ from ..auth import client_id, require_client
 from ..body import form_body, json_body
 from ..upstream.models import Model
 from . import images
-from .images_request import parse_edit, parse_generation
+from .images_request import parse_edit, parse_edit_json, parse_generation
 from .request import parse_chat
 from .render import ChunkRenderer, completion
 from .continuation import plan
@@ -46,8 +46,11 @@ def images_generations():
 
 @bp.post("/images/edits")
 def images_edits():
+    max_file_bytes = _services().config.max_file_bytes
+    if http_request.mimetype == "application/json":  # images as URLs; else the SDKs' multipart uploads
+        return jsonify(images.answer(_services(), parse_edit_json(json_body(), max_file_bytes)))
     form, files = form_body()
-    return jsonify(images.answer(_services(), parse_edit(form, files, _services().config.max_file_bytes)))
+    return jsonify(images.answer(_services(), parse_edit(form, files, max_file_bytes)))
 
 
 @bp.get("/models")

@@ -4,7 +4,9 @@ image is compared byte for byte with the PNG the simulator made for the query it
 simulator's request log proves what went upstream (the tool, the uploaded file, its fileId)."""
 import base64
 import hashlib
+import http.server
 import io
+import threading
 
 import openai
 import pytest
@@ -16,7 +18,7 @@ from tests.integration.conftest import API_KEY
 from tests.integration.helpers import fast_simulator, openai_client, wait_for
 from tests.integration.test_files_in import tiny_png
 from tests.integration.test_media_output import gateway_env
-from tests.servers import Gunicorn
+from tests.servers import Gunicorn, free_port
 
 UUID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 ACCOUNTS = [{"id": f"images{n}@example.com", "secure_c_ses": f"images-cookie-{n}", "csesidx": f"85000{n}",
@@ -240,6 +242,45 @@ def test_a_webp_to_edit_goes_upstream_as_png(sim, gateway):
     assert Image.open(io.BytesIO(base64.b64decode(request["fileContents"]))).size == (4, 3)
 
 
+def test_an_edit_sent_as_json_with_a_data_url_image(sim, gateway):
+    png = tiny_png()
+    response = requests.post(f"{gateway.url}/v1/images/edits", headers=AUTH, timeout=30, json={
+        "prompt": "make it night", "response_format": "b64_json",
+        "images": [{"image_url": "data:image/png;base64," + base64.b64encode(png).decode()}]})
+    assert response.status_code == 200, response.text
+    query = "Edit the attached image as follows: make it night"
+    assert base64.b64decode(response.json()["data"][0]["b64_json"]) == png_for(query)
+    [sent] = answered(sim)
+    [uploaded] = uploaded_files(sim, sent["session"])
+    assert uploaded["sha256"] == hashlib.sha256(png).hexdigest() and sent["fileIds"] == [uploaded["file_id"]]
+
+
+def test_an_image_url_on_the_gateways_own_machine_is_refused_unfetched(sim, gateway):
+    """The JSON edit's http(s) URLs go through the same SSRF guard as a chat's image_url."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        response = requests.post(f"{gateway.url}/v1/images/edits", headers=AUTH, timeout=10, json={
+            "prompt": "x", "images": [{"image_url": f"http://127.0.0.1:{server.server_address[1]}/a.png"}]})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("url_not_allowed", "images[0].image_url")
+    assert hits == [] and uploads(sim) == [] and answered(sim) == []
+
+
 def edit(gateway, **kwargs) -> requests.Response:
     return requests.post(f"{gateway.url}/v1/images/edits", timeout=10, **{"headers": AUTH, **kwargs})
 
@@ -262,7 +303,16 @@ def edit(gateway, **kwargs) -> requests.Response:
      "model", "unsupported_value"),
     ({"files": {"image": ("big.png", tiny_png() + bytes(1024 * 1024), "image/png")}, "data": {"prompt": "x"}},
      "image", "file_too_large"),
-    ({"json": {"prompt": "x", "image": "a.png"}}, None, "invalid_multipart"),
+    ({"json": {"prompt": "x", "image": "a.png"}}, "images", "missing_required_parameter"),
+    ({"json": {"prompt": "x", "images": [{"file_id": "file-abc"}]}}, "images[0].file_id", "unsupported_value"),
+    ({"json": {"prompt": "x", "images": [{"image_url": "data:text/plain;base64,aGk="}]}}, "images[0].image_url",
+     "unsupported_file_type"),
+    ({"json": {"prompt": "x", "images": [{"image_url": "data:image/png;base64,aGk="}]}}, "images[0].image_url",
+     "unsupported_file_type"),
+    ({"json": {"prompt": "x", "images": [{"image_url": "data:image/png;base64," + base64.b64encode(tiny_png()).decode()}],
+               "mask": {"image_url": "data:image/png;base64,aGk="}}}, "mask", "unsupported_value"),
+    ({"data": "prompt=x", "headers": {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}}, None,
+     "invalid_multipart"),
     ({"data": b"--xyz\r\nno headers here\r\n\r\nx\r\n--xyz--\r\n",
       "headers": {**AUTH, "Content-Type": "multipart/form-data; boundary=xyz"}}, None, "invalid_multipart"),
     ({"data": b'--xyz\r\nContent-Disposition: form-data; name="prompt"\r\n\r\ncut he',

@@ -1,6 +1,7 @@
 """The Images API's request parser (app/openai/images_request.py) and what images.py does with
 the answers: defaults, every refusal naming its param, multipart fields typed like their JSON
 twins, uploads typed by their bytes and capped; the ImagesResponse body and its errors."""
+import base64
 import io
 import threading
 import time
@@ -15,7 +16,7 @@ from app.errors import ApiError
 from app.fetch_url import FileTooLarge
 from app.inputs import image_type
 from app.openai import images
-from app.openai.images_request import MAX_IMAGES, ImageRequest, parse_edit, parse_generation
+from app.openai.images_request import MAX_IMAGES, ImageRequest, parse_edit, parse_edit_json, parse_generation
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
 
@@ -218,3 +219,33 @@ def test_all_at_once_passes_the_clients_watch_on():
 def test_response_format_defaults_to_what_the_named_openai_model_answers(model, default):
     assert parse_generation({"prompt": "x", "model": model}).response_format == default
     assert parse_generation({"prompt": "x", "model": model, "response_format": "url"}).response_format == "url"
+
+
+def test_a_json_edit_loads_its_image_urls_after_checking_the_rest():
+    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    request = parse_edit_json({"prompt": "x", "images": [{"image_url": url}, {"image_url": url}], "n": 2}, 1000)
+    assert [(i.data, i.mime_type, i.param) for i in request.images] == [
+        (PNG, "image/png", "images[0].image_url"), (PNG, "image/png", "images[1].image_url")]
+    assert request.n == 2 and request.edit
+    # a bad field is refused before any image is loaded (an http URL here would be fetched)
+    error = refused(parse_edit_json, {"prompt": "x", "size": "256x256",
+                                      "images": [{"image_url": "https://example.com/a.png"}]}, 1000)
+    assert error.param == "size"
+
+
+@pytest.mark.parametrize("body, param, code", [
+    ({"prompt": "x"}, "images", "missing_required_parameter"),
+    ({"prompt": "x", "images": []}, "images", "invalid_value"),
+    ({"prompt": "x", "images": "data:image/png;base64,AAAA"}, "images", "invalid_type"),
+    ({"prompt": "x", "images": ["a.png"]}, "images[0]", "invalid_type"),
+    ({"prompt": "x", "images": [{}]}, "images[0].image_url", "missing_required_parameter"),
+    ({"prompt": "x", "images": [{"file_id": "file-1"}]}, "images[0].file_id", "unsupported_value"),
+    ({"prompt": "x", "images": [{"image_url": 5}]}, "images[0].image_url", "invalid_type"),
+    ({"prompt": "x", "images": [{"image_url": "data:image/png;base64,aGk="}]}, "images[0].image_url",
+     "unsupported_file_type"),
+    ({"prompt": "x", "images": [{"image_url": "data:image/png;base64,AAAA"}], "mask": {"image_url": "x"}}, "mask",
+     "unsupported_value"),
+])
+def test_bad_json_edits_are_400s_naming_the_field(body, param, code):
+    error = refused(parse_edit_json, body, 1000)
+    assert (error.param, error.code) == (param, code)
