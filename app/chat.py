@@ -10,7 +10,7 @@ but when it cannot go on there it is sent whole to a fresh session instead (`Tur
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from . import shutdown
@@ -22,7 +22,7 @@ from .answer.stages import answer_events
 from .background import Job
 from .config import Config
 from .conversations import Transcript
-from .inputs import InputFile
+from .inputs import FileSource, InputFile, load
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
 from .upstream import errors
@@ -53,6 +53,10 @@ class Turn:
     text: str                     # what goes into query.parts[0].text
     model: Model
     files: tuple[InputFile, ...] = ()  # uploaded into the turn's upstream session, sent as fileIds
+    # files still to be loaded (a URL fetched, a data URL decoded) into `files`, in this order,
+    # after them: by the driver, where a stream sends keep-alives meanwhile (answer/driver.py),
+    # else by `start` (see `loaded`)
+    sources: tuple[FileSource, ...] = ()
     account_id: str | None = None # a native session's or continued conversation's account: the turn stays on it
     session: str | None = None    # its upstream session; None: a fresh one
     # files already in `session` (sha256 → fileId): not uploaded again; chat adds what it uploads
@@ -70,6 +74,16 @@ class Turn:
 
 # Failures that would be the same in a fresh session, so a continued turn does not fall back on them
 SAME_ANYWHERE = (errors.ModelRejected, errors.UnsupportedFileType)
+
+
+def loaded(turn: Turn, max_bytes: int) -> Turn:
+    """The turn with its `sources` loaded into `files` (each at most `max_bytes`, MAX_FILE_MB);
+    a file that cannot be had is a 400 naming its content part (app/inputs.py). Loading happens
+    here, before any account is held: a slow URL costs no account its in-flight slot."""
+    if not turn.sources:
+        return turn
+    files = tuple(load(source, max_bytes) for source in turn.sources)
+    return replace(turn, files=turn.files + files, sources=())
 
 
 Publish = Callable[[bytes, str, str], str]  # (bytes, MIME type, name) -> the link a client reads them at
@@ -147,7 +161,8 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
 
     `watch` runs about once a second while the answer is awaited and read (see EventPump);
     what it raises cancels the upstream call: a whole answer's hangup.watcher. `publish`
-    turns a generated file's bytes into the link the client is given.
+    turns a generated file's bytes into the link the client is given. Files the turn still
+    has to load are loaded first (a whole answer's; a stream's driver has done it).
 
     A continued conversation (`turn.fallback`) that cannot go on in its session — its account
     gone, disabled, cooling or waiting for a sign-in, the session forgotten upstream, any other
@@ -166,6 +181,8 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
 
 def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
            watch: Callable[[], None] | None) -> Answer:
+    turn = loaded(turn, services.config.max_file_bytes)  # a fallback's files too
+
     def answer(account: Account, session: str, stream, files: dict[str, str]) -> Answer:
         pump = EventPump(stream, closer=stream.abort, watch=watch)
         shutdown.track(pump)  # a stopping worker ends it before it is killed

@@ -72,6 +72,24 @@ def from_upstream(exc: up.UpstreamError) -> ApiError:
                     param=exc.error_param, headers=headers)
 
 
+def client_error(exc: BaseException) -> ApiError | None:
+    """What a client is told of a failure the gateway knows (its own ApiError, the upstream
+    family, a model, a client's URL, the store), the same before the first byte (a status) and
+    after it (the in-band frame of app/answer/driver.py); None for anything else (a bug)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, up.UpstreamError):
+        return from_upstream(exc)
+    if isinstance(exc, ModelUnavailable):
+        return ApiError(exc.status, exc.message, param="model", code=exc.code)
+    if isinstance(exc, FetchError):
+        return ApiError(exc.status, exc.message, param=exc.param, code=exc.code)
+    if isinstance(exc, StoreUnavailable):
+        return ApiError(503, "The gateway's state store is unavailable; try again shortly.",
+                        type="service_unavailable_error", code="store_unavailable", headers={"Retry-After": "5"})
+    return None
+
+
 def render(error: ApiError):
     response = jsonify(error.body())
     response.status_code = error.status
@@ -100,8 +118,7 @@ def _http_error(exc: HTTPException):
 
 def _store_down(exc: StoreUnavailable):
     log.error("the shared store is unavailable: %s", exc)
-    return render(ApiError(503, "The gateway's state store is unavailable; try again shortly.",
-                           type="service_unavailable_error", code="store_unavailable", headers={"Retry-After": "5"}))
+    return render(client_error(exc))
 
 
 def _unexpected(exc: Exception):
@@ -130,12 +147,8 @@ def _pool_retry_after(kind: str = "text") -> int:
 
 def register(app: Flask) -> None:
     app.after_request(_retry_after)
-    app.register_error_handler(ApiError, render)
-    app.register_error_handler(up.UpstreamError, lambda exc: render(from_upstream(exc)))
-    app.register_error_handler(ModelUnavailable, lambda exc: render(
-        ApiError(exc.status, exc.message, param="model", code=exc.code)))
-    app.register_error_handler(FetchError, lambda exc: render(
-        ApiError(exc.status, exc.message, param=exc.param, code=exc.code)))
+    for known in (ApiError, up.UpstreamError, ModelUnavailable, FetchError):
+        app.register_error_handler(known, lambda exc: render(client_error(exc)))
     app.register_error_handler(StoreUnavailable, _store_down)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -15,7 +15,8 @@ from typing import Callable, Iterable, Iterator, Protocol
 from flask import Response, current_app, jsonify, request
 
 from .. import chat, hangup, media, sse
-from ..errors import ApiError, from_upstream
+from ..background import Job
+from ..errors import ApiError, client_error, from_upstream
 from ..upstream.errors import UpstreamError
 from .events import KEEPALIVE
 from .reply import Reply, reply
@@ -31,14 +32,46 @@ class Renderer(Protocol):
 def respond(services: chat.Services, turn: chat.Turn, stream: bool, renderer: Renderer,
             whole: Callable[[Reply], dict], log: logging.Logger) -> Response:
     """Answer `turn`: streamed through `renderer` (a stream's first event is awaited for at most
-    KEEPALIVE_INTERVAL, then keep-alives flow), or read whole while the client's socket is
-    watched and sent as the JSON body `whole(reply)`. Failures until the first byte raise."""
+    KEEPALIVE_INTERVAL, then keep-alives flow; so are the turn's files while they load), or read
+    whole while the client's socket is watched and sent as the JSON body `whole(reply)`.
+    Failures until the first byte raise."""
     # links are made now, while the request (its Host, its scheme) is known
     publish = media.publisher(current_app.extensions["gbp.media"], services.config.media_output, request.host_url)
     if not stream:
         return jsonify(whole(read_whole(services, turn, publish, hangup.watcher())))
     keepalive = services.config.keepalive_interval
-    return drive(chat.start(services, turn, wait=keepalive, publish=publish), renderer, keepalive, log)
+
+    def begin(turn: chat.Turn) -> chat.Answer:
+        return chat.start(services, turn, wait=keepalive, publish=publish)
+
+    if turn.sources:
+        # Files to load (a URL can be slow to answer): awaited like a first event, at most
+        # KEEPALIVE_INTERVAL, so a quick failure is still a real status; longer, the stream
+        # starts and keeps alive while they load, and a failure then is in-band.
+        loading = Job(lambda: chat.loaded(turn, services.config.max_file_bytes), name="load-files")
+        if not loading.wait(keepalive):
+            return drive(Opening(loading, begin), renderer, keepalive, log)
+        turn = loading.result()
+    return drive(begin(turn), renderer, keepalive, log)
+
+
+class Opening:
+    """An answer that starts inside its stream: keep-alives while the turn's files load, then
+    the answer's own events. Shaped as a chat.Answer for drive (events, close)."""
+
+    def __init__(self, loading: Job, begin: Callable[[chat.Turn], chat.Answer]):
+        self._loading = loading
+        self._begin = begin
+        self._answer: chat.Answer | None = None
+
+    def events(self, interval: float) -> Iterator:
+        turn = yield from self._loading.ticking(interval, KEEPALIVE)
+        self._answer = self._begin(turn)
+        yield from self._answer.events(interval)
+
+    def close(self, error: BaseException | None = None, completed: bool = False) -> None:
+        if self._answer is not None:  # a client gone while files load: the load ends on its deadline
+            self._answer.close(error, completed)
 
 
 def read_whole(services: chat.Services, turn: chat.Turn, publish: chat.Publish,
@@ -80,17 +113,18 @@ def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
         error = exc
         log.warning("upstream failed mid-stream: %s", exc.public_message())
         yield error_frame(from_upstream(exc))
-    except ApiError as exc:  # an end we chose, e.g. shutdown.ShuttingDown: the client is told why
-        error = exc
-        log.warning("stream ended early: %s", exc.message, extra={"code": exc.code})
-        yield error_frame(exc)
     except GeneratorExit:
         outcome = "client_gone"
         raise
     except Exception as exc:
         error = exc
-        log.exception("error while streaming")
-        yield error_frame(ApiError(500, "Internal error while streaming."))
+        known = client_error(exc)
+        if known is None:
+            log.exception("error while streaming")
+            known = ApiError(500, "Internal error while streaming.")
+        else:  # an end we chose (shutdown.ShuttingDown), a file of the turn that could not be loaded...
+            log.warning("stream ended early: %s", known.message, extra={"code": known.code})
+        yield error_frame(known)
     finally:
         finish(error, outcome == "ok")
         log.info("stream finished", extra={"outcome": outcome})

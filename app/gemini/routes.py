@@ -16,7 +16,6 @@ from ..answer.driver import respond
 from ..auth import require_client
 from ..body import json_body
 from ..errors import ApiError, bad_request
-from ..inputs import load
 from ..store.base import StoreUnavailable
 from ..accounts.pool import AccountGone
 from ..upstream.errors import AccountRefused, SessionGone
@@ -102,10 +101,10 @@ def chat_message():
     services = _services()
     # the model the session was made with; one the catalogue has dropped since is a clear 404, not a silent auto
     model = services.catalogue.choose(session.model)
-    files = tuple(load(source, services.config.max_file_bytes) for source in parse_files(body.get("files")))
+    sources = parse_files(body.get("files"))  # loaded as the answer starts (app/answer/driver.py)
     _sessions().touch(session)
     known = dict(session.files)  # chat adds the files this turn uploads
-    turn = chat.Turn(text=message, model=model, files=files, account_id=session.account,
+    turn = chat.Turn(text=message, model=model, sources=sources, account_id=session.account,
                      session=session.upstream, session_files=known)
     head = _reply_head(session)
     try:

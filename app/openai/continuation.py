@@ -12,21 +12,20 @@ from functools import partial
 
 from ..chat import Turn
 from ..conversations import Conversations, Place, split
-from ..inputs import load
 from ..upstream.models import Model
 from .render import content_of
 from .request import ChatRequest, Message
 from .translate import render_query, turn_of
 
 
-def plan(request: ChatRequest, model: Model, max_file_bytes: int, index: Conversations, client: str) -> Turn:
+def plan(request: ChatRequest, model: Model, index: Conversations, client: str) -> Turn:
     """The Turn to send for `request` from the caller `client` (app/auth.py client_id)."""
     if not index.enabled:
-        return turn_of(request, model, max_file_bytes)
+        return turn_of(request, model)
     record = partial(_record, index, client, model.id, request.messages)
 
-    def whole() -> Turn:  # files are loaded only when the whole transcript goes
-        return replace(turn_of(request, model, max_file_bytes), conversation=record)
+    def whole() -> Turn:
+        return replace(turn_of(request, model), conversation=record)
 
     parts = split(request.messages)
     if parts is None:
@@ -38,8 +37,8 @@ def plan(request: ChatRequest, model: Model, max_file_bytes: int, index: Convers
     place = index.take(client, model.id, earlier)
     if place is None:
         return whole()
-    files = tuple(load(source, max_file_bytes) for m in new for source in m.files)
-    return Turn(text=text, model=model, files=files, account_id=place.account_id, session=place.session,
+    sources = tuple(source for m in new for source in m.files)  # loaded as the answer starts (chat.loaded)
+    return Turn(text=text, model=model, sources=sources, account_id=place.account_id, session=place.session,
                 max_tokens=request.max_tokens, stop=request.stop, session_files=dict(place.files),
                 # the model reads the whole conversation (its session holds the rest): the usage
                 # estimate counts what the client sent, not the bytes that went upstream

@@ -33,8 +33,7 @@ def _model(name: str) -> Model:
 @bp.post("/chat/completions")
 def chat_completions():
     request = parse_chat(json_body())
-    turn = plan(request, _model(request.model), _services().config.max_file_bytes,
-                current_app.extensions["gbp.conversations"], client_id())
+    turn = plan(request, _model(request.model), current_app.extensions["gbp.conversations"], client_id())
     return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage),
                    partial(completion, request.model), log)
 

@@ -1,10 +1,9 @@
 """A Chat Completions request -> the Turn (its messages as one upstream query, the files of its
-content parts loaded); the usage estimate in OpenAI's shape."""
+content parts to load); the usage estimate in OpenAI's shape."""
 from __future__ import annotations
 
 from ..chat import Turn
 from ..errors import ApiError
-from ..inputs import load
 from ..answer.events import Usage
 from ..output import estimate_usage
 from ..upstream.models import Model
@@ -13,14 +12,14 @@ from .request import ChatRequest, Message
 LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool result", "function": "Tool result"}
 
 
-def turn_of(request: ChatRequest, model: Model, max_file_bytes: int) -> Turn:
+def turn_of(request: ChatRequest, model: Model) -> Turn:
     """The files of every message go with the query (the whole transcript is sent each time,
-    so are its files), each at most `max_file_bytes` (MAX_FILE_MB)."""
+    so are its files); they are loaded as the answer starts (Turn.sources, app/answer/driver.py)."""
     prompt = render_query(request.messages)
-    files = tuple(load(source, max_file_bytes) for m in request.messages for source in m.files)
-    if not prompt.strip() and not files:
+    sources = tuple(source for m in request.messages for source in m.files)
+    if not prompt.strip() and not sources:
         raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
-    return Turn(text=prompt, model=model, files=files, max_tokens=request.max_tokens, stop=request.stop)
+    return Turn(text=prompt, model=model, sources=sources, max_tokens=request.max_tokens, stop=request.stop)
 
 
 def render_query(messages: tuple[Message, ...]) -> str:

@@ -1,0 +1,110 @@
+"""Streams keep sending keep-alives while slow work happens outside the upstream's answer
+(issue 9 §2, §3), against real gunicorn and the simulator: an image URL of the client's that
+is slow to answer, fetched before the query goes upstream. The stream's head and keep-alive
+comments go out meanwhile, and a failure after the head is an in-band error frame, not a hang."""
+import http.server
+import json
+import threading
+
+import pytest
+import requests
+
+from simulator.replies import reply_for
+from tests.integration.conftest import API_KEY, WORDS, proxy_env
+from tests.integration.helpers import tiny_png, uploads
+from tests.integration.image_host_wsgi import IMAGE_HOST
+from tests.servers import Gunicorn, free_port
+
+KEEPALIVE = ": keep-alive"
+HANG_GUARD = 15  # s: a gate nobody opens lets go by itself, so a broken test fails instead of hanging
+
+
+class SlowImage(http.server.BaseHTTPRequestHandler):
+    """Answers /cat.png once `gate` is set: a PNG, or `status` with no image."""
+    gate = threading.Event()
+    status = 200
+    asked = threading.Event()
+
+    def do_GET(self):
+        SlowImage.asked.set()
+        SlowImage.gate.wait(HANG_GUARD)
+        body = tiny_png() if SlowImage.status == 200 else b"gone"
+        self.send_response(SlowImage.status)
+        self.send_header("Content-Type", "image/png" if SlowImage.status == 200 else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_image():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), SlowImage)
+    SlowImage.gate, SlowImage.asked, SlowImage.status = threading.Event(), threading.Event(), 200
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://{IMAGE_HOST}:{server.server_address[1]}/cat.png"
+    SlowImage.gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def gateway(simulator, tmp_path_factory):
+    """KEEPALIVE_INTERVAL 0.3 s; IMAGE_HOST reaches 127.0.0.1 (tests/integration/image_host_wsgi.py)."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="0.3"),
+                      workers=1, app="tests.integration.image_host_wsgi:app")
+    yield server
+    server.stop()
+
+
+def stream_with_image(gateway, url):
+    response = requests.post(f"{gateway.url}/v1/chat/completions", stream=True, timeout=HANG_GUARD - 5,
+                             headers={"Authorization": f"Bearer {API_KEY}"},
+                             json={"model": "gemini-2.5-flash", "stream": True, "messages": [{"role": "user", "content": [
+                                 {"type": "text", "text": "What is in this picture?"},
+                                 {"type": "image_url", "image_url": {"url": url}}]}]})
+    assert response.status_code == 200, response.text
+    return response.iter_lines(decode_unicode=True)
+
+
+def until_keepalives(lines, count=3) -> list[str]:
+    """The lines up to the `count`th keep-alive comment."""
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if seen.count(KEEPALIVE) == count:
+            return seen
+    raise AssertionError(f"the stream ended before {count} keep-alives: {seen}")
+
+
+def payloads(lines) -> list:
+    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+
+
+def test_a_slow_image_url_gets_the_head_and_keepalives_while_it_is_fetched(gateway, simulator, slow_image):
+    lines = stream_with_image(gateway, slow_image)
+    before = until_keepalives(lines)
+    assert not SlowImage.gate.is_set() and SlowImage.asked.is_set()  # all of it while the fetch waits
+    [head] = payloads(before)
+    assert head["choices"][0]["delta"]["role"] == "assistant"
+    assert uploads(simulator) == []  # nothing went upstream yet
+    SlowImage.gate.set()
+    rest = payloads(lines)
+    assert rest[-1] == "[DONE]"
+    content = "".join(p["choices"][0]["delta"].get("content") or "" for p in rest[:-1] if p["choices"])
+    assert content == reply_for("What is in this picture?", [], WORDS, files=[("image/png", tiny_png())]).text
+
+
+def test_a_fetch_that_fails_after_the_head_is_an_error_frame(gateway, simulator, slow_image):
+    SlowImage.status = 404
+    lines = stream_with_image(gateway, slow_image)
+    until_keepalives(lines)
+    SlowImage.gate.set()
+    rest = payloads(lines)
+    assert rest[-1] == "[DONE]"
+    error = rest[-2]["error"]
+    assert (error["code"], error["param"]) == ("url_fetch_failed", "messages[0].content[1].image_url.url")
+    assert "404" in error["message"]
+    assert uploads(simulator) == []
