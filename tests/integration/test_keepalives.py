@@ -6,13 +6,14 @@ import http.server
 import json
 import threading
 
+import certifi
 import pytest
 import requests
 
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS, proxy_env
 from tests.integration.helpers import tiny_png, uploads
-from tests.integration.image_host_wsgi import IMAGE_HOST
+from tests.integration.image_host import IMAGE_HOST
 from tests.servers import Gunicorn, free_port
 
 KEEPALIVE = ": keep-alive"
@@ -53,7 +54,8 @@ def slow_image():
 @pytest.fixture(scope="module")
 def gateway(simulator, tmp_path_factory):
     """KEEPALIVE_INTERVAL 0.3 s; IMAGE_HOST reaches 127.0.0.1 (tests/integration/image_host_wsgi.py)."""
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="0.3"),
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="0.3",
+                                IMAGE_HOST_CA=certifi.where()),  # only http here: any CA file will do
                       workers=1, app="tests.integration.image_host_wsgi:app")
     yield server
     server.stop()
