@@ -23,6 +23,7 @@ from .background import Job
 from .config import Config
 from .conversations import Transcript
 from .inputs import FileSource, InputFile, load
+from .output import estimate_tokens
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
 from .upstream import errors
@@ -111,10 +112,12 @@ class Answer:
     def events(self, interval: float):
         """The answer's event stream (app/answer/events.py), limits applied; KEEPALIVE after
         `interval` quiet seconds. Read it once."""
-        prompt = self.turn.text if self.turn.prompt is None else self.turn.prompt
+        prompt, held = self.turn.text, 0
+        if self.turn.prompt is not None:  # a continued conversation: its history is in the session
+            prompt, held = self.turn.prompt, max(0, estimate_tokens(self.turn.prompt) - estimate_tokens(self.turn.text))
         upstream = self.transcript.upstream(self.pump.events(interval))
         return self.transcript.shown(answer_events(upstream, prompt, self.fetch, self.turn.max_tokens,
-                                                   self.turn.stop))
+                                                   self.turn.stop, held))
 
     def fetch(self, file: FileReply) -> FileOut:
         """A generated file, downloaded with this answer's account from its session and

@@ -17,8 +17,10 @@ def estimate_tokens(text: str) -> int:
     return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
 
 
-def estimate_usage(prompt: str, text: str, thinking: str) -> Usage:
-    return Usage(estimate_tokens(prompt), estimate_tokens(text), estimate_tokens(thinking))
+def estimate_usage(prompt: str, text: str, thinking: str, held: int = 0) -> Usage:
+    """`held`: tokens of the prompt the upstream session already holds (a continued conversation)."""
+    prompt_tokens = estimate_tokens(prompt)
+    return Usage(prompt_tokens, estimate_tokens(text), estimate_tokens(thinking), min(held, prompt_tokens))
 
 
 class OutputLimiter:

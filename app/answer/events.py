@@ -55,6 +55,7 @@ class Usage:
     prompt_tokens: int
     text_tokens: int
     reasoning_tokens: int
+    cached_tokens: int = 0        # of prompt_tokens, those the upstream session already held (not sent)
 
 
 @dataclass(frozen=True)

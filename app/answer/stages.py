@@ -21,10 +21,10 @@ Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores 
 
 
 def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
-                  stop: tuple[str, ...] = ()) -> Iterator:
+                  stop: tuple[str, ...] = (), held: int = 0) -> Iterator:
     """The answer's event stream (see events.py). Upstream errors, a failed download's
-    included, propagate from the iteration."""
-    return framed(limited(typed(upstream, fetch), max_tokens, stop), prompt)
+    included, propagate from the iteration. `held`: tokens of the prompt already upstream."""
+    return framed(limited(typed(upstream, fetch), max_tokens, stop), prompt, held)
 
 
 def typed(upstream: Iterable, fetch: Fetch) -> Iterator:
@@ -58,7 +58,7 @@ def typed(upstream: Iterable, fetch: Fetch) -> Iterator:
     yield Finish("stop")
 
 
-def framed(events: Iterable, prompt: str) -> Iterator:
+def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
     """Part boundaries around each run of deltas of one kind (parts numbered from 0), and the
     usage on Finish."""
     open_kind, part = None, -1
@@ -77,6 +77,6 @@ def framed(events: Iterable, prompt: str) -> Iterator:
             yield PartEnd(open_kind, part)
             open_kind = None
         if isinstance(event, Finish):
-            yield Finish(event.reason, estimate_usage(prompt, "".join(shown[TEXT]), "".join(shown[THINKING])))
+            yield Finish(event.reason, estimate_usage(prompt, "".join(shown[TEXT]), "".join(shown[THINKING]), held))
             return
         yield event

@@ -54,7 +54,7 @@ def usage_body(estimate: Usage) -> dict:
         "prompt_tokens": estimate.prompt_tokens,
         "completion_tokens": completion,
         "total_tokens": estimate.prompt_tokens + completion,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": estimate.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
 

@@ -48,7 +48,7 @@ def test_ten_turns_send_one_transcript_then_nine_single_turns_in_one_session(pro
     usages = []
     for n, question in enumerate(questions):
         answer, usage = say(client, messages, question, stream=n % 2 == 1)  # both shapes continue
-        usages.append(usage.prompt_tokens)
+        usages.append((usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens))
     log = asks(simulator)
     for session, query, _ in log:  # shown when the test fails, and by -s for the report
         print(session.rsplit("/", 1)[-1], repr(query))
@@ -59,8 +59,11 @@ def test_ten_turns_send_one_transcript_then_nine_single_turns_in_one_session(pro
     assert [query for _, query, _ in log[1:]] == questions[1:]  # then only the new message each time
     # the simulator answered each from the session's history: the conversation really went on there
     assert messages[-1]["content"] == expected(questions[-1], (log[0][1], *questions[1:-1])).text
-    # the usage estimate counts the conversation the model reads, which grows, not the one line sent
-    assert usages == sorted(usages) and usages[-1] > usages[1] > usages[0]
+    # the usage estimate counts the conversation the model reads, which grows, not the one line
+    # sent; of it, cached_tokens is what the session already held
+    prompts, cached = zip(*usages)
+    assert list(prompts) == sorted(prompts) and prompts[-1] > prompts[1] > prompts[0]
+    assert cached[0] == 0 and all(0 < c < p for p, c in usages[1:]) and list(cached) == sorted(cached)
 
 
 def test_an_edited_earlier_turn_goes_whole_to_a_fresh_session(proxy, simulator):
