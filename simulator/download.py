@@ -9,6 +9,8 @@ are refused as the widget verbs refuse them. Switches: `download_redirect` (form
 302 to form 2, the inference of §5.5) and `download_encoding` (auto: raw bytes, base64 text
 when the client sends `x-goog-encode-response-if-executable: base64`; raw; base64). A base64
 body comes with `x-goog-safety-encoding: base64` and `x-goog-safety-content-type: <type>`.
+The `slow_download` fault holds a download that would succeed for `seconds` or until
+released, then answers it as usual (a large file over a slow link: the client just waits).
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def _download(target: str, form: int):
     file = session.files.get(file_id)
     if file is None:
         raise GoogleError(404, f"File {file_id} not found in session {session.name}.")
+    slow = state.faults.take(VERB, account.csesidx, kinds=("slow_download",))
+    if slow is not None:
+        note(fault=slow.kind)
+        with state.faults.holding():
+            slow.released.wait(slow.seconds)
     if form == 1 and state.settings.download_redirect:
         qualified = project_session(state.settings, session)
         return redirect(f"{request.host_url}download/v1alpha/{qualified}{SUFFIX}"

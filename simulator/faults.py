@@ -39,6 +39,7 @@ DEFAULT_VERBS = {
     "http_429": WIDGET_VERBS,
     "http_error": WIDGET_VERBS,
     **{kind: ("widgetStreamAssist",) for kind in STREAM_KINDS},
+    "slow_download": ("downloadFile",),
     "signin_error": ("login_email",),
     "signin_restricted": ("login_email",),
     "signin_captcha": ("send_code",),
@@ -49,7 +50,7 @@ SIGNIN_KINDS = ("signin_error", "signin_restricted", "signin_captcha", "mail_del
 # Where a sign-in fault may be moved with `verb` (a rejection can come before or after the code).
 SIGNIN_ALLOWED = {"signin_error": ("login_email", "verify_code"),
                   "signin_restricted": ("login_email", "verify_code")}
-HOLDING_KINDS = ("gate", "hang", "think_pause")
+HOLDING_KINDS = ("gate", "hang", "think_pause", "slow_download")
 HTTP_ERROR_STATUSES = (400, 401, 403, 404, 500, 502, 503, 504)
 
 
@@ -69,7 +70,7 @@ class Fault:
     message: str | None = None  # http_error: replaces the stock message
     retry_after: int | None = None  # http_429: Retry-After header
     reason: str | None = None  # http_429/stream_429/stream_401: ErrorInfo reason; skip(_late): skipped reason
-    seconds: float = 600.0  # hang, think_pause; mail_delay (default 5)
+    seconds: float = 600.0  # hang, think_pause, slow_download; mail_delay (default 5)
     size: int | None = None  # large: bytes of the large element (shapes.DEFAULT_LARGE_SIZE)
     email: str | None = None  # sign-in kinds: only this address
     location: str | None = None  # refreshcookies: where the 302 points instead of refreshcookies
@@ -196,7 +197,7 @@ class FaultBook:
         return list(self._faults)
 
     def release(self) -> int:
-        """Open every gate and hang; returns how many streams were waiting."""
+        """Open every gate and hang (and slow download); returns how many streams were waiting."""
         with self._lock:
             faults = [f for f in self._faults + self._held if f.kind in HOLDING_KINDS]
             self._held = []

@@ -4,6 +4,7 @@ raw and base64 (§5.5, §13 Q7)."""
 import base64
 import hashlib
 import json
+import threading
 import struct
 import zlib
 
@@ -199,3 +200,20 @@ def test_every_answer_fault_applies_to_a_generation(up, sim, kind):
     listed = up.call("widgetListSessionFileMetadata", {"name": session}).get_json()
     made = listed["listSessionFileMetadataResponse"].get("fileMetadata", [])
     assert len(made) == (1 if kind in ("multi_reply", "large", "rich", "malformed") else 0)
+
+
+def test_a_slow_download_answers_once_released(up, sim):
+    session = up.create_session()
+    [file] = file_replies(generate(up, session, "slowly", IMAGE_TOOLS))
+    url = f"/v1alpha/{session}:downloadFile?fileId={file['fileId']}&alt=media"
+    sim.fault(kind="slow_download")
+    answered = []
+    reader = threading.Thread(target=lambda: answered.append(fetch(up, url)))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive() and not answered  # held
+    assert sim.post("release").get_json() == {"released": 1}
+    reader.join(5)
+    assert answered[0].status_code == 200 and answered[0].data == png_for("slowly")
+    sim.fault(kind="slow_download", seconds=0.05)  # or it lets go by itself
+    assert fetch(up, url).data == png_for("slowly")
