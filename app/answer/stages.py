@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator
 
 from .. import pump
+from ..background import Job
 from ..output import estimate_usage, limited
 from ..upstream.events import FileReply, Skipped, Text, Thought
 from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, FileOut, Finish, PartEnd, PartStart
@@ -21,20 +22,23 @@ Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores 
 
 
 def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
-                  stop: tuple[str, ...] = (), held: int = 0) -> Iterator:
-    """The answer's event stream (see events.py). Upstream errors, a failed download's
-    included, propagate from the iteration. `held`: tokens of the prompt already upstream."""
-    return framed(limited(typed(upstream, fetch), max_tokens, stop), prompt, held)
+                  stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0) -> Iterator:
+    """The answer's event stream (see events.py); KEEPALIVE every `keepalive` seconds a
+    download takes. Upstream errors, a failed download's included, propagate from the
+    iteration. `held`: tokens of the prompt already upstream."""
+    return framed(limited(typed(upstream, fetch, keepalive), max_tokens, stop), prompt, held)
 
 
-def typed(upstream: Iterable, fetch: Fetch) -> Iterator:
+def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator:
     """Upstream events as deltas, FileOut, KEEPALIVE and one Finish (no parts, no usage yet).
 
     A file reply is only an id in the account's session: `fetch` turns it into bytes a client
     can reach, here where the account and session are still known. It runs once the upstream
     stream has ended: the upstream keeps a generated file in the session only then (§6.4; the
     reference client also lists and downloads after the end), and a file named twice is
-    fetched once. Stops reading at a refusal: nothing after it is shown."""
+    fetched once. A download can be long (a video, a slow link): it runs in a Job while
+    KEEPALIVE goes out every `keepalive` seconds, as while the upstream is quiet. Stops reading
+    at a refusal: nothing after it is shown."""
     thought_before = False
     files: dict[str, FileReply] = {}
     for event in upstream:
@@ -54,7 +58,8 @@ def typed(upstream: Iterable, fetch: Fetch) -> Iterator:
             yield Finish("content_filter")
             return
     for file in files.values():
-        yield fetch(file)
+        out = yield from Job(lambda file=file: fetch(file), name="fetch-file").ticking(keepalive, KEEPALIVE)
+        yield out
     yield Finish("stop")
 
 

@@ -1,7 +1,8 @@
 """Streams keep sending keep-alives while slow work happens outside the upstream's answer
 (issue 9 §2, §3), against real gunicorn and the simulator: an image URL of the client's that
-is slow to answer, fetched before the query goes upstream. The stream's head and keep-alive
-comments go out meanwhile, and a failure after the head is an in-band error frame, not a hang."""
+is slow to answer, fetched before the query goes upstream (the stream's head and keep-alive
+comments go out meanwhile, and a failure after the head is an in-band error frame, not a
+hang); a generated image slow to download once the upstream's answer has ended."""
 import http.server
 import json
 import threading
@@ -10,6 +11,7 @@ import certifi
 import pytest
 import requests
 
+from simulator.media import png_for
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS, proxy_env
 from tests.integration.helpers import tiny_png, uploads
@@ -55,6 +57,7 @@ def slow_image():
 def gateway(simulator, tmp_path_factory):
     """KEEPALIVE_INTERVAL 0.3 s; IMAGE_HOST reaches 127.0.0.1 (tests/integration/image_host_wsgi.py)."""
     server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="0.3",
+                                UPSTREAM_READ_TIMEOUT="10",  # the silence a held download may last
                                 IMAGE_HOST_CA=certifi.where()),  # only http here: any CA file will do
                       workers=1, app="tests.integration.image_host_wsgi:app")
     yield server
@@ -110,3 +113,22 @@ def test_a_fetch_that_fails_after_the_head_is_an_error_frame(gateway, simulator,
     assert (error["code"], error["param"]) == ("url_fetch_failed", "messages[0].content[1].image_url.url")
     assert "404" in error["message"]
     assert uploads(simulator) == []
+
+
+def test_a_slow_download_of_a_generated_image_keeps_the_stream_alive(gateway, simulator):
+    simulator.fault("slow_download", count=-1)
+    response = requests.post(f"{gateway.url}/v1/chat/completions", stream=True, timeout=HANG_GUARD - 5,
+                             headers={"Authorization": f"Bearer {API_KEY}"},
+                             json={"model": "nano-banana-2", "stream": True,
+                                   "messages": [{"role": "user", "content": "a fox, slowly"}]})
+    lines = response.iter_lines(decode_unicode=True)
+    before = until_keepalives(lines)
+    [held] = simulator.control("GET", "faults")["faults"]
+    assert held["hits"] == 1  # the keep-alives went out while the download was held
+    assert "![image](" not in "".join(before)
+    simulator.control("POST", "release")
+    rest = payloads(lines)
+    assert rest[-1] == "[DONE]"
+    content = "".join(p["choices"][0]["delta"].get("content") or "" for p in rest[:-1] if p["choices"])
+    url = content.split("![image](", 1)[1].split(")", 1)[0]
+    assert requests.get(url, timeout=10).content == png_for("a fox, slowly")
