@@ -43,11 +43,11 @@ def check_model(body: dict, settings) -> None:
         raise GoogleError(400, f"Model {model} is not supported.")
 
 
-def generate(kind: str, prompt: str, now: float) -> list:
+def generate(kind: str, prompt: str, now: float, video_bytes: int) -> list:
     """The files an image or video request makes (media.py); [] for text."""
     if kind == "text":
         return []
-    name, mime_type, data, size = generated(kind, prompt)
+    name, mime_type, data, size = generated(kind, prompt, video_bytes)
     return [new_file(name, mime_type, data, AI_GENERATED, now, **size)]
 
 
@@ -62,7 +62,7 @@ def plan_answer(fault, reply, info, query: str, media: list[dict], media_seconds
     if shape and not media:
         return plan_shape(fault.kind, fault, reply, info, query)
     if shape and fault.kind in ANY_ANSWER_SHAPES:
-        return plan_shape(fault.kind, fault, reply, info, query, media_elements(media, info))
+        return plan_shape(fault.kind, fault, reply, info, query, media_elements(media, info, reply.text))
     if shape:  # it reshapes answer text, which a file answer has none of: the answer as it is
         fault = None
     return plan_for(reply, info, fault, media, media_seconds)
@@ -101,9 +101,9 @@ def stream_assist(call: Call):
         note(fault=fault.kind)
     reply = reply_for(text, session.queries(), state.settings.reply_words,
                       [(f.mime_type, f.data) for f in files])
-    made = generate(request_kind(body), text, call.now)
-    if made:  # an image or video answer has no thoughts and no text (§6.4)
-        reply = Reply(thoughts=[], text="")
+    made = generate(request_kind(body), text, call.now, state.settings.video_bytes)
+    if made:  # an image or video answer has no thoughts and no text (§6.4), or with media_text its text
+        reply = Reply(thoughts=[], text=reply.text if state.settings.media_text else "")
     info = SessionInfo(session.name, new_numeric_id(), new_numeric_id())
     plan = plan_answer(fault, reply, info, text, [file_reply(f) for f in made],
                        getattr(state.settings, f"{request_kind(body)}_seconds", 0.0))

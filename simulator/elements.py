@@ -77,9 +77,12 @@ def normal_elements(reply: Reply, info: SessionInfo, with_text=True) -> list[dic
     return elements
 
 
-def media_elements(files: list[dict], info: SessionInfo) -> list[dict]:
-    """An image or video answer (§6.4): no thoughts, no text, one file reply per file."""
-    return [first_element([]), answer_element("IN_PROGRESS", [file_part(f) for f in files]),
+def media_elements(files: list[dict], info: SessionInfo, text: str = "") -> list[dict]:
+    """An image or video answer (§6.4): no thoughts, one file reply per file; no text, or
+    `text` before the files (image answers often have none, so some do)."""
+    deltas = split_text(text) if text else []
+    return [first_element([]), *(answer_element("IN_PROGRESS", [text_part(d)]) for d in deltas),
+            answer_element("IN_PROGRESS", [file_part(f) for f in files]),
             answer_element("SUCCEEDED", [], info.to_json())]
 
 
@@ -119,10 +122,10 @@ def plan_for(reply: Reply, info: SessionInfo, fault, media: list[dict] | None = 
              media_seconds: float = 0.0) -> StreamPlan:
     """The plan for a stream, given the fault that hit it (or None); `media`: the file
     replies of an image or video answer, which then replaces the text answer."""
-    normal = media_elements(media, info) if media else normal_elements(reply, info)
+    normal = media_elements(media, info, reply.text) if media else normal_elements(reply, info)
     if fault is None:
         # Generation takes a while (media_seconds): silence before the file element.
-        return StreamPlan(normal, pauses={1: media_seconds} if media and media_seconds else {})
+        return StreamPlan(normal, pauses={len(normal) - 2: media_seconds} if media and media_seconds else {})
     kind, after = fault.kind, fault.after
     if kind == "stream_429":
         error = resource_exhausted(fault.reason or "LLM_OVERLOADED").body()

@@ -88,6 +88,8 @@ class Settings:
     download_encoding: str = "auto"
     image_seconds: float = 0.0  # silence before the file reply of an image answer (generation time)
     video_seconds: float = 0.0  # ... of a video answer (§12: video is slower)
+    media_text: bool = False  # an image or video answer has the text answer before its files (§6.4: often none)
+    video_bytes: int = 2048  # the generated MP4's mdat payload (media.VIDEO_PAYLOAD); real ones are MBs
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -228,5 +230,7 @@ _VALIDATORS = {
     "download_redirect": _flag,
     "download_encoding": _one_of(DOWNLOAD_ENCODINGS),
     "image_seconds": _number,
+    "video_bytes": _count,
+    "media_text": _flag,
     "video_seconds": _number,
 }

@@ -11,6 +11,7 @@ import zlib
 import pytest
 
 from simulator.media import mp4_for, png_for
+from simulator.replies import reply_for
 from tests.simulator.simkit import ASSIST_DEFAULTS, OTHER, WIDGET_HEADERS, Upstream, texts
 from tests.simulator.test_sim_files import PNG_1PX, uploaded
 
@@ -90,6 +91,26 @@ def test_image_answer_is_a_file_reply_of_a_real_png(up, sim):
     assert item["byteSize"] == str(len(body.data))
     [stored] = sim.get("sessions").get_json()["sessions"]
     assert stored["files"][0]["sha256"] == hashlib.sha256(body.data).hexdigest()
+
+
+def test_video_bytes_makes_a_video_of_that_payload(up, sim):
+    assert sim.patch("settings", json={"video_bytes": 3_000_000}).status_code == 200
+    session = up.create_session()
+    [file] = file_replies(generate(up, session, "long waves", VIDEO_TOOLS))
+    body = fetch(up, f"/v1alpha/{session}:downloadFile?fileId={file['fileId']}&alt=media").data
+    assert body == mp4_for("long waves", 3_000_000) and len(body) > 3_000_000
+    assert dict(mp4_boxes(body))[b"mdat"][:32] == mp4_for("long waves")[-2048:][:32]
+    assert sim.patch("settings", json={"video_bytes": -1}).status_code == 400
+
+
+def test_media_text_puts_the_text_answer_before_the_file_reply(up, sim):
+    session = up.create_session()
+    elements = generate(up, session, "a fox", IMAGE_TOOLS)
+    assert "".join(texts(elements, False)) == "" and len(file_replies(elements)) == 1
+    assert sim.patch("settings", json={"media_text": True}).status_code == 200
+    elements = generate(up, session, "a fox", IMAGE_TOOLS)
+    assert "".join(texts(elements, False)) == reply_for("a fox", ["a fox"], 40).text
+    assert len(file_replies(elements)) == 1 and file_replies(elements[-2:])  # the file after the text
 
 
 def test_video_answer_is_an_mp4_box_structure(up, sim):
