@@ -117,7 +117,8 @@ class Answer:
             prompt, held = self.turn.prompt, max(0, estimate_tokens(self.turn.prompt) - estimate_tokens(self.turn.text))
         upstream = self.transcript.upstream(self.pump.events(interval))
         return self.transcript.shown(answer_events(upstream, prompt, self.fetch, self.turn.max_tokens,
-                                                   self.turn.stop, held, keepalive=interval))
+                                                   self.turn.stop, held, keepalive=interval,
+                                                   files_follow=self.kind != TEXT))
 
     def fetch(self, file: FileReply) -> FileOut:
         """A generated file, downloaded with this answer's account from its session and

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .answer.events import REFUSAL, TEXT, Delta, Finish, Usage
+from .answer.events import KEEPALIVE, REFUSAL, TEXT, Delta, FileOut, Finish, Usage
 
 
 def estimate_tokens(text: str) -> int:
@@ -68,14 +68,28 @@ class OutputLimiter:
         return text, False
 
 
-def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ...] = ()) -> Iterator:
+def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ...] = (),
+            files_follow: bool = False) -> Iterator:
     """The stream with the limits applied to its text deltas; ends (with its own Finish) once
     the output must stop, so nothing more is read upstream.
+
+    Unless `files_follow` (an image or video model): then the rest is still read, for the files
+    the answer makes (FileOut, after the upstream's end), and only those are shown, with the
+    Finish of the reason the text ended. max_tokens and stop limit text; a generated file is
+    what the client asked for, and its generation is spent whether it is shown or not.
 
     What a stop sequence held back is answer text all the same: it is shown before a refusal
     (a block may come after some text, §6.5) and at the end, unless the budget is spent."""
     limiter = OutputLimiter(max_tokens, stop)
+    ended = None  # why the text ended, while the files may still come
     for event in events:
+        if ended is not None:
+            if isinstance(event, Finish):
+                yield Finish(ended)
+                return
+            if isinstance(event, FileOut) or event is KEEPALIVE:
+                yield event
+            continue  # text, thinking or a refusal after the end: not shown
         if isinstance(event, Delta) and event.kind == TEXT:
             shown, reason = limiter.feed(event.text)
         elif isinstance(event, Finish) or (isinstance(event, Delta) and event.kind == REFUSAL):
@@ -86,6 +100,9 @@ def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ..
         if shown:
             yield Delta(TEXT, shown)
         if reason:
+            if files_follow and not isinstance(event, Finish):
+                ended = reason
+                continue
             yield Finish(reason)
             return
         if not (isinstance(event, Delta) and event.kind == TEXT):

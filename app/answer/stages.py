@@ -22,11 +22,13 @@ Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores 
 
 
 def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
-                  stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0) -> Iterator:
+                  stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0,
+                  files_follow: bool = False) -> Iterator:
     """The answer's event stream (see events.py); KEEPALIVE every `keepalive` seconds a
     download takes. Upstream errors, a failed download's included, propagate from the
-    iteration. `held`: tokens of the prompt already upstream."""
-    return framed(limited(typed(upstream, fetch, keepalive), max_tokens, stop), prompt, held)
+    iteration. `held`: tokens of the prompt already upstream. `files_follow` (a media model):
+    the files are shown even when the limits end the text early (output.limited)."""
+    return framed(limited(typed(upstream, fetch, keepalive), max_tokens, stop, files_follow), prompt, held)
 
 
 def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator:

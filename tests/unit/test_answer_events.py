@@ -63,6 +63,18 @@ def test_limits_end_the_stream_with_their_reason_and_read_no_further():
     assert cut[:-1] == [PartStart(TEXT), Delta(TEXT, "abcd"), PartEnd(TEXT)] and cut[-1].reason == "length"
 
 
+def test_the_files_of_a_media_answer_are_still_shown_when_the_limits_end_its_text():
+    """max_tokens and stop limit text; the generated file is what was asked for."""
+    image = FileReply("f1", "image/png")
+    for limits, reason in (({"max_tokens": 1}, "length"), ({"stop": ("STOP",)}, "stop")):
+        events = stream(Text("abcd STOP efgh"), Thought("later"), Text("more"), image, files_follow=True, **limits)
+        assert [e for e in events if isinstance(e, (Delta, FileOut))] == [
+            Delta(TEXT, "abcd" if reason == "length" else "abcd ", 0), FileOut("https://gw/f1", "image/png")]
+        assert events[-1].reason == reason
+    # a text model stops reading at the end of its output, as before
+    assert not [e for e in stream(Text("abcdefgh"), image, max_tokens=1) if isinstance(e, FileOut)]
+
+
 class FakeAnswer:
     def __init__(self, *upstream):
         self.upstream, self.closed = upstream, None
