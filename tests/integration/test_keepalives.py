@@ -102,6 +102,23 @@ def test_a_slow_image_url_gets_the_head_and_keepalives_while_it_is_fetched(gatew
     assert content == reply_for("What is in this picture?", [], WORDS, files=[("image/png", tiny_png())]).text
 
 
+def test_the_native_api_keeps_alive_while_its_image_url_is_fetched(gateway, simulator, slow_image):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    sid = requests.post(f"{gateway.url}/gemini/sessions", headers=headers, timeout=10).json()["session_id"]
+    response = requests.post(f"{gateway.url}/gemini/chat", headers=headers, stream=True, timeout=HANG_GUARD - 5,
+                             json={"session_id": sid, "message": "What is in this picture?", "stream": True,
+                                   "files": [{"url": slow_image}]})
+    assert response.status_code == 200, response.text
+    lines = response.iter_lines(decode_unicode=True)
+    until_keepalives(lines)
+    assert not SlowImage.gate.is_set() and uploads(simulator) == []
+    SlowImage.gate.set()
+    events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+    assert events[-1]["type"] == "done"
+    text = "".join(e.get("text", "") for e in events if e["type"] == "text")
+    assert text == reply_for("What is in this picture?", [], WORDS, files=[("image/png", tiny_png())]).text
+
+
 def test_a_fetch_that_fails_after_the_head_is_an_error_frame(gateway, simulator, slow_image):
     SlowImage.status = 404
     lines = stream_with_image(gateway, slow_image)
