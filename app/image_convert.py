@@ -47,7 +47,19 @@ def to_png(data: bytes, mime_type: str, param: str) -> bytes:
     pool = _thread_pool()
     if pool is None:
         return _to_png(data, mime_type, param)
-    return pool.apply(_to_png, (data, mime_type, param))
+    # gevent's pool prints the traceback of an exception its task raises (to stderr, as for a
+    # crash), so the client's bad image comes back as a value and is raised here, in the request
+    png, refusal = pool.apply(_outcome, (data, mime_type, param))
+    if refusal is not None:
+        raise refusal
+    return png
+
+
+def _outcome(data: bytes, mime_type: str, param: str) -> tuple[bytes | None, ApiError | None]:
+    try:
+        return _to_png(data, mime_type, param), None
+    except ApiError as exc:
+        return None, exc
 
 
 def _to_png(data: bytes, mime_type: str, param: str) -> bytes:

@@ -65,14 +65,16 @@ def bomb() -> bytes:
 @pytest.mark.parametrize("data, code", [(bomb(), "image_too_large"), (b"GIF89a\x01\x00broken", "invalid_image")],
                          ids=["bomb", "broken"])
 def test_a_bomb_or_a_broken_image_is_a_400_naming_the_part(proxy, simulator, data, code):
+    seen = len(proxy.output())
     with pytest.raises(openai.BadRequestError) as excinfo:
         openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=[
             {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url("image/gif", data)}}]}])
     error = excinfo.value.response.json()["error"]
     assert (error["code"], error["param"]) == (code, "messages[0].content[0].image_url.url")
     assert uploaded(simulator) == []
-    # the worker is fine afterwards
+    # the worker is fine afterwards, and a client's bad image is no crash in its log
     assert requests.get(f"{proxy.url}/health", timeout=10).status_code == 200
+    assert not [line for line in proxy.output()[seen:] if "Traceback" in line], "\n".join(proxy.output()[seen:])
 
 
 def test_an_images_edit_with_a_webp_uploads_a_png(proxy, simulator):
