@@ -3,15 +3,20 @@
 One gunicorn (one gevent worker) in front of the simulator gets generated JSON: realistic
 shapes near each endpoint's schema with any field replaced by anything, plus lone surrogates,
 NaN/Infinity written as raw JSON tokens, numbers past a float, huge integers, deep nesting,
-bodies that are not JSON at all. Whatever arrives, the gateway answers it: never a 5xx, every
-error in the envelope, the same worker process all along, no traceback in its log.
+bodies that are not JSON at all. The Images API's edits also get multipart/form-data bodies
+near what the openai SDKs send (image files valid or not, hostile form fields, broken framing).
+Whatever arrives, the gateway answers it: never a 5xx, every error in the envelope, the same
+worker process all along, no traceback in its log.
 
 Keys are always valid, so the failed-authentication throttle (AUTH_FAILURE_LIMIT) never
-answers in the gateway's place. FUZZ_EXAMPLES (default 120 per endpoint, about 20 s in all)
+answers in the gateway's place. FUZZ_EXAMPLES (default 120 per endpoint, about 30 s in all)
 runs more, e.g. FUZZ_EXAMPLES=2000 for a long hunt.
 """
+import io
 import json
 import os
+import struct
+import zlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,10 +24,12 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from app import create_app
 from app.config import Config
 from tests.integration.conftest import ADMIN_KEY, API_KEY, CANARY, proxy_env
+from tests.integration.helpers import data_url, tiny_png
 from tests.servers import Gunicorn
 
 CLIENT = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
@@ -32,6 +39,8 @@ NO_EMAIL = "fuzz-no-email"   # one that cannot sign in: /login answers without s
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
+MAX_FILE_MB = 1     # the fuzzed gateway's limits, small so that bodies past them are cheap to send
+MAX_REQUEST_MB = 2
 
 # --- JSON text with the values Python's json module would not write ---------------------------
 # A placeholder string in the value becomes a raw JSON fragment in the text: numbers past a
@@ -76,6 +85,33 @@ hostile_numbers = st.one_of(
 )
 deep = st.one_of(st.integers(500, 5000).map(lambda n: "[" * n + "]" * n),
                  st.integers(500, 3000).map(lambda n: '{"a":' * n + "1" + "}" * n)).map(raw)
+
+
+# --- image files: valid, converted (WebP), lying, broken, bombs, past the size limit -----------
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _webp(size=(3, 2)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(out, format="WEBP")
+    return out.getvalue()
+
+
+PNG = tiny_png()
+WEBP = _webp()
+# Headers that declare a huge bitmap in a few bytes (a decompression bomb, or a lie)
+HUGE_PNG = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+HUGE_WEBP = (lambda vp8x: b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x)(
+    b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (16383 - 1).to_bytes(3, "little") * 2)
+image_bytes = weighted(
+    (6, st.just(PNG)), (2, st.just(WEBP)), (1, st.sampled_from([HUGE_PNG, HUGE_WEBP])),
+    (1, st.binary(max_size=64)), (1, st.binary(max_size=64).map(lambda b: PNG[:16] + b)),  # random, a PNG head on junk
+    (1, st.binary(max_size=64).map(lambda b: WEBP[:12] + b)),
+    (1, st.sampled_from([b"", PNG[:30], WEBP[:20], b"GIF89a", b"BM", b"%PDF-1.4\n", b"\xff\xd8\xff",
+                         PNG + b"\0" * (MAX_FILE_MB * 1024 * 1024)])),  # empty, cut, bare signatures, too large
+)
 
 
 def values(text, numbers):
@@ -126,7 +162,43 @@ def schemas(text, numbers, anything):
         "cookies": st.lists(shaped({"name": st.sampled_from(["__Secure-C_SES", "__Host-C_OSES", "NID"]),
                                     "value": text}, {"expirationDate": numbers, "expires": numbers}), max_size=3),
     })
+    def mostly(valid, other):
+        return weighted((4, valid), (1, other))
+
+    image_models = weighted((4, st.sampled_from(["dall-e-3", "dall-e-2", "gpt-image-1", "gemini-3.1-flash-image",
+                                                 "nano-banana-2"])),
+                            (1, st.sampled_from(["gemini-2.5-pro", "veo-3.1-lite-generate", "nope", " ", "DALL-E-3"])),
+                            (1, text))
+    image_options = {  # OpenAI's parameters, mostly at values the gateway takes, so many requests make images
+        "model": image_models, "n": weighted((6, st.just(1)), (2, st.integers(-1, 5)), (1, numbers)),
+        "response_format": mostly(st.sampled_from(["url", "b64_json"]), st.sampled_from(["json", "URL", ""])),
+        "output_format": mostly(st.just("png"), st.sampled_from(["jpeg", "webp", "PNG"])),
+        "size": mostly(st.just("auto"), st.sampled_from(["1024x1024", "256x256", "1x1", "0x0", "1024"])),
+        "quality": mostly(st.sampled_from(["auto", "standard"]), st.sampled_from(["hd", "high", "low"])),
+        "background": mostly(st.just("auto"), st.just("transparent")),
+        "moderation": mostly(st.just("auto"), st.just("low")),
+        "style": mostly(st.none(), st.sampled_from(["vivid", "natural"])),
+        "output_compression": mostly(st.none(), st.integers(-1, 101)),
+        "stream": mostly(st.just(False), st.just(True)), "partial_images": mostly(st.just(0), st.integers(1, 3)),
+        "user": text, "safety_identifier": text,
+    }
+    image_urls = weighted(
+        (6, image_bytes.map(lambda b: data_url("image/png", b))),
+        (1, st.tuples(st.sampled_from(["image/webp", "image/jpeg", "application/octet-stream", "text/plain", "x"]),
+                      image_bytes).map(lambda t: data_url(*t))),
+        (1, st.sampled_from([  # private, local, metadata and non-http URLs: refused without a connection
+            "http://127.0.0.1:1/a.png", "http://localhost/a.png", "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/a.png", "http://10.0.0.1/a.png", "file:///etc/passwd", "ftp://example.com/a.png",
+            "data:image/png;base64,!!!", "data:,hello", "data:image/png,raw", "data:image/png;base64,", "http://",
+            "https://user:pass@127.0.0.1/x"])),
+        (1, text))
     return {
+        "image_generation": shaped({"prompt": words}, image_options),
+        "image_edit": shaped({"prompt": words, "images": weighted(
+            (6, st.lists(shaped({"image_url": image_urls}, {"file_id": mostly(st.none(), text)}), min_size=1,
+                         max_size=2)),
+            (1, st.lists(anything, max_size=3)))},
+            {**image_options, "mask": mostly(st.none(), st.one_of(image_urls, anything))}),
         "chat": shaped(
             {"model": models, "messages": st.lists(message, min_size=1, max_size=3)},
             {"stream": st.booleans(), "stream_options": shaped({}, {"include_usage": st.booleans()}),
@@ -169,12 +241,108 @@ def bodies(name: str, *args):
     )
 
 
+# --- multipart/form-data, near what the openai SDKs send for images.edit --------------------------
+# The SDKs send each field as a part, each image as a file part named `image` (one) or `image[]`
+# (several), with a file name and a Content-Type guessed from it. Here any field may be any
+# value, as text, non-UTF-8 bytes or twice; image parts hold any of image_bytes; and the body as
+# a whole may be cut, framed by another boundary or none, chunked, or sent as another type.
+def form_value(value) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    return b"" if value is None else to_text(value).encode("utf-8", "surrogatepass")
+
+
+non_utf8 = st.sampled_from([b"\xff\xfe", b"caf\xe9", b"\xc3", b"\xed\xa0\x80", b"\x00"])
+part_names = weighted((6, st.sampled_from([b"image", b"image[]"])), (1, st.just(b"mask")),
+                      (1, st.sampled_from([b"prompt", b"n", b"image[0]", b"", b'im"age', b"IMAGE"])), (1, non_utf8),
+                      (1, clean_text.map(str.encode)))
+file_names = weighted((4, st.sampled_from([b"image.png", b"photo.webp", b"a.jpg", b"image"])),
+                      (1, st.sampled_from([None, b"", b"../../etc/passwd", b'a"b.png', b"a\\b.png", b"x" * 300])),
+                      (1, non_utf8.map(lambda b: b + b".png")))
+part_types = weighted((4, st.sampled_from([b"image/png", b"image/webp", b"application/octet-stream"])),
+                      (1, st.sampled_from([None, b"text/plain", b"image/png; charset=x", b"", b"\xff/\xfe"])))
+
+
+def image_part(name=part_names):
+    return st.builds(lambda n, f, t, data, declared: (n, f, t, data, declared), name, file_names, part_types,
+                     image_bytes, weighted((6, st.just(None)), (1, st.sampled_from([0, 10 ** 12, -1]))))
+
+
+def serialize(parts, boundary: bytes) -> bytes:
+    out = b""
+    for name, filename, ctype, data, declared in parts:
+        out += b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + name + b"\""
+        if filename is not None:
+            out += b"; filename=\"" + filename + b"\""
+        out += b"\r\n"
+        if ctype is not None:
+            out += b"Content-Type: " + ctype + b"\r\n"
+        if declared is not None:  # a part's own length, which multipart has no use for
+            out += b"Content-Length: " + str(declared).encode() + b"\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+@st.composite
+def multipart(draw, schema):
+    """(Content-Type, body bytes, chunked?) of an edit sent as a form."""
+    fields = draw(schema)
+    fields.pop("images", None)  # the JSON form's list: a form carries files instead
+    parts = [(name.encode("utf-8", "surrogatepass"), None, None, form_value(value), None)
+             for name, value in fields.items()]
+    parts += draw(weighted((6, st.lists(image_part(st.just(b"image")), min_size=1, max_size=1)),
+                           (2, st.lists(image_part(st.just(b"image[]")), min_size=1, max_size=3)),
+                           (2, st.lists(image_part(), max_size=3))))
+    if parts and draw(st.integers(0, 9)) == 0:  # a field or a file twice
+        parts.append(draw(st.sampled_from(parts)))
+    if draw(st.integers(0, 9)) == 0:  # a name or value that is not UTF-8
+        parts.append((draw(non_utf8), None, None, draw(st.one_of(non_utf8, st.just(b"x"))), None))
+    parts = draw(st.permutations(parts))
+    boundary = draw(weighted((6, st.just(b"----OpenAIBoundary0123abcd")), (1, st.sampled_from(
+        [b"a", b"x" * 70, b"x" * 200, b"b o u", b"\xff\xfe", b"--", b"=?"]))))
+    body = serialize(parts, boundary)
+    content_type = b"multipart/form-data; boundary=" + boundary
+    broken = draw(weighted((12, st.none()), (1, st.sampled_from(
+        ["cut", "other boundary", "no boundary", "quoted boundary", "empty boundary", "no final boundary",
+         "text/plain", "untyped", "urlencoded", "junk", "too large", "mixed", "charset"]))))
+    if broken == "cut":
+        body = body[:draw(st.integers(0, max(0, len(body) - 1)))]
+    elif broken == "other boundary":
+        content_type = b"multipart/form-data; boundary=not-the-one"
+    elif broken == "no boundary":
+        content_type = b"multipart/form-data"
+    elif broken == "quoted boundary":
+        content_type = b'multipart/form-data; boundary="' + boundary + b'"'
+    elif broken == "empty boundary":
+        content_type = b"multipart/form-data; boundary="
+    elif broken == "no final boundary":
+        body = body[:body.rindex(b"--" + boundary)]
+    elif broken in ("text/plain", "untyped"):
+        content_type = b"text/plain" if broken == "text/plain" else None
+    elif broken == "urlencoded":
+        content_type = b"application/x-www-form-urlencoded"
+        body = b"&".join(quote(p[0], safe="").encode() + b"=" + quote(p[3][:100], safe="").encode() for p in parts)
+    elif broken == "junk":
+        body = draw(st.binary(max_size=200))
+    elif broken == "too large":  # past MAX_REQUEST_MB
+        body = serialize([(b"image", b"big.png", b"image/png", PNG + b"\0" * (MAX_REQUEST_MB * 1024 * 1024), None)],
+                         boundary)
+    elif broken == "mixed":
+        content_type = b"multipart/mixed; boundary=" + boundary
+    elif broken == "charset":
+        content_type += b"; charset=latin-1"
+    return content_type, body, draw(weighted((5, st.just(False)), (1, st.just(True))))
+
+
 # A per-account URL: the fuzz account, or any text (quoted as a browser would) naming none.
 account_ids = weighted((2, st.just(TARGET)), (1, st.one_of(clean_text, hostile_text).map(
     lambda t: quote(t.encode("utf-8", "surrogatepass"), safe="")).filter(lambda t: t not in ("", ".", ".."))))
 
 ENDPOINTS = {  # every POST/PATCH route (test_every_write_endpoint_is_fuzzed keeps this complete)
-    ("POST", "/v1/chat/completions"), ("POST", "/gemini/sessions"), ("POST", "/gemini/chat"),
+    ("POST", "/v1/chat/completions"), ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"),
+    ("POST", "/gemini/sessions"), ("POST", "/gemini/chat"),
     ("POST", "/admin/accounts"), ("PATCH", "/admin/accounts/<account_id>"),
     ("POST", "/admin/accounts/<account_id>/login"), ("POST", "/admin/accounts/<account_id>/code"),
 }
@@ -202,8 +370,10 @@ class Fuzzed:
         children = Path(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children").read_text().split()
         return {int(pid) for pid in children}
 
-    def send(self, method: str, path: str, body, headers=CLIENT):
+    def send(self, method: str, path: str, body, headers=CLIENT, chunked=False):
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        if chunked:
+            data = iter([data[:len(data) // 2], data[len(data) // 2:]])  # no Content-Length
         response = self.http.request(method, self.server.url + path, data=data, headers=headers, timeout=30,
                                      stream=True)
         text = response.raw.read(decode_content=True).decode("utf-8")  # also fails on invalid UTF-8
@@ -251,7 +421,8 @@ class Fuzzed:
 
 @pytest.fixture(scope="module")
 def fuzzed(simulator, tmp_path_factory):
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="5"), workers=1)
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, KEEPALIVE_INTERVAL="5",
+                                MAX_FILE_MB=str(MAX_FILE_MB), MAX_REQUEST_MB=str(MAX_REQUEST_MB)), workers=1)
     target = Fuzzed(server)
     target.reset_accounts()
     yield target
@@ -264,7 +435,8 @@ def same_worker_and_a_clean_log(fuzzed):
     seen = len(fuzzed.server.output())
     yield
     new = fuzzed.server.output()[seen:]
-    assert not [line for line in new if "Traceback" in line], "\n".join(new[-60:])
+    tracebacks = [i for i, line in enumerate(new) if "Traceback" in line]
+    assert not tracebacks, "\n".join(new[tracebacks[0] - 5:tracebacks[0] + 40] if tracebacks else [])
     assert fuzzed._workers() == fuzzed.worker, "the gunicorn worker was replaced (it crashed or was killed)"
     pids = {entry["pid"] for entry in fuzzed.server.json_logs() if entry.get("message") == "request done"}
     assert pids == fuzzed.worker, pids
@@ -275,6 +447,28 @@ def same_worker_and_a_clean_log(fuzzed):
 @given(body=bodies("chat"))
 def test_chat_completions(fuzzed, body):
     fuzzed.send("POST", "/v1/chat/completions", body)
+
+
+@FUZZ
+@given(body=bodies("image_generation"))
+def test_image_generations(fuzzed, body):
+    fuzzed.send("POST", "/v1/images/generations", body)
+
+
+@FUZZ
+@given(body=bodies("image_edit"))
+def test_image_edits_json(fuzzed, body):
+    fuzzed.send("POST", "/v1/images/edits", body)
+
+
+@FUZZ
+@given(form=st.one_of(multipart(CLEAN["image_edit"]), multipart(HOSTILE["image_edit"])))
+def test_image_edits_multipart(fuzzed, form):
+    content_type, body, chunked = form
+    headers = {"Authorization": CLIENT["Authorization"]}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    fuzzed.send("POST", "/v1/images/edits", body, headers, chunked)
 
 
 @FUZZ
