@@ -53,7 +53,10 @@ class Sessions:
         if not ID_PATTERN.fullmatch(session_id):
             return None
         record = self.store.get(NAMESPACE, session_id)
-        return Session(**record) if record else None
+        if not record:
+            return None
+        # only the fields this version knows: a newer worker sharing the store may add some
+        return Session(**{name: value for name, value in record.items() if name in Session.__dataclass_fields__})
 
     def touch(self, session: Session) -> Session:
         session.expires_at = self.clock() + self.timeout

@@ -24,7 +24,7 @@ from ..errors import ApiError, bad_request
 from ..fetch_url import FileTooLarge
 from ..inputs import FileSource, InputFile, for_upstream, image_type, load
 from ..media import safe_name
-from .request import _expect, _optional
+from .fields import expect, optional
 
 MAX_IMAGES = 4        # images per request: one upstream answer each, all at once (images.py)
 MAX_EDIT_IMAGES = 16  # input images of one edit, as OpenAI allows (each at most MAX_FILE_MB)
@@ -104,19 +104,19 @@ def parse_edit_json(body: dict, max_file_bytes: int) -> ImageRequest:
     if refs is None:
         raise bad_request("you must provide images to edit: [{\"image_url\": \"data:image/png;base64,...\"}]",
                           "images", "missing_required_parameter")
-    _expect(refs, list, "images")
+    expect(refs, list, "images")
     if not 1 <= len(refs) <= MAX_EDIT_IMAGES:
         raise bad_request(f"images must hold 1 to {MAX_EDIT_IMAGES} images", "images")
     sources = []
     for i, ref in enumerate(refs):
         where = f"images[{i}]"
-        _expect(ref, dict, where)
+        expect(ref, dict, where)
         if ref.get("image_url") is None:
             if ref.get("file_id") is not None:
                 raise bad_request(f"{where}.file_id: uploaded files (OpenAI's Files API) are not supported; send "
                                   "image_url", f"{where}.file_id", "unsupported_value")
             raise bad_request(f"{where}.image_url is required", f"{where}.image_url", "missing_required_parameter")
-        sources.append(FileSource(_expect(ref["image_url"], str, f"{where}.image_url"), f"{where}.image_url",
+        sources.append(FileSource(expect(ref["image_url"], str, f"{where}.image_url"), f"{where}.image_url",
                                   image=True, remote=True))
     request = _request(body)
     return replace(request, images=tuple(_typed(load(source, max_file_bytes)) for source in sources))
@@ -139,19 +139,19 @@ def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:
     prompt = fields.get("prompt")
     if prompt is None:
         raise bad_request("you must provide a prompt", "prompt", "missing_required_parameter")
-    _expect(prompt, str, "prompt")
+    expect(prompt, str, "prompt")
     if not prompt.strip():
         raise bad_request("prompt must not be empty", "prompt")
-    model = _optional(fields, "model", str)
+    model = optional(fields, "model", str)
     if model is not None and not model.strip():
         raise bad_request("model must not be empty", "model")
-    n = _optional(fields, "n", int)
+    n = optional(fields, "n", int)
     if n is not None and not 1 <= n <= MAX_IMAGES:
         raise bad_request(f"n must be between 1 and {MAX_IMAGES} (each image is one Gemini Business answer)", "n")
-    if _optional(fields, "stream", bool):
+    if optional(fields, "stream", bool):
         raise bad_request("this endpoint does not stream; leave stream out or set it to false", "stream",
                           "unsupported_value")
-    if _optional(fields, "partial_images", int):
+    if optional(fields, "partial_images", int):
         raise bad_request("partial images need streaming, which this endpoint does not do", "partial_images",
                           "unsupported_value")
     response_format = _choice(fields, "response_format", RESPONSE_FORMATS) or (
@@ -165,7 +165,7 @@ def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:
         if fields.get(name) is not None:
             raise bad_request(f"{name} is not supported: {why}", name, "unsupported_parameter")
     for name in ("user", "safety_identifier"):
-        _optional(fields, name, str)
+        optional(fields, name, str)
     return ImageRequest(prompt, model, n or 1, response_format, output_format, images)
 
 
@@ -174,7 +174,7 @@ def named(model: str, patterns: tuple[str, ...]) -> bool:
 
 
 def _choice(fields: dict, name: str, allowed: tuple[str, ...], refusal: str | None = None) -> str | None:
-    value = _optional(fields, name, str)
+    value = optional(fields, name, str)
     if value is None or value in allowed:
         return value
     if refusal:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ApiError, bad_request
+from ..errors import bad_request
 from ..inputs import FileSource
+from .fields import expect, optional
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -36,12 +37,12 @@ def parse_chat(body: dict) -> ChatRequest:
     model = body.get("model")
     if model is None:
         raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
-    _expect(model, str, "model")
+    expect(model, str, "model")
     if not model.strip():
         raise bad_request("model must not be empty", "model")
-    stream = _optional(body, "stream", bool) or False
-    options = _optional(body, "stream_options", dict) or {}
-    include_usage = _optional(options, "include_usage", bool, "stream_options.include_usage") or False
+    stream = optional(body, "stream", bool) or False
+    options = optional(body, "stream_options", dict) or {}
+    include_usage = optional(options, "include_usage", bool, "stream_options.include_usage") or False
     _refuse_unsupported(body)
     return ChatRequest(
         model=model,
@@ -56,13 +57,13 @@ def parse_chat(body: dict) -> ChatRequest:
 def _messages(value) -> tuple[Message, ...]:
     if value is None:
         raise bad_request("you must provide a messages parameter", "messages", "missing_required_parameter")
-    _expect(value, list, "messages")
+    expect(value, list, "messages")
     if not value:
         raise bad_request("messages must contain at least one message", "messages")
     out = []
     for i, message in enumerate(value):
         where = f"messages[{i}]"
-        _expect(message, dict, where)
+        expect(message, dict, where)
         role = message.get("role")
         if role not in ROLES:
             raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
@@ -89,15 +90,15 @@ def _content(value, where: str, role: str) -> tuple[str, tuple[FileSource, ...]]
     texts, files = [], []
     for j, part in enumerate(value):
         here = f"{where}[{j}]"
-        _expect(part, dict, here)
+        expect(part, dict, here)
         kind = part.get("type")
         if kind == "text":
-            texts.append(_expect(part.get("text"), str, f"{here}.text"))
+            texts.append(expect(part.get("text"), str, f"{here}.text"))
         elif kind == "refusal" and role == "assistant":
-            texts.append(_expect(part.get("refusal"), str, f"{here}.refusal"))
+            texts.append(expect(part.get("refusal"), str, f"{here}.refusal"))
         elif kind == "image_url" and role == "user":
-            image = _expect(part.get("image_url"), dict, f"{here}.image_url")
-            files.append(FileSource(_expect(image.get("url"), str, f"{here}.image_url.url"),
+            image = expect(part.get("image_url"), dict, f"{here}.image_url")
+            files.append(FileSource(expect(image.get("url"), str, f"{here}.image_url.url"),
                                     f"{here}.image_url.url", image=True, remote=True))
         elif kind == "file" and role == "user":
             files.append(_file_part(part, here))
@@ -113,7 +114,7 @@ def _content(value, where: str, role: str) -> tuple[str, tuple[FileSource, ...]]
 
 
 def _file_part(part: dict, here: str) -> FileSource:
-    file = _expect(part.get("file"), dict, f"{here}.file")
+    file = expect(part.get("file"), dict, f"{here}.file")
     if file.get("file_id") is not None and file.get("file_data") is None:
         raise bad_request(f"{here}.file.file_id: uploaded files are not supported; send file_data "
                           "as a data URL", f"{here}.file.file_id", "unsupported_value")
@@ -121,9 +122,9 @@ def _file_part(part: dict, here: str) -> FileSource:
     if data is None:
         raise bad_request(f"{here}.file.file_data is required", f"{here}.file.file_data",
                           "missing_required_parameter")
-    _expect(data, str, f"{here}.file.file_data")
+    expect(data, str, f"{here}.file.file_data")
     name = file.get("filename")
-    name = _expect(name, str, f"{here}.file.filename") if name is not None else ""
+    name = expect(name, str, f"{here}.file.filename") if name is not None else ""
     return FileSource(data, f"{here}.file.file_data", name=name)
 
 
@@ -131,7 +132,7 @@ def _with_tool_calls(text: str, calls, where: str) -> str:
     """An earlier assistant turn that called tools is replayed as text describing the calls."""
     if calls is None:
         return text
-    _expect(calls, list, where)
+    expect(calls, list, where)
     lines = [text] if text else []
     for k, call in enumerate(calls):
         function = call.get("function") if isinstance(call, dict) else None
@@ -144,7 +145,7 @@ def _with_tool_calls(text: str, calls, where: str) -> str:
 
 def _max_tokens(body: dict) -> int | None:
     for name in ("max_completion_tokens", "max_tokens"):  # the newer name wins when both are sent
-        value = _optional(body, name, int)
+        value = optional(body, name, int)
         if value is not None:
             if value < 1:
                 raise bad_request(f"{name} must be at least 1", name)
@@ -166,16 +167,16 @@ def _stop(value) -> tuple[str, ...]:
 
 def _refuse_unsupported(body: dict) -> None:
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
-        _optional(body, name, float)
-    n = _optional(body, "n", int)
+        optional(body, name, float)
+    n = optional(body, "n", int)
     if n is not None and n != 1:
         raise bad_request("only n=1 is supported", "n", "unsupported_value")
-    if _optional(body, "logprobs", bool):
+    if optional(body, "logprobs", bool):
         raise bad_request("logprobs are not available from Gemini Business", "logprobs", "unsupported_parameter")
-    modalities = _optional(body, "modalities", list) or []
+    modalities = optional(body, "modalities", list) or []
     if any(m != "text" for m in modalities):
         raise bad_request("only text output is supported", "modalities", "unsupported_value")
-    fmt = _optional(body, "response_format", dict)
+    fmt = optional(body, "response_format", dict)
     if fmt is not None and fmt.get("type", "text") != "text":
         raise bad_request(f"response_format type {fmt.get('type')!r} is not supported yet",
                           "response_format", "unsupported_value")
@@ -184,7 +185,7 @@ def _refuse_unsupported(body: dict) -> None:
 
 def _tools(body: dict) -> None:
     """Tools may be offered (the model answers in text), but a call cannot be forced yet."""
-    tools = _optional(body, "tools", list) or []
+    tools = optional(body, "tools", list) or []
     for k, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") != "function":
             raise bad_request("only function tools are supported", f"tools[{k}]", "unsupported_value")
@@ -193,21 +194,3 @@ def _tools(body: dict) -> None:
         raise bad_request("forcing a tool call is not supported yet", "tool_choice", "unsupported_value")
     if choice is not None and not isinstance(choice, (str, dict)):
         raise bad_request("tool_choice must be a string or an object", "tool_choice", "invalid_type")
-
-
-_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
-               list: "an array", dict: "an object"}
-
-
-def _expect(value, kind: type, param: str):
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok:
-        raise ApiError(400, f"{param} must be {_TYPE_NAMES[kind]}", param=param, code="invalid_type")
-    return value
-
-
-def _optional(container: dict, name: str, kind: type, param: str | None = None):
-    value = container.get(name)
-    return None if value is None else _expect(value, kind, param or name)

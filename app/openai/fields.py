@@ -1,0 +1,25 @@
+"""Type checks for the fields of a JSON request body, shared by every request parser of the
+OpenAI-shaped surfaces (chat, images; Responses and Messages later): a wrong type is a 400
+naming the field's `param`, with the code OpenAI uses (`invalid_type`)."""
+from __future__ import annotations
+
+from ..errors import ApiError
+
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+               list: "an array", dict: "an object"}
+
+
+def expect(value, kind: type, param: str):
+    """`value` itself if it is a `kind` (a bool is not a number, an int is a float), else a 400."""
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ApiError(400, f"{param} must be {_TYPE_NAMES[kind]}", param=param, code="invalid_type")
+    return value
+
+
+def optional(container: dict, name: str, kind: type, param: str | None = None):
+    """The field `name` of `container` checked as a `kind`, or None when absent or null."""
+    value = container.get(name)
+    return None if value is None else expect(value, kind, param or name)
