@@ -10,6 +10,9 @@
 # folder and never mixes versions; an install lands whole (built in a temporary folder, then
 # renamed) so an interrupted one is redone, not half used. Concurrent runs wait on a lock.
 # To add a client: `npm install --package-lock-only <name>@<exact version>` in tests/clients.
+# opencode is pinned as opencode-linux-x64 (the binary that opencode-ai's launcher runs): the
+# registry this project reaches serves only the linux-x64 builds among opencode-ai's per-platform
+# optional packages, and `npm ci` rejects a lock that lacks the others.
 # Needs node and npm (test.sh installs Debian's nodejs and npm as root); fails loudly without.
 set -euo pipefail
 spec="$(cd "$(dirname "$0")/../tests/clients" && pwd)"
