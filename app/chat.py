@@ -71,6 +71,9 @@ class Turn:
     conversation: Callable[[str, str, tuple, str, tuple], None] | None = None
     # a continued conversation: the whole transcript for a fresh session, if this one cannot go on
     fallback: Callable[[], "Turn"] | None = None
+    # called once the turn's answer has begun upstream, not for a turn refused before (a file
+    # that cannot be loaded or that the upstream refuses): a native session's expiry slides then
+    started: Callable[[], None] | None = None
 
 
 # Failures that would be the same in a fresh session, so a continued turn does not fall back on them
@@ -210,7 +213,14 @@ def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
         except errors.TokenRefused as exc:  # refused twice: the account's sign-in, not its token
             raise errors.Unauthorized(exc.message, reason=exc.reason) from exc
 
-    return on_an_account(services, attempt, pinned=turn.account_id, kind=turn.model.kind)
+    begun = on_an_account(services, attempt, pinned=turn.account_id, kind=turn.model.kind)
+    if turn.started is not None:
+        try:
+            turn.started()
+        except BaseException:
+            begun.close()
+            raise
+    return begun
 
 
 def new_session(services: Services) -> tuple[Account, str]:

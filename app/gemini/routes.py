@@ -20,7 +20,7 @@ from ..store.base import StoreUnavailable
 from ..accounts.pool import AccountGone
 from ..upstream.errors import AccountRefused, SessionGone
 from .request import parse_files
-from .sessions import Session, Sessions
+from .sessions import Session, Sessions, rfc3339
 from .render import NativeRenderer, whole
 
 log = logging.getLogger("gbp.gemini")
@@ -102,11 +102,16 @@ def chat_message():
     # the model the session was made with; one the catalogue has dropped since is a clear 404, not a silent auto
     model = services.catalogue.choose(session.model)
     sources = parse_files(body.get("files"))  # loaded as the answer starts (app/answer/driver.py)
-    _sessions().touch(session)
+    sessions = _sessions()
+    # Each use slides the expiry, but only a turn that goes ahead uses the session: a file that
+    # cannot be loaded or that the upstream refuses is a 400 that leaves the expiry alone. The
+    # head shows the expiry the turn sets once its answer has begun (chat.Turn.started).
+    expires_at = sessions.clock() + sessions.timeout
     known = dict(session.files)  # chat adds the files this turn uploads
     turn = chat.Turn(text=message, model=model, sources=sources, account_id=session.account,
-                     session=session.upstream, session_files=known)
-    head = _reply_head(session)
+                     session=session.upstream, session_files=known,
+                     started=partial(_touch, sessions, session, expires_at))
+    head = _reply_head(session, expires_at)
     try:
         return respond(services, turn, stream, NativeRenderer(head), partial(whole, head), log)
     except (AccountGone, AccountRefused) as exc:  # disabled, or just now refused by the upstream (§9)
@@ -121,6 +126,13 @@ def chat_message():
             _remember_files(session, {k: v for k, v in known.items() if k not in session.files})
 
 
+def _touch(sessions: Sessions, session: Session, expires_at: float) -> None:
+    try:
+        sessions.touch(session, expires_at)
+    except StoreUnavailable as exc:  # the answer is not lost for it: the session just expires sooner
+        log.warning("could not slide the session's expiry: %s", exc)
+
+
 def _remember_files(session: Session, files: dict[str, str]) -> None:
     try:
         _sessions().add_files(session, files)
@@ -128,6 +140,5 @@ def _remember_files(session: Session, files: dict[str, str]) -> None:
         log.warning("could not remember the session's files: %s", exc)
 
 
-def _reply_head(session: Session) -> dict:
-    public = session.public()
-    return {"session_id": session.id, "model": session.model, "expires_at": public["expires_at"]}
+def _reply_head(session: Session, expires_at: float) -> dict:
+    return {"session_id": session.id, "model": session.model, "expires_at": rfc3339(expires_at)}

@@ -58,8 +58,9 @@ class Sessions:
         # only the fields this version knows: a newer worker sharing the store may add some
         return Session(**{name: value for name, value in record.items() if name in Session.__dataclass_fields__})
 
-    def touch(self, session: Session) -> Session:
-        session.expires_at = self.clock() + self.timeout
+    def touch(self, session: Session, expires_at: float | None = None) -> Session:
+        """Slide the expiry to `expires_at` (default: SESSION_TIMEOUT from now)."""
+        session.expires_at = self.clock() + self.timeout if expires_at is None else expires_at
         # only the expiry changes: another worker's turn may be adding files at the same time
         self.store.update(NAMESPACE, session.id,
                           lambda current: {**current, "expires_at": session.expires_at} if current else None,

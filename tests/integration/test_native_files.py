@@ -3,6 +3,7 @@ native session's upstream session, once: a later turn that sends the same file a
 another worker too) refers to the upload the session already has."""
 import base64
 import hashlib
+import time
 
 import pytest
 import requests
@@ -103,3 +104,24 @@ def test_bad_files_are_400s_naming_the_parameter(proxy, simulator, files, param,
     error = response.json()["error"]
     assert (error["param"], error["code"]) == (param, code), error
     assert uploads(simulator) == []
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("file", [
+    {"data": "not base64!", "mime_type": "image/png"},  # refused by the gateway as it loads
+    {"data": b64(b"PK\x03\x04"), "mime_type": "application/zip"},  # refused by the upstream
+], ids=["unloadable", "refused-upstream"])
+def test_a_turn_refused_for_its_file_leaves_the_session_expiry_alone(proxy, simulator, file, stream):
+    sid = new_session(proxy)
+    before = requests.get(f"{proxy.url}/gemini/sessions/{sid}", headers=auth(), timeout=10).json()["expires_at"]
+    time.sleep(1.1)  # expiry has one-second resolution
+    response = requests.post(f"{proxy.url}/gemini/chat", headers=auth(), timeout=10, json={
+        "session_id": sid, "message": "read it", "stream": stream, "files": [file]})
+    assert response.status_code == 400, response.text
+    after = requests.get(f"{proxy.url}/gemini/sessions/{sid}", headers=auth(), timeout=10).json()["expires_at"]
+    assert after == before
+    # a turn that goes ahead slides it, to what its reply says
+    reply = requests.post(f"{proxy.url}/gemini/chat", headers=auth(), timeout=10,
+                          json={"session_id": sid, "message": "hi"}).json()
+    now = requests.get(f"{proxy.url}/gemini/sessions/{sid}", headers=auth(), timeout=10).json()["expires_at"]
+    assert now > before and reply["expires_at"] == now
