@@ -13,7 +13,8 @@ from .faults import SHAPE_KINDS, STREAM_KINDS, Fault
 from .files import AI_GENERATED, files_of_request, new_file
 from .media import generated
 from .quota import QUOTA_REASON, RATE_REASON, quota_day, request_kind
-from .replies import Reply, reply_for
+from .model import model_reply
+from .replies import Reply
 from .sessions import Turn, new_numeric_id
 from .shapes import ANY_ANSWER_SHAPES, plan_shape
 from .state import current_entry, note
@@ -99,8 +100,8 @@ def stream_assist(call: Call):
         fault = state.faults.take("widgetStreamAssist", csesidx, kinds=STREAM_KINDS)
     if fault is not None:
         note(fault=fault.kind)
-    reply = reply_for(text, session.queries(), state.settings.reply_words,
-                      [(f.mime_type, f.data) for f in files])
+    reply, memo = model_reply(text, list(session.turns), state.settings,
+                              [(f.mime_type, f.data) for f in files])
     made = generate(request_kind(body), text, call.now, state.settings.video_bytes)
     if made:  # an image or video answer has no thoughts and no text (§6.4), or with media_text its text
         reply = Reply(thoughts=[], text=reply.text if state.settings.media_text else "")
@@ -111,7 +112,7 @@ def stream_assist(call: Call):
     turn = Turn(text, reply.thoughts if "thoughts" in plan.keeps else [],
                 reply.text if finished else "", call.now,
                 info.query_id, info.turn_id, [f.file_id for f in files],
-                [file_reply(f) for f in made] if finished else [])
+                [file_reply(f) for f in made] if finished else [], memo)
 
     entry = current_entry()
 

@@ -153,7 +153,8 @@ def list_sessions():
     return jsonify({"sessions": [{
         "name": s.name, "id": s.id, "owner": s.owner, "display_name": s.display_name,
         "turns": [{"query": t.query, "reply": t.reply, "thoughts": t.thoughts,
-                   "query_id": t.query_id, "turn_id": t.turn_id, "file_ids": t.file_ids}
+                   "query_id": t.query_id, "turn_id": t.turn_id, "file_ids": t.file_ids,
+                   "model": t.model.to_json() if t.model is not None else None}
                   for t in s.turns],
         "files": [f.to_control_json() for f in s.files.values()],
     } for s in sessions]})

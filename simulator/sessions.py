@@ -39,6 +39,7 @@ class Turn:
     turn_id: str
     file_ids: list[str] = field(default_factory=list)  # the fileIds the query referred to
     generated: list[str] = field(default_factory=list)  # fileIds of files the answer made
+    model: object = None  # model.Memo: the kind of answer and its drift (corrections need it)
 
 
 @dataclass

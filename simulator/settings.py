@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from .model.drift import DRIFTS
+
 # The modelIds the real service accepts today, from the protocol notes (§7.1, §14), kept apart
 # from the gateway's list on purpose: a copy could never catch the gateway advertising a model
 # the service has dropped. gemini-3-pro-preview left the service in 2026-03/04.
@@ -34,6 +36,7 @@ FOREIGN_SESSION_STATUSES = (403, 404)
 # text" and B converts every image that is not JPEG or PNG to PNG before uploading [M]. A's list
 # of 100+ types was never verified [L], so only these four are known to work.
 UPLOAD_MIME_TYPES = ("image/png", "image/jpeg", "application/pdf", "text/plain")
+MODEL_DRIFTS = ("none", *DRIFTS, "random")
 # downloadFile bodies (§5.5, Q7): auto = raw unless the client sends
 # x-goog-encode-response-if-executable: base64; raw = always raw; base64 = always base64.
 DOWNLOAD_ENCODINGS = ("auto", "raw", "base64")
@@ -90,6 +93,11 @@ class Settings:
     video_seconds: float = 0.0  # ... of a video answer (§12: video is slower)
     media_text: bool = False  # an image or video answer has the text answer before its files (§6.4: often none)
     video_bytes: int = 2048  # the generated MP4's mdat payload (media.VIDEO_PAYLOAD); real ones are MBs
+    # The model's drift from the tool-call / JSON answer format (simulator/model/drift.py):
+    # none, one of DRIFTS, or random (one per answer, from model_drift_seed and the query).
+    model_drift: str = "none"
+    model_drift_seed: int = 0
+    model_drift_stubborn: bool = False  # a <correction> gets the same drifted answer again
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -233,4 +241,7 @@ _VALIDATORS = {
     "video_bytes": _count,
     "media_text": _flag,
     "video_seconds": _number,
+    "model_drift": _one_of(MODEL_DRIFTS),
+    "model_drift_seed": _count,
+    "model_drift_stubborn": _flag,
 }
