@@ -1,0 +1,342 @@
+"""The model's text → the text before its calls, and the calls (validated against their tools).
+
+The model is asked to answer with a <tool_calls> block holding a JSON array (prompt.py), and
+drifts from it: the JSON fenced (```json) or bare, prose around it, several blocks, trailing
+commas, single quotes, the arguments as a string, OpenAI's own {"function": {...}} shape, a
+call followed by made-up text. `Scanner` reads a text as it streams and says, as early as it
+can, what is answer text and what is a call; it holds text back only while it may still be the
+start of a call: a `<tool_calls>` tag (or the start of one), a fence whose content opens with
+`{`/`[`, or JSON at the very start of the answer. `parse` is the same on a whole text.
+
+What the client gets is strict: a call names a tool it offered (the one a named choice
+forces), and its arguments are an object that validates against the tool's parameters after
+the safe coercions (validate.py). Anything that reads as an attempt at a call but is not a
+valid one is a `problem` (a sentence the corrective retry hands back to the model); text after
+the first call is dropped (a model that goes on after calling invents the result).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from . import jsontext
+from .spec import Tooling
+from .validate import check
+
+OPEN, CLOSE, FENCE = "<tool_calls>", "</tool_calls>", "```"
+ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    name: str
+    arguments: str                # a JSON object, as a string: validated against the tool's schema
+
+    @staticmethod
+    def new(name: str, arguments: dict) -> "Call":
+        return Call(new_call_id(), name, json.dumps(arguments, ensure_ascii=False))
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+class Problem(Exception):
+    """An attempt at a call that cannot be given to the client; its message tells the model why."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    text: str                     # the answer text the client is shown (before the calls)
+    calls: tuple[Call, ...]
+    problem: str | None           # set when there are no calls and the answer tried to make one
+
+
+def parse(text: str, tooling: Tooling) -> Parsed:
+    """A whole answer read as `Scanner` reads a stream."""
+    scanner = Scanner(tooling)
+    out = scanner.feed(text) + scanner.end()
+    return Parsed("".join(o for o in out if isinstance(o, str)), tuple(o for o in out if isinstance(o, Call)),
+                  scanner.problem)
+
+
+class Scanner:
+    """feed(text) / end() → what may be shown now, in order: str (answer text) and Call.
+
+    After the first call, text is dropped and further calls are kept only when the request
+    allows parallel calls. A problem (a broken call, before any call was made) ends the
+    answer: everything after it is dropped and `problem` says what was wrong."""
+
+    def __init__(self, tooling: Tooling):
+        self.tooling = tooling
+        self.buf = ""
+        self.started = False      # past the answer's start (where bare JSON may be a call)
+        self.in_code = False      # inside a fenced block that is not a call: shown as it is
+        self.calls: list[Call] = []
+        self.problem: str | None = None
+        self.blank = ""           # blank text not shown yet: nothing, if a call comes next
+        # a segment held at the start of buf: where the search for its end goes on
+        self.seek = 0
+        self.brackets: _Brackets | None = None
+
+    def feed(self, text: str) -> list:
+        self.buf += text
+        return self._scan(final=False)
+
+    def end(self) -> list:
+        return self._scan(final=True)
+
+    # -- the scan ------------------------------------------------------------------------------
+    def _scan(self, final: bool) -> list:
+        out: list = []
+        while self.buf and self.problem is None:
+            if not self._step(out, final):
+                break
+        if self.problem is not None:
+            self.buf = ""
+        if final and self.buf:
+            self._text(out, self.buf)
+            self.buf = ""
+        if final and self.blank and not self.calls:
+            out.append(self.blank)
+            self.blank = ""
+        return out
+
+    def _step(self, out: list, final: bool) -> bool:
+        """Consume what can be decided now; False when the rest must wait for more text."""
+        buf = self.buf
+        if self.in_code:
+            close = buf.find(FENCE)
+            if close < 0:
+                keep = 0 if final else _partial(buf, (FENCE,))
+                self._text(out, buf[:len(buf) - keep])
+                self.buf = buf[len(buf) - keep:]
+                return False
+            self._text(out, buf[:close + len(FENCE)])
+            self.buf, self.in_code = buf[close + len(FENCE):], False
+            return True
+        if not self.started:
+            body = buf.lstrip()
+            if not body:
+                return False  # only blank so far: it may precede JSON
+            if body[0] in "{[":
+                at = len(buf) - len(body)
+                self.brackets = self.brackets or _Brackets(at)
+                end = self.brackets.end(buf)
+                if end is None and not final:
+                    return False
+                self.started, self.brackets = True, None
+                end = end or len(buf)
+                self._text(out, buf[:at])
+                self._loose(out, buf[at:end], buf[at:end])
+                self.buf = buf[end:]
+                return True
+            self.started = True
+        tag, fence = buf.find(OPEN), buf.find(FENCE)
+        hits = [k for k in (tag, fence) if k >= 0]
+        if not hits:
+            keep = 0 if final else _partial(buf, (OPEN, FENCE))
+            self._text(out, buf[:len(buf) - keep])
+            self.buf = buf[len(buf) - keep:]
+            return False
+        at = min(hits)
+        self._text(out, buf[:at])
+        buf = self.buf = buf[at:]
+        if at == tag:
+            close = buf.find(CLOSE, max(len(OPEN), self.seek))
+            if close < 0 and not final:
+                self.seek = len(buf) - len(CLOSE)  # the next delta's search starts about here
+                return False
+            self.seek = 0
+            inner = buf[len(OPEN):close] if close >= 0 else buf[len(OPEN):]
+            self._block(out, inner)
+            self.buf = buf[close + len(CLOSE):] if close >= 0 else ""
+            return True
+        newline = buf.find("\n")
+        body = buf[newline + 1:].lstrip() if newline >= 0 else ""
+        if not body and not final:
+            return False  # the fence's language and first character decide
+        if not body[:1] in ("{", "["):
+            self._text(out, buf[:newline + 1] if newline >= 0 else buf[:len(FENCE)])
+            self.buf = buf[newline + 1:] if newline >= 0 else buf[len(FENCE):]
+            self.in_code = True
+            return True
+        close = buf.find(FENCE, max(newline + 1, self.seek))
+        if close < 0 and not final:
+            self.seek = len(buf) - len(FENCE)
+            return False
+        self.seek = 0
+        end = close + len(FENCE) if close >= 0 else len(buf)
+        self._loose(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
+        self.buf = buf[end:]
+        return True
+
+    # -- what a segment is ---------------------------------------------------------------------
+    def _text(self, out: list, text: str) -> None:
+        if not text or self.calls:
+            return
+        body = text.rstrip()
+        if body:  # blank at the end waits: before a call it is not content
+            out.append(self.blank + body)
+            self.blank = ""
+        self.blank += text[len(body):]
+
+    def _block(self, out: list, inner: str) -> None:
+        """A <tool_calls> block: whatever it holds is meant as calls."""
+        if self.calls and not self.tooling.parallel:
+            return
+        start = min((k for k in (inner.find("["), inner.find("{")) if k >= 0), default=-1)
+        if start < 0:
+            return self._fail("the <tool_calls> block holds no JSON array of calls")
+        end = _Brackets(start).end(inner) or len(inner.rstrip().rstrip("`").rstrip())
+        try:
+            value = _loads(inner[start:end])
+        except ValueError as exc:
+            return self._fail(f"the JSON in the <tool_calls> block is not valid: {exc}")
+        found = _call_objects(value, named_only=True)
+        if found is None:
+            return self._fail('the <tool_calls> block must hold a JSON array of {"name": …, "arguments": {…}} '
+                              "objects")
+        self._accept(out, found)
+
+    def _loose(self, out: list, json_text: str, written: str) -> None:
+        """Fenced or bare JSON: calls when it reads as calls, else answer text as written."""
+        try:
+            value = _loads(json_text.strip())
+        except ValueError:
+            if not self.calls and self._names_a_tool(json_text):
+                return self._fail("the JSON of the call is not valid")
+            return self._text(out, written)
+        found = _call_objects(value)
+        if found is None:
+            return self._text(out, written)
+        if self.calls and not self.tooling.parallel:
+            return
+        self._accept(out, found)
+
+    def _names_a_tool(self, text: str) -> bool:
+        return any(f'"{t.name}"' in text for t in self.tooling.tools) and any(k in text for k in ARGUMENT_KEYS)
+
+    def _accept(self, out: list, found: list[dict]) -> None:
+        try:
+            calls = [self._valid(c) for c in found]
+        except Problem as exc:
+            if not self.calls:
+                self._fail(str(exc))
+            return
+        if not self.tooling.parallel:  # one call asked for: the first one is it
+            calls = [] if self.calls else calls[:1]
+        self.calls.extend(calls)
+        out.extend(calls)
+
+    def _valid(self, found: dict) -> Call:
+        name = found["name"]
+        tool = self.tooling.tool(name)
+        if tool is None:
+            names = ", ".join(t.name for t in self.tooling.tools)
+            raise Problem(f"there is no tool named {name!r}; the tools are: {names}")
+        if not self.tooling.callable(name):
+            raise Problem(f"you must call `{self.tooling.choice.name}`, not `{name}`")
+        arguments = found["arguments"]
+        if isinstance(arguments, str):
+            try:
+                arguments = _loads(arguments) if arguments.strip() else {}
+            except ValueError:
+                raise Problem(f"the arguments of {name} are not a JSON object") from None
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise Problem(f"the arguments of {name} must be a JSON object")
+        arguments, wrong = check(arguments, tool.parameters)
+        if wrong:
+            raise Problem(f"the arguments of {name} do not match its parameters: {wrong}")
+        return Call.new(name, arguments)
+
+    def _fail(self, message: str) -> None:
+        if not self.calls:
+            self.problem = message
+
+
+def _call_objects(value: Any, named_only: bool = False) -> list[dict] | None:
+    """The calls a JSON value reads as ({"name", "arguments"} each), or None when it is not
+    shaped as calls: [{"name", "arguments"}, …], one such object, {"tool_calls": [...]}, or
+    OpenAI's {"type": "function", "function": {"name", "arguments"}}. `named_only` (inside a
+    <tool_calls> block, where everything is meant as a call): {"name"} alone is a call with no
+    arguments; elsewhere an object needs its arguments to read as a call."""
+    if isinstance(value, list):
+        found = [_call_objects(item, named_only) for item in value]
+        if not value or any(f is None for f in found):
+            return None
+        return [c for f in found for c in f]
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("tool_calls"), list):
+        return _call_objects(value["tool_calls"], named_only)
+    if isinstance(value.get("function"), dict):
+        return _call_objects(value["function"], named_only)
+    name = value.get("name")
+    if not isinstance(name, str) or not (named_only or any(k in value for k in ARGUMENT_KEYS)):
+        return None
+    arguments = next((value[k] for k in ARGUMENT_KEYS if k in value), {})
+    return [{"name": name, "arguments": arguments}]
+
+
+def _loads(text: str) -> Any:
+    """The one JSON value `text` is, as models write it (jsontext), or ValueError."""
+    found = jsontext.whole_value(text)
+    if found is None:
+        raise ValueError("not one JSON value")
+    return found.value
+
+
+class _Brackets:
+    """Where the object or array opening at text[start] ends (brackets matched, strings of
+    either quote skipped), found incrementally: a held segment grows with every delta, and
+    each call goes on from where the last stopped (no rescanning, however long it is held)."""
+
+    def __init__(self, start: int):
+        self.i = start
+        self.stack: list[str] = []
+        self.quote = ""           # inside a string opened with this quote
+        self.escaped = False
+        self.last = ""            # the last character outside strings that was not blank
+        self.broken = False       # mismatched: never closes as JSON
+
+    def end(self, text: str) -> int | None:
+        """The index just after the value, or None while it is open (or never closes)."""
+        while self.i < len(text) and not self.broken:
+            ch, self.i = text[self.i], self.i + 1
+            if self.quote:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == self.quote:
+                    self.quote = ""
+                continue
+            if ch == '"' or ch == "'" and self.last in "{[,:":  # an apostrophe in a word is no string
+                self.quote = ch
+            elif ch in "{[":
+                self.stack.append("}" if ch == "{" else "]")
+            elif ch in "}]":
+                if not self.stack or self.stack.pop() != ch:
+                    self.broken = True
+                elif not self.stack:
+                    return self.i
+            if not ch.isspace():
+                self.last = ch
+        return None
+
+
+def _partial(text: str, markers: tuple[str, ...]) -> int:
+    """The length of the longest end of `text` that is the start of one of `markers`."""
+    best = 0
+    for marker in markers:
+        for n in range(min(len(marker) - 1, len(text)), best, -1):
+            if text.endswith(marker[:n]):
+                best = n
+                break
+    return best

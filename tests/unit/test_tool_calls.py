@@ -1,0 +1,162 @@
+"""The model's text → calls (app/tools/calls.py, jsontext.py, validate.py): tolerant of how
+models drift, strict in what it gives the client, and the same streamed in any pieces."""
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from app.tools.calls import Scanner, parse
+from app.tools.spec import NAMED, ToolChoice, ToolSpec, Tooling
+from app.tools.validate import check, schema_problem
+
+WEATHER = ToolSpec("get_weather", "Weather in a city", {
+    "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                                     "metric": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
+    "required": ["city"], "additionalProperties": False})
+TIME = ToolSpec("get_time")
+TOOLS = Tooling((WEATHER, TIME))
+
+
+def calls_of(text, tooling=TOOLS):
+    parsed = parse(text, tooling)
+    return parsed.text, [(c.name, json.loads(c.arguments)) for c in parsed.calls], parsed.problem
+
+
+PARIS = ("get_weather", {"city": "Paris"})
+
+
+@pytest.mark.parametrize("text", [
+    '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>',
+    '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"},}]</tool_calls>',       # trailing comma
+    "<tool_calls>\n[{'name': 'get_weather', 'arguments': {'city': 'Paris'}}]\n</tool_calls>",     # single quotes
+    '<tool_calls>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_calls>',      # one object
+    '<tool_calls>\n```json\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```\n</tool_calls>',
+    '<tool_calls>\n[{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}]\n</tool_calls>',  # string args
+    '<tool_calls>\n[{"name": "get_weather", "parameters": {"city": "Paris"}}]\n</tool_calls>',
+    '<tool_calls>\n[{"type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\":\\"Paris\\"}"}}]',
+    '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]',                      # no end tag
+    '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```',
+    '```\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```',
+    '  {"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}',
+    '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>\nThe weather in Paris is 21°C.',
+])
+def test_a_call_however_it_is_written(text):
+    assert calls_of(text) == ("", [PARIS], None)
+
+
+def test_prose_before_a_call_is_the_content_and_after_it_is_dropped():
+    text = ('Let me look that up.\n```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```\n'
+            "It is sunny in Paris!")
+    assert calls_of(text) == ("Let me look that up.", [PARIS], None)
+    text = 'Sure. <tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_calls> Done.'
+    assert calls_of(text) == ("Sure.", [PARIS], None)
+
+
+def test_several_calls_in_one_array_or_several_blocks():
+    two = [PARIS, ("get_time", {})]
+    assert calls_of('<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+                    '{"name": "get_time", "arguments": {}}]</tool_calls>')[1] == two
+    assert calls_of('<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_calls>\n'
+                    '<tool_calls>[{"name": "get_time", "arguments": {}}]</tool_calls>')[1] == two
+    single = Tooling(TOOLS.tools, parallel=False)  # parallel_tool_calls: false: the first call only
+    assert calls_of('<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+                    '{"name": "get_time", "arguments": {}}]</tool_calls>', single)[1] == [PARIS]
+
+
+def test_arguments_are_coerced_where_safe():
+    text = '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris", "days": "3", "metric": "true", ' \
+           '"tags": "sun"}}]</tool_calls>'
+    assert calls_of(text)[1] == [("get_weather", {"city": "Paris", "days": 3, "metric": True, "tags": ["sun"]})]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('<tool_calls>[{"name": "get_wether", "arguments": {"city": "Paris"}}]</tool_calls>', "no tool named 'get_wether'"),
+    ('<tool_calls>[{"name": "get_weather", "arguments": {}}]</tool_calls>', "'city' is a required property"),
+    ('<tool_calls>[{"name": "get_weather", "arguments": {"city": "P", "days": "many"}}]</tool_calls>', "at days"),
+    ('<tool_calls>[{"name": "get_weather", "arguments": {"city": "P", "x": 1}}]</tool_calls>', "not allowed"),
+    ('<tool_calls>[{"name": "get_weather", "arguments": {"city": }]</tool_calls>', "not valid"),
+    ('<tool_calls>the weather please</tool_calls>', "no JSON"),
+    ('<tool_calls>[1, 2]</tool_calls>', "must hold a JSON array"),
+    ('<tool_calls>[{"name": "get_weather", "arguments": [1]}]</tool_calls>', "must be a JSON object"),
+    ('```json\n{"name": "get_weather", "arguments": {"city": "Paris"\n```', "not valid"),
+])
+def test_a_broken_call_is_a_problem_never_a_call(text, problem):
+    prose, calls, found = calls_of(text)
+    assert calls == [] and problem in found
+
+
+def test_a_named_choice_takes_only_its_tool():
+    named = Tooling(TOOLS.tools, ToolChoice(NAMED, "get_time"))
+    assert "you must call `get_time`" in calls_of('<tool_calls>[{"name": "get_weather", "arguments": '
+                                                  '{"city": "P"}}]</tool_calls>', named)[2]
+
+
+@pytest.mark.parametrize("text", [
+    "Hello! How can I help?",
+    "Here is code:\n```python\nprint({'a': [1, 2]})\n```\nThat's it.",
+    'A JSON example:\n```json\n{"name": "Ann", "age": 3}\n```',
+    '{"name": "Ann", "age": 3}',
+    "[1, 2, 3] are numbers",
+    "I'd use `tool_calls` or <tool for this ``",
+    "", "   \n",
+])
+def test_answers_that_are_not_calls_are_shown_as_they_are(text):
+    assert calls_of(text) == (text, [], None)
+
+
+# -- streaming: any pieces give what the whole text gives ------------------------------------------
+SAMPLES = [
+    'Let me check.\n<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris",}}]\n</tool_calls>\nok',
+    '```json\n[{"name": "get_weather", "arguments": {"city": "Köln"}}, {"name": "get_time", "arguments": {}}]\n```',
+    ' {"name": "get_weather", "arguments": {"city": "Paris", "days": "2"}} trailing',
+    "Code:\n```js\nconst a = {b: 1};\n```\nand `x` <tool and more",
+    '<tool_calls>[{"name": "nope", "arguments": {}}]</tool_calls>',
+    "plain text with { braces } and [brackets]",
+    'The answer is:\n```json\n{"a": [1, {"b": "```"}]}\n```\nbye',
+]
+
+
+def pieces(text, cuts):
+    points = sorted(set(c % (len(text) + 1) for c in cuts))
+    return [text[a:b] for a, b in zip([0, *points], [*points, len(text)])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SAMPLES), st.lists(st.integers(min_value=0, max_value=400), max_size=12))
+def test_a_stream_cut_anywhere_reads_as_the_whole_text(text, cuts):
+    whole = parse(text, TOOLS)
+    scanner = Scanner(TOOLS)
+    out = [o for piece in pieces(text, cuts) for o in scanner.feed(piece)] + scanner.end()
+    assert "".join(o for o in out if isinstance(o, str)) == whole.text
+    assert [(c.name, c.arguments) for c in out if not isinstance(c, str)] == \
+        [(c.name, c.arguments) for c in whole.calls]
+    assert scanner.problem == whole.problem
+
+
+def test_text_is_held_back_only_while_it_may_be_a_call():
+    scanner = Scanner(TOOLS)
+    assert scanner.feed("Hello, ") == ["Hello,"]         # blank waits: before a call it is not content
+    assert scanner.feed("see <tool") == [" see"]         # the start of the tag waits
+    assert scanner.feed("s are nice") == [" <tools are nice"]
+    assert scanner.feed(" ``") == []
+    assert scanner.feed("`python\nx = 1") == [" ```python", "\nx = 1"]  # code, not a call: shown at once
+    scanner = Scanner(TOOLS)
+    assert scanner.feed("  {\"name\": \"get_time\", ") == []   # JSON at the start waits for its end
+    assert [c.name for c in scanner.feed('"arguments": {}}')] == ["get_time"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_without_markers_comes_out_whole(text):
+    parsed = parse(text, TOOLS)
+    if parsed.calls or parsed.problem:
+        return  # hypothesis wrote a call (vanishingly rare)
+    assert parsed.text == text
+
+
+def test_schema_checks():
+    assert schema_problem({"type": "object"}) is None
+    assert "is not valid" in schema_problem({"type": "objekt"})
+    assert check({"a": "1.5"}, {"properties": {"a": {"type": "number"}}}) == ({"a": 1.5}, None)
+    assert check({"a": "x"}, {"properties": {"a": {"type": "number"}}})[1].startswith("at a:")
