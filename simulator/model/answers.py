@@ -26,6 +26,11 @@ RESULT_LINE = "The tool {name} returned: {content}"
 # Name parts that say little about what a tool is for: they do not make a tool "asked for".
 GENERIC = {"get", "set", "fetch", "do", "make", "call", "tool", "function", "current", "info",
            "data", "by", "for", "of", "to", "the", "a", "an", "and", "or", "with", "from", "in", "on"}
+# Words a user says for what tools are often named (coding agents: write, edit, read, bash…).
+SYNONYMS = {"create": "write", "save": "write", "modify": "edit", "change": "edit",
+            "replace": "edit", "rename": "edit", "open": "read", "view": "read", "cat": "read", "show": "read",
+            "contents": "read", "run": "bash", "execute": "bash", "shell": "bash",
+            "forecast": "weather", "temperature": "weather", "clock": "time"}
 STOPWORDS = GENERIC | {"is", "are", "be", "it", "this", "that", "what", "whats", "which", "me",
                        "my", "you", "your", "please", "can", "could", "would", "i", "at", "as",
                        "all", "any", "some", "use", "now", "tell", "give", "show", "need", "want"}
@@ -46,6 +51,11 @@ def tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t]
 
 
+def said(text: str) -> list[set[str]]:
+    """The user's words in order, each with the tool word it may stand for (SYNONYMS)."""
+    return [{w, SYNONYMS[w]} if w in SYNONYMS else {w} for w in tokens(text)]
+
+
 def _same(word: str, token: str) -> bool:
     if word == token:
         return True
@@ -53,18 +63,19 @@ def _same(word: str, token: str) -> bool:
     return len(short) >= 4 and long.startswith(short)  # weather ~ weathers, file ~ files
 
 
-def _mentioned_at(tool: Tool, words: list[str]) -> int | None:
+def _mentioned_at(tool: Tool, words: list[set[str]]) -> int | None:
     """Where the user's words first name a distinctive part of the tool's name, or None."""
     parts = [t for t in tokens(tool.name) if t not in GENERIC]
-    hits = [i for i, w in enumerate(words) if any(_same(w, p) for p in parts)]
+    hits = [i for i, ws in enumerate(words) if any(_same(w, p) for w in ws for p in parts)]
     return hits[0] if hits else None
 
 
-def _score(tool: Tool, words: list[str]) -> int:
+def _score(tool: Tool, words: list[set[str]]) -> int:
     name = set(tokens(tool.name))
     described = set(tokens(tool.description)) - STOPWORDS
-    return sum(3 * any(_same(w, t) for t in name) + any(_same(w, t) for t in described)
-               for w in set(words) - STOPWORDS)
+    distinct = {frozenset(ws - STOPWORDS) for ws in words} - {frozenset()}
+    return sum(3 * any(_same(w, t) for w in ws for t in name)
+               + any(_same(w, t) for w in ws for t in described) for ws in distinct)
 
 
 def chosen_tools(reading: Reading) -> list[Tool]:
@@ -75,7 +86,7 @@ def chosen_tools(reading: Reading) -> list[Tool]:
     if reading.named is not None:
         named = [t for t in tools if t.name == reading.named]
         return named[:1] or tools[:1]
-    words = tokens(reading.user_words)
+    words = said(reading.user_words)
     asked = sorted(((at, i, t) for i, t in enumerate(tools)
                     if (at := _mentioned_at(t, words)) is not None), key=lambda x: x[:2])
     asked_tools = [t for _, _, t in asked]

@@ -248,3 +248,32 @@ def test_drift_settings_are_checked(sim):
     assert sim.patch("settings", json={"model_drift": "sloppy"}).status_code == 400
     assert sim.patch("settings", json={"model_drift_seed": -1}).status_code == 400
     assert sim.get("settings").get_json()["model_drift"] == "none"
+
+
+CODING = [
+    {"name": "read", "description": "Reads a file from the local filesystem.", "parameters": {
+        "type": "object", "properties": {"filePath": {"type": "string"}}, "required": ["filePath"]}},
+    {"name": "write", "description": "Writes a file to the local filesystem.", "parameters": {
+        "type": "object", "properties": {"filePath": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["filePath", "content"]}},
+    {"name": "edit", "description": "Performs exact string replacements in files.", "parameters": {
+        "type": "object", "properties": {"filePath": {"type": "string"}, "oldString": {"type": "string"},
+                                         "newString": {"type": "string"}},
+        "required": ["filePath", "oldString", "newString"]}},
+    {"name": "bash", "description": "Executes a given bash command.", "parameters": {
+        "type": "object", "properties": {"command": {"type": "string"}, "description": {"type": "string"}},
+        "required": ["command", "description"]}},
+]
+
+
+@pytest.mark.parametrize("request_, expected", [
+    ('Create the file notes/hello.txt with the content "hello world"',
+     {"name": "write", "arguments": {"filePath": "notes/hello.txt", "content": "hello world"}}),
+    ('In app.py replace "print(1)" with "print(2)"',
+     {"name": "edit", "arguments": {"filePath": "app.py", "oldString": "print(1)", "newString": "print(2)"}}),
+    ("Show me what config.toml says", {"name": "read", "arguments": {"filePath": "config.toml"}}),
+    ('Run `ls -la` in the shell', {"name": "bash", "arguments": {"command": "ls -la", "description": "Run `ls -la` in the shell"}}),
+])
+def test_a_coding_agents_tools_are_chosen_and_filled_from_the_request(up, request_, expected):
+    text, _ = answer(up, tool_query(request_, CODING))
+    assert calls_in(text) == [expected]
