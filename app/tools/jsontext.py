@@ -52,11 +52,13 @@ _CLOSE = {"[": "]", "{": "}"}
 @dataclass(frozen=True)
 class Found:
     """A value found in a text: `text[start:end]` is where it came from (with its fence when
-    `fenced`)."""
+    `fenced`). `fragment`: it lies inside an object or array that does not parse (the inner
+    value of an answer cut off, say): a piece of something broken, not an answer of its own."""
     value: Any
     start: int
     end: int
     fenced: bool = False
+    fragment: bool = False
 
 
 def find_values(text: str) -> list[Found]:
@@ -64,6 +66,7 @@ def find_values(text: str) -> list[Found]:
     objects and arrays. A value inside a larger one is not listed on its own. Never raises."""
     scan = _Scan(text)
     found: list[Found] = []
+    broken_until = 0  # the furthest a value that did not parse reached before it failed
     try:
         i = 0
         while True:
@@ -73,9 +76,10 @@ def find_values(text: str) -> list[Found]:
             i = match.start()
             hit = scan.fenced(i) if text[i] in "`~" else scan.bare(i)
             if hit is None:
+                broken_until = max(broken_until, scan.failed_at.get(i, i))
                 i = scan.skip(i)
             else:
-                found.append(hit)
+                found.append(Found(hit.value, hit.start, hit.end, hit.fenced, hit.start < broken_until))
                 i = hit.end
     except _OutOfSteps:
         pass
@@ -113,6 +117,7 @@ class _Scan:
     def __init__(self, text: str):
         self.text = text
         self.memo: dict[int, tuple[Any, int] | None] = {}
+        self.failed_at: dict[int, int] = {}  # a container start that failed -> where it failed
         self.steps = 64 * len(text) + 10_000
 
     def tick(self, n: int = 1) -> None:
@@ -250,18 +255,18 @@ class _Scan:
             if state == "open":
                 if start != i and i in self.memo:  # an inner container parsed before
                     parsed = self.memo[i]
-                    if parsed is None:
-                        return self._fail(stack)
+                    if parsed is None:  # it failed where it did: so do the ones around it
+                        return self._fail(stack, self.failed_at.get(i, i))
                     self._add(stack, parsed[0])
                     i, state = parsed[1], "after"
                     continue
                 if len(stack) >= MAX_DEPTH:
-                    return self._fail(stack + [[i]])
+                    return self._fail(stack + [[i]], i)
                 stack.append([i, {} if text[i] == "{" else [], None])
                 i, state = self.ws(i + 1), "first"
                 continue
             if i >= n:
-                return self._fail(stack)
+                return self._fail(stack, i)
             c = text[i]
             top = stack[-1]
             is_object = isinstance(top[1], dict)
@@ -276,17 +281,17 @@ class _Scan:
                 state = "after"
             elif state == "after":
                 if c != ",":
-                    return self._fail(stack)
+                    return self._fail(stack, i)
                 i = self.ws(i + 1)
                 state = "first" if i < n and text[i] == closer else "item"  # a trailing comma
                 continue
             elif is_object and top[2] is None:  # "first" or "item" in an object: a key
                 parsed = self.key(i)
                 if parsed is None:
-                    return self._fail(stack)
+                    return self._fail(stack, i)
                 colon = self.ws(parsed[1])
                 if colon >= n or text[colon] != ":":
-                    return self._fail(stack)
+                    return self._fail(stack, i)
                 top[2] = parsed[0]
                 i = colon + 1
                 state = "item"
@@ -296,7 +301,7 @@ class _Scan:
             else:
                 parsed = self.scalar(i)
                 if parsed is None:
-                    return self._fail(stack)
+                    return self._fail(stack, i)
                 self._add(stack, parsed[0])
                 i, state = parsed[1], "after"
             i = self.ws(i)
@@ -310,9 +315,10 @@ class _Scan:
         else:
             top[1].append(value)
 
-    def _fail(self, stack: list[list]) -> None:
+    def _fail(self, stack: list[list], at: int) -> None:
         for frame in stack:
             self.memo[frame[0]] = _FAILED
+            self.failed_at[frame[0]] = at
         return None
 
 

@@ -133,7 +133,7 @@ def test_a_dumped_container_in_prose_is_found_exactly(value, dumps, before, afte
     found = find_values(text)
     assert len(found) == 1
     assert _same(found[0].value, value)
-    assert (found[0].start, found[0].end) == (len(before), len(before) + len(dumped))
+    assert (found[0].start, found[0].end) == (len(before), len(before) + len(dumped)) and not found[0].fragment
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -180,3 +180,15 @@ def test_a_value_after_an_adversarial_prefix_is_still_found():
 
 def test_found_is_a_plain_record():
     assert Found({"a": 1}, 0, 8) == Found({"a": 1}, 0, 8, False)
+
+
+@pytest.mark.parametrize("text,fragments", [
+    ('{"a": {"b": 1}, "c": ', [True]),  # an answer cut off: its inner value is no answer
+    ('{"a": {"b": 1}, "c": "cut off', [True]),
+    ('```json\n[{"name": "x"}, {"name": ', [True]),
+    ('[1, 2 {"a": 1} oops', [False]),  # the broken array ended before it: a value of its own
+    ('{"a": 1} and [{"b": 2}', [False, True]),
+    ('{"x": [' + "[" * 5000 + ' {"y": 1}', [True]),  # remembered failures still count
+])
+def test_a_value_inside_a_broken_one_is_a_fragment(text, fragments):
+    assert [f.fragment for f in find_values(text)] == fragments
