@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..replies import Reply, reply_for
 from . import answers, drift
-from .reading import CORRECTION, Reading, read_query
+from .reading import CORRECTION, Reading, read_query, with_session
 
 __all__ = ["Memo", "model_reply", "intended_text", "read_query"]
 
@@ -109,7 +109,7 @@ def model_reply(query: str, turns: list, settings, files=()) -> tuple[Reply, Mem
         if earlier:
             original, memo = earlier[-1].query, earlier[-1].model
     plain = reply_for(query, [t.query for t in turns], settings.reply_words, files)
-    reading = read_query(original)
+    reading = with_session(read_query(original), turns)
     kind, calls = _kind(reading)
     if kind == "text":
         return plain, Memo("text", corrected=memo is not None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 _TOOLS = re.compile(r"^<tools>[ \t]*\n(?P<body>.*?)^</tools>[ \t]*$", re.M | re.S)
 _FORMAT = re.compile(r"^<response_format>[ \t]*\n(?P<body>.*?)^</response_format>[ \t]*$", re.M | re.S)
@@ -126,6 +126,22 @@ def read_query(query: str) -> Reading:
         tools=tools, must_call=must is not None, named=must["name"] if must else None,
         parallel=not any(phrase in lowered for phrase in NO_PARALLEL), schema=schema,
         user_words=user_words.strip(), results=results, called=called, instructions=said)
+
+
+def with_session(reading: Reading, turns: list) -> Reading:
+    """A query continuing an upstream session may hold only the new turns (tool results): the
+    user's request and the calls answered are then in the session's earlier turns
+    (sessions.Turn: query, reply), newest first."""
+    if not reading.answers_results or reading.user_words:
+        return reading
+    called = list(reading.called)
+    for turn in reversed(turns):
+        called += [n for block in _CALLS.finditer(turn.reply) for n in _names(block["body"])]
+        earlier = read_query(turn.query)
+        called += earlier.called
+        if earlier.user_words and not earlier.correction:
+            return replace(reading, user_words=earlier.user_words, called=tuple(called))
+    return reading
 
 
 def _names(calls: str) -> list[str]:

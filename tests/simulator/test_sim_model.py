@@ -277,3 +277,17 @@ CODING = [
 def test_a_coding_agents_tools_are_chosen_and_filled_from_the_request(up, request_, expected):
     text, _ = answer(up, tool_query(request_, CODING))
     assert calls_in(text) == [expected]
+
+
+def test_a_continued_session_finds_the_request_in_its_earlier_turns(up):
+    """A gateway that continues the upstream session sends only the tool results: the model
+    remembers what the user asked and which calls it made (the next step, then the text)."""
+    one = FORMAT + " Only one call at a time."
+    first, session = answer(up, tool_query("What's the weather in Paris and the time in Tokyo?", instructions=one))
+    assert [c["name"] for c in calls_in(first)] == ["get_weather"]
+    result = '<tool_result call_id="c1" name="get_weather">\nrain\n</tool_result>\n\n'
+    second, _ = answer(up, tool_query(result, instructions=one), session)
+    assert [c["name"] for c in calls_in(second)] == ["get_time"]
+    result = '<tool_result call_id="c2" name="get_time">\n09:00\n</tool_result>\n\n'
+    third, _ = answer(up, tool_query(result, instructions=one), session)
+    assert third == "The tool get_time returned: 09:00"
