@@ -17,6 +17,7 @@ of the size, quality and format it chooses, from a prompt and the files uploaded
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
@@ -191,7 +192,10 @@ def _form_fields(form) -> dict:
             text = fields[name].strip()
             if not (text.isascii() and text.lstrip("-").isdigit()):
                 raise bad_request(f"{name} must be an integer", name, "invalid_type")
-            fields[name] = int(text)
+            try:
+                fields[name] = int(text)
+            except ValueError:  # longer than Python converts (as JSON's numbers, app/strict_json.py)
+                raise bad_request(f"{name} has more than {sys.get_int_max_str_digits()} digits", name) from None
     if "stream" in fields:
         value = fields["stream"].strip().lower()
         if value not in ("true", "false"):

@@ -299,6 +299,10 @@ def edit(gateway, **kwargs) -> requests.Response:
      "missing_required_parameter"),
     ({"files": {"image": ("a.png", tiny_png(), "image/png")}, "data": {"prompt": "x", "n": "9"}}, "n",
      "invalid_value"),
+    ({"files": {"image": ("a.png", tiny_png(), "image/png")}, "data": {"prompt": "x", "n": "9" * 4301}}, "n",
+     "invalid_value"),  # more digits than Python's int() converts
+    ({"files": {"image": ("a.png", tiny_png(), "image/png")}, "data": {"prompt": "x", "output_compression": "1" * 5000}},
+     "output_compression", "invalid_value"),
     ({"files": {"image": ("a.png", tiny_png(), "image/png")}, "data": {"prompt": "x", "model": "gemini-2.5-pro"}},
      "model", "unsupported_value"),
     ({"files": {"image": ("big.png", tiny_png() + bytes(1024 * 1024), "image/png")}, "data": {"prompt": "x"}},

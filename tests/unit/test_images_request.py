@@ -111,6 +111,7 @@ def test_an_image_that_does_not_decode_is_a_400_naming_it():
     ([("prompt", "x")], [("image", PNG)] * 17, "image", "invalid_value"),
     ([("prompt", "x"), ("n", "two")], [("image", PNG)], "n", "invalid_type"),
     ([("prompt", "x"), ("n", "0")], [("image", PNG)], "n", "invalid_value"),
+    ([("prompt", "x"), ("n", "0" * 5000 + "1")], [("image", PNG)], "n", "invalid_value"),  # past int()'s digits
     ([("prompt", "x"), ("stream", "true")], [("image", PNG)], "stream", "unsupported_value"),
     ([("prompt", "x"), ("stream", "yes")], [("image", PNG)], "stream", "invalid_type"),
     ([("prompt", "x"), ("input_fidelity", "high")], [("image", PNG)], "input_fidelity", "unsupported_parameter"),
