@@ -12,6 +12,7 @@ Keys are always valid, so the failed-authentication throttle (AUTH_FAILURE_LIMIT
 answers in the gateway's place. FUZZ_EXAMPLES (default 120 per endpoint, about 30 s in all)
 runs more, e.g. FUZZ_EXAMPLES=2000 for a long hunt.
 """
+import base64
 import io
 import json
 import os
@@ -247,7 +248,7 @@ def bodies(name: str, *args):
 # value, as text, non-UTF-8 bytes or twice; image parts hold any of image_bytes; and the body as
 # a whole may be cut, framed by another boundary or none, chunked, or sent as another type.
 def form_value(value) -> bytes:
-    if isinstance(value, str):
+    if isinstance(value, str) and not value.startswith(RAW):  # as typed; a raw() number as its digits
         return value.encode("utf-8", "surrogatepass")
     if isinstance(value, bool):
         return b"true" if value else b"false"
@@ -297,6 +298,10 @@ def multipart(draw, schema):
                            (2, st.lists(image_part(), max_size=3))))
     if parts and draw(st.integers(0, 9)) == 0:  # a field or a file twice
         parts.append(draw(st.sampled_from(parts)))
+    if draw(st.integers(0, 9)) == 0:  # an integer field as text no JSON number would be
+        parts.append((draw(st.sampled_from([b"n", b"output_compression", b"partial_images"])), None, None,
+                      draw(st.sampled_from([b"9" * 4301, b"0" * 5000 + b"1", b"-" + b"1" * 4400, b"\xd9\xa3", b"+1",
+                                            b" 2 ", b"1e3", b"0x10", b"1_000"])), None))
     if draw(st.integers(0, 9)) == 0:  # a name or value that is not UTF-8
         parts.append((draw(non_utf8), None, None, draw(st.one_of(non_utf8, st.just(b"x"))), None))
     parts = draw(st.permutations(parts))
@@ -389,7 +394,7 @@ class Fuzzed:
             self._check_stream(text)
         else:
             json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a response"))
-        return status
+        return status, text
 
     @staticmethod
     def _check_stream(text: str) -> None:
@@ -452,13 +457,17 @@ def test_chat_completions(fuzzed, body):
 @FUZZ
 @given(body=bodies("image_generation"))
 def test_image_generations(fuzzed, body):
-    fuzzed.send("POST", "/v1/images/generations", body)
+    status, answer = fuzzed.send("POST", "/v1/images/generations", body)
+    if status == 200:
+        check_images(fuzzed, answer, json.loads(body))
 
 
 @FUZZ
 @given(body=bodies("image_edit"))
 def test_image_edits_json(fuzzed, body):
-    fuzzed.send("POST", "/v1/images/edits", body)
+    status, answer = fuzzed.send("POST", "/v1/images/edits", body)
+    if status == 200:
+        check_images(fuzzed, answer, json.loads(body))
 
 
 @FUZZ
@@ -468,7 +477,35 @@ def test_image_edits_multipart(fuzzed, form):
     headers = {"Authorization": CLIENT["Authorization"]}
     if content_type is not None:
         headers["Content-Type"] = content_type
-    fuzzed.send("POST", "/v1/images/edits", body, headers, chunked)
+    status, answer = fuzzed.send("POST", "/v1/images/edits", body, headers, chunked)
+    if status == 200:
+        check_images(fuzzed, answer)
+
+
+def check_images(fuzzed, answer: str, sent: dict | None = None) -> None:
+    """An ImagesResponse holds PNG images (the simulator makes PNG), as many as `n` asked for,
+    in the response_format asked for (left out: url, or b64_json for a GPT image model's name);
+    a url is fetchable without the API key. `sent`: the JSON body (a form's is not rebuilt here)."""
+    answer = json.loads(answer)
+    assert set(answer) == {"created", "data"} and isinstance(answer["created"], int), answer
+    if sent is not None:
+        model = sent.get("model") or ""
+        assert len(answer["data"]) == (sent.get("n") or 1), (sent, answer)
+        expected = sent.get("response_format") or (
+            "b64_json" if model.lower().startswith(("gpt-image-", "chatgpt-image")) else "url")
+    assert 1 <= len(answer["data"]) <= 4, answer
+    for item in answer["data"]:
+        [(kind, value)] = item.items()
+        if sent is not None:
+            assert kind == expected, (sent, item)
+        if kind == "url":
+            fetched = fuzzed.http.get(value, timeout=10)
+            assert fetched.status_code == 200 and fetched.headers["Content-Type"] == "image/png", fetched.text[:300]
+            image = fetched.content
+        else:
+            assert kind == "b64_json", item
+            image = base64.b64decode(value, validate=True)
+        assert image.startswith(b"\x89PNG\r\n\x1a\n"), image[:20]
 
 
 @FUZZ
