@@ -201,7 +201,22 @@ def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
         return Answer(account, session, pump, services.pool, turn, services.upstream, publish, files)
 
     def attempt(account: Account) -> Answer:
-        session, file_ids, stream, files = _open(services, turn, account)
+        # A 403 in the answer's first elements (§6.6) is the refusal an HTTP 403 is, before the
+        # first byte as well: the same second chance, then AccountRefused (§9).
+        return _second_chance(services, account, lambda fresh: begun(account, fresh))
+
+    def begun(account: Account, fresh: bool) -> Answer:
+        if fresh and turn.session:  # the account must prove it can still make a session; the turn keeps its own
+            services.spares.offer(account, services.upstream.create_session(account))
+        try:
+            return asked(account, *_open_once(services, turn, account, fresh))
+        except errors.Forbidden as exc:
+            if fresh and turn.session:  # this one session is refused, not the account
+                raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
+                                            "works; start a new session", status=403, reason=exc.reason) from None
+            raise
+
+    def asked(account: Account, session: str, file_ids: tuple[str, ...], stream, files: dict[str, str]) -> Answer:
         try:
             return answer(account, session, stream, files)
         except errors.TokenRefused as exc:  # §9: as a 401: the JWT is dropped, ask once more with a new one
@@ -264,25 +279,14 @@ def on_an_account(services: Services, attempt, pinned: str | None = None, kind: 
             raise
 
 
-def _open(services: Services, turn: Turn, account: Account):
-    return _second_chance(services, account, lambda fresh: _open_once(services, turn, account, fresh))
-
-
 def _open_once(services: Services, turn: Turn, account: Account, fresh: bool):
     """The turn's first upstream calls: (session, file ids, stream, sha256 → fileId of the files
-    the session holds); `fresh`: after a 403, so on
-    a session made now. The turn's files are uploaded into the session the query goes to (a
-    fileId is good in its own session only, §5.3), so a session made again, a fresh one after a
-    403 or another account after a failover gets them uploaded again."""
+    the session holds); `fresh`: after a 403, so on a session made now (a native session's turn
+    keeps its own). The turn's files are uploaded into the session the query goes to (a fileId
+    is good in its own session only, §5.3), so a session made again, a fresh one after a 403 or
+    another account after a failover gets them uploaded again."""
     if turn.session:
         known = turn.session_files if turn.session_files is not None else {}
-        if fresh:  # the account must prove it can still make a session; the turn keeps its own
-            services.spares.offer(account, services.upstream.create_session(account))
-            try:
-                return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known), known)
-            except errors.Forbidden as exc:  # this one session is refused, not the account
-                raise errors.SessionRefused("Gemini Business refused this session (403) though the account "
-                                            "works; start a new session", status=403, reason=exc.reason) from None
         return (turn.session, *_upload_and_ask(services, turn, account, turn.session, known), known)
     session = services.upstream.create_session(account) if fresh else services.spares.take(account)
     known = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from .errors import resource_exhausted
+from .errors import GoogleError, resource_exhausted
 from .replies import Reply
 
 MALFORMED = '{"streamAssistResponse": {"answer": {"state": IN_PROGRESS, "replies": []}}}'
@@ -130,6 +130,10 @@ def plan_for(reply: Reply, info: SessionInfo, fault, media: list[dict] | None = 
     if kind == "stream_429":
         error = resource_exhausted(fault.reason or "LLM_OVERLOADED").body()
         return StreamPlan(normal[:after] + [error], records_turn=False)
+    if kind == "stream_403":
+        # §6.6: any Google error may come as an element of a 200 answer; this one is the refusal
+        # an HTTP 403 is (§9), seen only as HTTP so far [inference]
+        return StreamPlan(normal[:after] + [GoogleError(403).body()], records_turn=False)
     if kind == "truncate":
         return StreamPlan(normal, "truncate", min(after, len(normal) - 1),
                           close_array=False, records_turn=False)

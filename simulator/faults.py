@@ -29,7 +29,7 @@ ALL_VERBS = ("getoxsrf",) + WIDGET_VERBS
 SIGNIN_VERBS = ("login_email", "send_code", "verify_code")
 # Answer shapes the real service sends that a plain answer lacks (simulator/shapes.py).
 SHAPE_KINDS = ("multi_reply", "skip_late", "stream_401", "large", "think_pause", "rich")
-STREAM_KINDS = ("stream_429", "truncate", "hang", "gate", "malformed", "skip",
+STREAM_KINDS = ("stream_429", "stream_403", "truncate", "hang", "gate", "malformed", "skip",
                 "thoughts_only", "empty", "token_only", *SHAPE_KINDS)
 DEFAULT_VERBS = {
     "expired_cookie": ("getoxsrf",),

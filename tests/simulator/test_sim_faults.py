@@ -83,6 +83,16 @@ def test_stream_429(up, sim, session):
     assert "streamAssistResponse" in elements[1]
 
 
+def test_stream_403(up, sim, session):
+    sim.fault(kind="stream_403", after=1)
+    response = up.stream(session, "x")
+    assert response.status_code == 200
+    elements = json.loads(response.get_data())
+    assert len(elements) == 2 and "streamAssistResponse" in elements[0]
+    assert elements[1] == {"error": {"code": 403, "message": "The caller does not have permission",
+                                     "status": "PERMISSION_DENIED"}}
+
+
 def test_truncate(up, sim, session):
     sim.fault(kind="truncate", after=3)
     body = up.stream(session, "x").get_data()
