@@ -26,6 +26,7 @@ from .inputs import FileSource, InputFile, load
 from .output import estimate_tokens
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
+from .tools.spec import NO_TOOLS, Tooling
 from .upstream import errors
 from .upstream.client import GeminiBusiness
 from .upstream.events import FileReply, Skipped, Text, Thought
@@ -65,10 +66,12 @@ class Turn:
     session_files: dict[str, str] | None = None
     max_tokens: int | None = None # limits on what the client is shown (app/output.py)
     stop: tuple[str, ...] = ()
+    tooling: Tooling = NO_TOOLS   # tools offered: the answer's calls are read out of its text (app/tools/)
     prompt: str | None = None     # what the usage estimate counts as the prompt; None: `text`
     # after an answer the client saw whole: (account id, session, ((sha256, fileId), …) the
-    # session holds, text, files shown), so its conversation can continue there (app/conversations.py)
-    conversation: Callable[[str, str, tuple, str, tuple], None] | None = None
+    # session holds, text, files shown, tool calls made), so its conversation can continue there
+    # (app/conversations.py)
+    conversation: Callable[[str, str, tuple, str, tuple, tuple], None] | None = None
     # a continued conversation: the whole transcript for a fresh session, if this one cannot go on
     fallback: Callable[[], "Turn"] | None = None
     # called once the turn's answer has begun upstream, not for a turn refused before (a file
@@ -104,6 +107,7 @@ class Answer:
     upstream: GeminiBusiness
     publish: Publish
     files: dict[str, str] = field(default_factory=dict)  # sha256 → fileId of the files the session holds
+    watch: Callable[[], None] | None = None
     transcript: Transcript = field(default_factory=Transcript, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -121,7 +125,19 @@ class Answer:
         upstream = self.transcript.upstream(self.pump.events(interval))
         return self.transcript.shown(answer_events(upstream, prompt, self.fetch, self.turn.max_tokens,
                                                    self.turn.stop, held, keepalive=interval,
-                                                   files_follow=self.kind != TEXT))
+                                                   files_follow=self.kind != TEXT, tooling=self.turn.tooling,
+                                                   again=lambda text: self.again(text, interval)))
+
+    def again(self, text: str, interval: float):
+        """A further query into this answer's session, once its answer has ended (the corrective
+        retry of a tool call, app/tools/stage.py): its upstream events. The session holds the
+        answer being corrected, so only the correction goes; no files (the session has them)."""
+        self.pump.close()
+        stream = self.upstream.stream_assist(self.account, self.session, text, self.turn.model.upstream_id,
+                                             tool=self.turn.model.tool)
+        self.pump = EventPump(stream, closer=stream.abort, watch=self.watch)
+        shutdown.track(self.pump)
+        return self.transcript.upstream(self.pump.events(interval))
 
     def fetch(self, file: FileReply) -> FileOut:
         """A generated file, downloaded with this answer's account from its session and
@@ -154,7 +170,8 @@ class Answer:
                 self.pool.succeeded(self.account, self.kind)
                 if self.turn.conversation and self.transcript.whole:
                     self.turn.conversation(self.account.id, self.session, tuple(self.files.items()),
-                                           "".join(self.transcript.text), tuple(self.transcript.files))
+                                           "".join(self.transcript.text), tuple(self.transcript.files),
+                                           self.transcript.calls())
         except StoreUnavailable as exc:  # the account's counters miss one answer; nothing else is lost
             log.error("could not record how the answer went: %s", exc, extra={"account": self.account.id})
         except Exception:
@@ -198,7 +215,7 @@ def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
         except BaseException:
             pump.close()
             raise
-        return Answer(account, session, pump, services.pool, turn, services.upstream, publish, files)
+        return Answer(account, session, pump, services.pool, turn, services.upstream, publish, files, watch)
 
     def attempt(account: Account) -> Answer:
         # A 403 in the answer's first elements (§6.6) is the refusal an HTTP 403 is, before the

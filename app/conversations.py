@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .answer.events import TEXT, Delta, FileOut, Finish
+from .answer.events import TEXT, TOOL_CALL, Delta, FileOut, Finish, PartStart
 from .store.base import Store, StoreUnavailable
 from .upstream.events import Text
 
@@ -55,18 +55,33 @@ class Place:
 
 def message_digest(message) -> bytes:
     """The canonical digest of one message: role, name, text (surrounding whitespace aside, as
-    chat clients trim what they show) and each attached file's URL (a data: URL is its bytes)."""
+    chat clients trim what they show) and each attached file's URL (a data: URL is its bytes);
+    an assistant's tool calls (id, name, arguments as JSON, however spaced) and a tool result's
+    call id, when it has them."""
     files = [[hashlib.sha256(source.url.encode()).hexdigest(), source.name] for source in message.files]
-    canonical = json.dumps([message.role, message.name, message.text.strip(), files],
-                           ensure_ascii=False, separators=(",", ":"))
+    fields = [message.role, message.name, message.text.strip(), files]
+    calls = getattr(message, "calls", ())
+    if calls or getattr(message, "call_id", ""):
+        fields += [[[c.id, c.name, _canonical_json(c.arguments)] for c in calls], message.call_id]
+    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def conversation_key(client: str, model: str, messages: Iterable) -> str:
+def _canonical_json(text: str) -> str:
+    """Arguments a client parsed and wrote again (spacing, key order) are the same arguments."""
+    try:
+        return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        return text
+
+
+def conversation_key(client: str, model: str, messages: Iterable, context: str = "") -> str:
     """The index key of a conversation so far: a chain of message digests, seeded with the
-    caller and the model, so a different caller, model, or any changed, added, removed or
-    reordered message gives another key."""
-    digest = hashlib.sha256(VERSION + b"\0" + client.encode() + b"\0" + model.encode()).digest()
+    caller, the model and the `context` the turns are asked in (the tools offered), so a
+    different caller, model, tool list, or any changed, added, removed or reordered message
+    gives another key."""
+    seed = VERSION + b"\0" + client.encode() + b"\0" + model.encode()
+    digest = hashlib.sha256(seed + (b"\0" + context.encode() if context else b"")).digest()
     for message in messages:
         digest = hashlib.sha256(digest + message_digest(message)).digest()
     return digest.hex()
@@ -97,7 +112,7 @@ class Conversations:
     def enabled(self) -> bool:
         return self.ttl > 0
 
-    def take(self, client: str, model: str, messages: Sequence) -> Place | None:
+    def take(self, client: str, model: str, messages: Sequence, context: str = "") -> Place | None:
         """Claim the conversation `messages` ends (its last message the gateway's answer): its
         place, now out of the index, or None (unknown, expired, claimed by another request)."""
         if not self.enabled:
@@ -108,7 +123,7 @@ class Conversations:
             taken[0] = current
             return None
 
-        key = conversation_key(client, model, messages)
+        key = conversation_key(client, model, messages, context)
         try:
             if self.store.get(NAMESPACE, key) is None:
                 return None  # the common miss costs a read, not a write
@@ -118,7 +133,7 @@ class Conversations:
             return None
         return _place(taken[0])
 
-    def keep(self, client: str, model: str, messages: Sequence, place: Place) -> None:
+    def keep(self, client: str, model: str, messages: Sequence, place: Place, context: str = "") -> None:
         """Record that `messages` (ending with the gateway's answer) live at `place`."""
         if not self.enabled:
             return
@@ -126,7 +141,8 @@ class Conversations:
         value = {"account": place.account_id, "session": place.session,
                  "files": dict(place.files[-MAX_FILES:]), "used_at": now}
         try:
-            self.store.put(NAMESPACE, conversation_key(client, model, messages), value, expires_at=now + self.ttl)
+            self.store.put(NAMESPACE, conversation_key(client, model, messages, context), value,
+                           expires_at=now + self.ttl)
         except StoreUnavailable as exc:  # the next turn sends its whole transcript
             log.warning("could not record the conversation: %s", exc)
 
@@ -150,6 +166,7 @@ class Transcript:
         self.text: list[str] = []
         self.files: list[FileOut] = []
         self.reason: str | None = None
+        self.call_parts: list[tuple[str, str, list[str]]] = []  # (id, name, argument fragments)
 
     def upstream(self, events: Iterable) -> Iterator:
         for event in events:
@@ -161,13 +178,25 @@ class Transcript:
         for event in events:
             if isinstance(event, Delta) and event.kind == TEXT:
                 self.text.append(event.text)
+            elif isinstance(event, PartStart) and event.call is not None:
+                self.call_parts.append((event.call.id, event.call.name, []))
+            elif isinstance(event, Delta) and event.kind == TOOL_CALL and self.call_parts:
+                self.call_parts[-1][2].append(event.text)
             elif isinstance(event, FileOut):
                 self.files.append(event)
             elif isinstance(event, Finish):
                 self.reason = event.reason
             yield event
 
+    def calls(self) -> tuple:
+        """The tool calls the client was given, as (id, name, arguments) each."""
+        return tuple((call_id, name, "".join(arguments)) for call_id, name, arguments in self.call_parts)
+
     @property
     def whole(self) -> bool:
-        """A clean finish, nothing held back by max_tokens or a stop sequence."""
+        """A clean finish, nothing held back by max_tokens or a stop sequence; or calls the
+        client was given (the session holds the model's text they were read from, and the
+        next turn brings their results)."""
+        if self.reason == "tool_calls":
+            return True
         return self.reason == "stop" and "".join(self.text) == "".join(self.upstream_text)

@@ -1,8 +1,10 @@
 """The events of an answer, in no client's words.
 
 A stream is: KEEPALIVE while the upstream is quiet; parts, each PartStart(kind, part), one or
-more Delta(kind, text, part), PartEnd(kind, part), where kind is THINKING, TEXT or REFUSAL and
-`part` numbers the parts from 0 in order; FileOut for a file the upstream made (already
+more Delta(kind, text, part), PartEnd(kind, part), where kind is THINKING, TEXT, REFUSAL or
+TOOL_CALL and `part` numbers the parts from 0 in order; a TOOL_CALL part is one call: its
+PartStart carries the call's CallHead (id, tool name), its deltas are fragments of the
+arguments (a JSON object once joined, validated against the tool's schema: app/tools/); FileOut for a file the upstream made (already
 downloaded and stored: it carries the link a client fetches it from); and one
 Finish(reason, usage) last. Consecutive deltas of one kind belong to one part. So a renderer
 that needs block boundaries and indexes (Anthropic's content_block_start/delta/stop, Responses'
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-THINKING, TEXT, REFUSAL = "thinking", "text", "refusal"
+THINKING, TEXT, REFUSAL, TOOL_CALL = "thinking", "text", "refusal", "tool_call"
 
 
 class _KeepAlive:
@@ -24,9 +26,16 @@ KEEPALIVE = _KeepAlive()  # nothing to show yet; the driver sends a keep-alive
 
 
 @dataclass(frozen=True)
+class CallHead:
+    id: str                       # "call_…", what the client's tool result names (tool_call_id)
+    name: str                     # the tool called
+
+
+@dataclass(frozen=True)
 class PartStart:
     kind: str
     part: int = 0
+    call: CallHead | None = None  # a TOOL_CALL part's call
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,6 @@ class Usage:
 
 @dataclass(frozen=True)
 class Finish:
-    reason: str                   # "stop", "length" or "content_filter"
+    reason: str                   # "stop", "length", "content_filter" or "tool_calls"
     usage: Usage | None = None    # filled in by the last stage
 

@@ -1,6 +1,8 @@
 """The stages an answer goes through, from upstream events to what a renderer maps.
 
-    upstream events ─► typed ─► output.limited (max tokens, stop) ─► framed ─► renderer
+    upstream events ─► typed ─► tools.stage.calling ─► output.limited (max tokens, stop) ─► framed ─► renderer
+
+`calling` (app/tools/stage.py) reads tool calls out of the text when the request offers tools.
 
 Limits work on the flat deltas, before part boundaries exist: text a stop sequence held back
 is shown where it is released (perhaps after a thought), and then it is a part of its own.
@@ -12,8 +14,10 @@ from typing import Callable, Iterable, Iterator
 from .. import pump
 from ..background import Job
 from ..output import estimate_usage, limited
+from ..tools.spec import NO_TOOLS, Tooling
+from ..tools.stage import calling
 from ..upstream.events import FileReply, Skipped, Text, Thought
-from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, FileOut, Finish, PartEnd, PartStart
+from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, TOOL_CALL, Delta, FileOut, Finish, PartEnd, PartStart
 
 THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
 
@@ -23,12 +27,17 @@ Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores 
 
 def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
                   stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0,
-                  files_follow: bool = False) -> Iterator:
+                  files_follow: bool = False, tooling: Tooling = NO_TOOLS,
+                  again: Callable[[str], Iterable] | None = None) -> Iterator:
     """The answer's event stream (see events.py); KEEPALIVE every `keepalive` seconds a
     download takes. Upstream errors, a failed download's included, propagate from the
     iteration. `held`: tokens of the prompt already upstream. `files_follow` (a media model):
-    the files are shown even when the limits end the text early (output.limited)."""
-    return framed(limited(typed(upstream, fetch, keepalive), max_tokens, stop, files_follow), prompt, held)
+    the files are shown even when the limits end the text early (output.limited). `tooling`:
+    the tools offered, whose calls are read out of the text; `again(text)`: the upstream
+    events of a further query into the same session (the corrective retry)."""
+    retry = None if again is None else (lambda text: typed(again(text), fetch, keepalive))
+    return framed(limited(calling(typed(upstream, fetch, keepalive), tooling, retry), max_tokens, stop,
+                          files_follow), prompt, held)
 
 
 def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator:
@@ -67,10 +76,22 @@ def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator
 
 def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
     """Part boundaries around each run of deltas of one kind (parts numbered from 0), and the
-    usage on Finish."""
+    usage on Finish. A part an earlier stage framed itself (a tool call: PartStart with its
+    CallHead … PartEnd) keeps its bounds and gets its number here."""
     open_kind, part = None, -1
-    shown: dict[str, list[str]] = {TEXT: [], THINKING: []}
+    shown: dict[str, list[str]] = {TEXT: [], THINKING: [], TOOL_CALL: []}
     for event in events:
+        if isinstance(event, PartStart):
+            if open_kind is not None:
+                yield PartEnd(open_kind, part)
+            open_kind, part = event.kind, part + 1
+            shown[TOOL_CALL].append(event.call.name if event.call else "")  # the model wrote it: output tokens
+            yield PartStart(event.kind, part, event.call)
+            continue
+        if isinstance(event, PartEnd):
+            yield PartEnd(event.kind, part)
+            open_kind = None
+            continue
         if isinstance(event, Delta):
             if event.kind != open_kind:
                 if open_kind is not None:
@@ -84,6 +105,7 @@ def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
             yield PartEnd(open_kind, part)
             open_kind = None
         if isinstance(event, Finish):
-            yield Finish(event.reason, estimate_usage(prompt, "".join(shown[TEXT]), "".join(shown[THINKING]), held))
+            written = "".join(shown[TEXT] + shown[TOOL_CALL])
+            yield Finish(event.reason, estimate_usage(prompt, written, "".join(shown[THINKING]), held))
             return
         yield event

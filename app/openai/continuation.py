@@ -13,6 +13,7 @@ from functools import partial
 from ..chat import Turn
 from ..conversations import Conversations, Place, split
 from ..upstream.models import Model
+from ..tools.calls import Call
 from .render import content_of
 from .request import ChatRequest, Message
 from .translate import render_query, turn_of
@@ -22,7 +23,8 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
     """The Turn to send for `request` from the caller `client` (app/auth.py client_id)."""
     if not index.enabled:
         return turn_of(request, model)
-    record = partial(_record, index, client, model.id, request.messages)
+    context = request.tooling.digest()  # a changed tool list or choice is another conversation
+    record = partial(_record, index, client, model.id, request.messages, context)
 
     def whole() -> Turn:
         return replace(turn_of(request, model), conversation=record)
@@ -31,22 +33,23 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
     if parts is None:
         return whole()
     earlier, new = parts
-    text = render_query(new)
+    text = render_query(new, request.tooling)  # the tools block again: every turn carries it
     if not text.strip() and not any(m.files for m in new):
         return whole()  # nothing to send on its own: the transcript decides (and refuses an empty one)
-    place = index.take(client, model.id, earlier)
+    place = index.take(client, model.id, earlier, context)
     if place is None:
         return whole()
     sources = tuple(source for m in new for source in m.files)  # loaded as the answer starts (chat.loaded)
     return Turn(text=text, model=model, sources=sources, account_id=place.account_id, session=place.session,
                 max_tokens=request.max_tokens, stop=request.stop, session_files=dict(place.files),
+                tooling=request.tooling,
                 # the model reads the whole conversation (its session holds the rest): the usage
                 # estimate counts what the client sent, not the bytes that went upstream
-                prompt=render_query(request.messages), conversation=record, fallback=whole)
+                prompt=render_query(request.messages, request.tooling), conversation=record, fallback=whole)
 
 
-def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], account_id: str,
-            session: str, files: tuple, text: str, shown: tuple) -> None:
+def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], context: str,
+            account_id: str, session: str, files: tuple, text: str, shown: tuple, calls: tuple) -> None:
     """The conversation with the answer the client was given is at (account, session)."""
-    answer = Message("assistant", content_of(text, shown))
-    index.keep(client, model, (*messages, answer), Place(account_id, session, files))
+    answer = Message("assistant", content_of(text, shown), calls=tuple(Call(*call) for call in calls))
+    index.keep(client, model, (*messages, answer), Place(account_id, session, files), context)

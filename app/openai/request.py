@@ -1,8 +1,7 @@
 """Validate a Chat Completions request body into a ChatRequest.
 
 Wrong types are a 400 naming the `param`; unknown fields are ignored; parameters whose
-silent omission would change the answer (n>1, logprobs, forced tools, JSON modes, audio
-parts) are refused with `unsupported_value`/`unsupported_parameter` until they are built.
+silent omission would change the answer (n>1, logprobs, JSON modes, audio parts) are refused with `unsupported_value`/`unsupported_parameter` until they are built.
 """
 from __future__ import annotations
 
@@ -10,7 +9,10 @@ from dataclasses import dataclass
 
 from ..errors import bad_request
 from ..inputs import FileSource
+from ..tools.calls import Call
+from ..tools.spec import NO_TOOLS, Tooling
 from .fields import expect, optional
+from .tooling import calls_of, tooling_of
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -21,6 +23,8 @@ class Message:
     text: str
     name: str = ""
     files: tuple[FileSource, ...] = ()  # image_url / file parts, in their order (app/inputs.py)
+    calls: tuple[Call, ...] = ()  # an assistant message's tool calls
+    call_id: str = ""             # a tool result's tool_call_id (`name`: the tool it came from)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class ChatRequest:
     include_usage: bool = False
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    tooling: Tooling = NO_TOOLS
 
 
 def parse_chat(body: dict) -> ChatRequest:
@@ -51,6 +56,7 @@ def parse_chat(body: dict) -> ChatRequest:
         include_usage=include_usage and stream,
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
+        tooling=tooling_of(body),
     )
 
 
@@ -61,6 +67,7 @@ def _messages(value) -> tuple[Message, ...]:
     if not value:
         raise bad_request("messages must contain at least one message", "messages")
     out = []
+    called: dict[str, str] = {}  # call id → tool name, so a result names the tool it came from
     for i, message in enumerate(value):
         where = f"messages[{i}]"
         expect(message, dict, where)
@@ -69,12 +76,14 @@ def _messages(value) -> tuple[Message, ...]:
             raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
         name = message.get("name") if isinstance(message.get("name"), str) else ""
         text, files = _content(message.get("content"), f"{where}.content", role)
+        calls, call_id = (), ""
         if role == "assistant":
-            text = _with_tool_calls(text, message.get("tool_calls"), f"{where}.tool_calls")
+            calls = calls_of(message, where)
+            called.update((call.id, call.name) for call in calls if call.id)
         if role == "tool":
-            call_id = message.get("tool_call_id")
-            name = call_id if isinstance(call_id, str) else name
-        out.append(Message(role, text, name, files))
+            call_id = optional(message, "tool_call_id", str, f"{where}.tool_call_id") or ""
+            name = called.get(call_id, name)
+        out.append(Message(role, text, name, files, calls, call_id))
     return tuple(out)
 
 
@@ -128,21 +137,6 @@ def _file_part(part: dict, here: str) -> FileSource:
     return FileSource(data, f"{here}.file.file_data", name=name)
 
 
-def _with_tool_calls(text: str, calls, where: str) -> str:
-    """An earlier assistant turn that called tools is replayed as text describing the calls."""
-    if calls is None:
-        return text
-    expect(calls, list, where)
-    lines = [text] if text else []
-    for k, call in enumerate(calls):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise bad_request(f"{where}[{k}].function.name must be a string", f"{where}[{k}].function.name")
-        arguments = function.get("arguments")
-        lines.append(f"[called tool {function['name']} with {arguments if isinstance(arguments, str) else '{}'}]")
-    return "\n".join(lines)
-
-
 def _max_tokens(body: dict) -> int | None:
     for name in ("max_completion_tokens", "max_tokens"):  # the newer name wins when both are sent
         value = optional(body, name, int)
@@ -180,17 +174,3 @@ def _refuse_unsupported(body: dict) -> None:
     if fmt is not None and fmt.get("type", "text") != "text":
         raise bad_request(f"response_format type {fmt.get('type')!r} is not supported yet",
                           "response_format", "unsupported_value")
-    _tools(body)
-
-
-def _tools(body: dict) -> None:
-    """Tools may be offered (the model answers in text), but a call cannot be forced yet."""
-    tools = optional(body, "tools", list) or []
-    for k, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            raise bad_request("only function tools are supported", f"tools[{k}]", "unsupported_value")
-    choice = body.get("tool_choice")
-    if tools and (choice == "required" or isinstance(choice, dict)):
-        raise bad_request("forcing a tool call is not supported yet", "tool_choice", "unsupported_value")
-    if choice is not None and not isinstance(choice, (str, dict)):
-        raise bad_request("tool_choice must be a string or an object", "tool_choice", "invalid_type")

@@ -34,8 +34,9 @@ def _model(name: str) -> Model:
 def chat_completions():
     request = parse_chat(json_body())
     turn = plan(request, _model(request.model), current_app.extensions["gbp.conversations"], client_id())
-    return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage),
-                   partial(completion, request.model), log)
+    legacy = request.tooling.legacy  # tools offered as `functions`: answered as a `function_call`
+    return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage, legacy),
+                   partial(completion, request.model, legacy=legacy), log)
 
 
 @bp.post("/images/generations")

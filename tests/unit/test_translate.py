@@ -19,9 +19,10 @@ def test_system_text_becomes_instructions_before_the_question():
 
 def test_a_conversation_is_rendered_as_a_labelled_transcript_ending_with_the_last_message():
     query = render_query((m("system", "S"), m("user", "one"), m("assistant", "two"),
-                          m("tool", "{\"t\": 1}", "call_1"), m("user", "three\nlines")))
+                          Message("tool", "{\"t\": 1}", "get_t", call_id="call_1"), m("user", "three\nlines")))
     assert query == ("<system>\nS\n</system>\n\nUser: one\n\nAssistant: two\n\n"
-                     "Tool result (call_1): {\"t\": 1}\n\nUser: three\nlines")
+                     'Tool result: <tool_result call_id="call_1" name="get_t">\n{"t": 1}\n</tool_result>\n\n'
+                     "User: three\nlines")
     assert query.splitlines()[-1] == "lines"
 
 

@@ -1,0 +1,128 @@
+"""Chat Completions' tool fields → the surface-neutral Tooling (app/tools/spec.py), and the
+calls of earlier assistant messages → Calls for the transcript.
+
+`tools` + `tool_choice` + `parallel_tool_calls`, or the legacy `functions` + `function_call`
+(answered as one `function_call`). A malformed tool is a 400 naming it; a tool's parameters must
+be a JSON Schema (the model is shown it and the arguments are validated against it).
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import bad_request
+from ..tools.calls import Call
+from ..tools.spec import AUTO, NAMED, NO_TOOLS, NONE, REQUIRED, ToolChoice, ToolSpec, Tooling
+from ..tools.validate import schema_problem
+from .fields import expect, optional
+
+NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # OpenAI's rule for a function's name
+MODES = (NONE, AUTO, REQUIRED)
+
+
+def tooling_of(body: dict) -> Tooling:
+    tools = optional(body, "tools", list)
+    functions = optional(body, "functions", list)
+    if tools and functions:
+        raise bad_request("send tools or the deprecated functions, not both", "functions")
+    if functions:
+        specs = _specs(functions, "functions", legacy=True)
+        choice = _function_call(body.get("function_call"), specs)
+        return Tooling(specs, choice, parallel=False, legacy=True)
+    specs = _specs(tools or [], "tools", legacy=False)
+    choice = _tool_choice(body.get("tool_choice"), specs)
+    parallel = optional(body, "parallel_tool_calls", bool)
+    if not specs:
+        return NO_TOOLS
+    return Tooling(specs, choice, parallel=parallel is not False)
+
+
+def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
+    specs: list[ToolSpec] = []
+    for k, item in enumerate(items):
+        here = f"{where}[{k}]"
+        expect(item, dict, here)
+        if not legacy:
+            if item.get("type") != "function":
+                raise bad_request("only function tools are supported", f"{here}.type", "unsupported_value")
+            item = expect(item.get("function"), dict, f"{here}.function")
+            here += ".function"
+        name = item.get("name")
+        if name is None:
+            raise bad_request(f"{here}.name is required", f"{here}.name", "missing_required_parameter")
+        expect(name, str, f"{here}.name")
+        if not NAME.fullmatch(name):
+            raise bad_request(f"{here}.name must be 1 to 64 letters, digits, underscores or dashes", f"{here}.name")
+        if any(s.name == name for s in specs):
+            raise bad_request(f"{here}.name: the tool {name!r} is given twice", f"{here}.name")
+        description = optional(item, "description", str, f"{here}.description") or ""
+        parameters = optional(item, "parameters", dict, f"{here}.parameters")
+        if parameters is None:
+            parameters = {"type": "object", "properties": {}}
+        problem = schema_problem(parameters)
+        if problem:
+            raise bad_request(f"{here}.parameters is not a valid JSON Schema: {problem}", f"{here}.parameters")
+        strict = optional(item, "strict", bool, f"{here}.strict") or False
+        specs.append(ToolSpec(name, description, parameters, strict))
+    return tuple(specs)
+
+
+def _tool_choice(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
+    if value is None:
+        return ToolChoice(AUTO)
+    if isinstance(value, str):
+        if value not in MODES:
+            raise bad_request(f"tool_choice must be one of {', '.join(MODES)} or a function", "tool_choice")
+        if value == REQUIRED and not specs:
+            raise bad_request("tool_choice 'required' needs tools", "tool_choice")
+        return ToolChoice(value)
+    expect(value, dict, "tool_choice")
+    if value.get("type") != "function":
+        raise bad_request("tool_choice objects of type 'function' are supported (allowed_tools and custom "
+                          "are not)", "tool_choice.type", "unsupported_value")
+    function = expect(value.get("function"), dict, "tool_choice.function")
+    return _named(function.get("name"), specs, "tool_choice.function.name")
+
+
+def _function_call(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
+    if value is None:
+        return ToolChoice(AUTO)
+    if isinstance(value, str):
+        if value not in (NONE, AUTO):
+            raise bad_request("function_call must be none, auto or {\"name\": …}", "function_call")
+        return ToolChoice(value)
+    expect(value, dict, "function_call")
+    return _named(value.get("name"), specs, "function_call.name")
+
+
+def _named(name, specs: tuple[ToolSpec, ...], param: str) -> ToolChoice:
+    expect(name, str, param)
+    if not any(s.name == name for s in specs):
+        raise bad_request(f"{param}: no tool named {name!r} was given", param)
+    return ToolChoice(NAMED, name)
+
+
+def calls_of(message: dict, where: str) -> tuple[Call, ...]:
+    """An assistant message's `tool_calls` (or legacy `function_call`) as Calls; arguments kept
+    as the client sent them (the transcript shows them, nothing executes them)."""
+    calls = message.get("tool_calls")
+    if calls is None:
+        legacy = message.get("function_call")
+        if legacy is None:
+            return ()
+        return (_call(expect(legacy, dict, f"{where}.function_call"), f"{where}.function_call", ""),)
+    expect(calls, list, f"{where}.tool_calls")
+    out = []
+    for k, call in enumerate(calls):
+        here = f"{where}.tool_calls[{k}]"
+        expect(call, dict, here)
+        call_id = optional(call, "id", str, f"{here}.id") or ""
+        out.append(_call(expect(call.get("function"), dict, f"{here}.function"), f"{here}.function", call_id))
+    return tuple(out)
+
+
+def _call(function: dict, here: str, call_id: str) -> Call:
+    name = expect(function.get("name"), str, f"{here}.name")
+    arguments = function.get("arguments")
+    if arguments is None:
+        arguments = "{}"
+    return Call(call_id, name, expect(arguments, str, f"{here}.arguments"))

@@ -1,0 +1,91 @@
+"""The tool-calling stage of an answer's event stream (app/answer/stages.py): the model's text
+becomes answer text and TOOL_CALL parts as it streams.
+
+    typed ─► calling ─► output.limited ─► framed
+
+Text is shown as soon as it cannot be a call (calls.Scanner holds back only what may still be
+one). A forced choice (`required`, a named tool) holds all text until the call comes: an
+answer without one is not shown, it is asked again. A broken call — or no call where one was
+required — gets one corrective retry, sent into the same upstream session once its answer has
+ended (`again`); if that fails too, the client gets a clear error (ApiError, a 502 before the
+first byte, the in-band error frame after it), never a call whose arguments are not valid JSON.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from ..answer.events import TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
+from ..errors import ApiError
+from .calls import Call, Scanner
+from .prompt import correction
+from .spec import Tooling
+
+NO_CALL = "you answered without calling a tool, and a tool call is required"
+Again = Callable[[str], Iterable]  # a further query into the answer's session → its typed events
+
+
+class ToolCallFailed(ApiError):
+    def __init__(self, problem: str):
+        super().__init__(502, f"The model did not make a valid tool call, even when asked again: {problem}",
+                         type="server_error", code="invalid_tool_call")
+
+
+def calling(events: Iterable, tooling: Tooling, again: Again | None = None) -> Iterator:
+    """`events` with the calls of the model's text as TOOL_CALL parts and Finish("tool_calls")."""
+    if not tooling.offered:
+        yield from events
+        return
+    retried = False
+    while True:
+        scanner = Scanner(tooling)
+        held: list[str] = []  # a forced choice: text waits for the call
+        finish = None
+        for event in events:
+            hold = tooling.must_call and not scanner.calls  # before this event's text is read
+            if isinstance(event, Delta) and event.kind == TEXT:
+                out = scanner.feed(event.text)
+            elif isinstance(event, Finish):
+                out, finish = scanner.end(), event
+            else:
+                yield event  # thinking, a refusal, a file, a keep-alive
+                continue
+            yield from _shown(out, held, hold)
+            if finish is not None:
+                break
+        if finish is None:
+            return  # the stream ended without a Finish (it was cut): nothing more to say
+        if scanner.calls:
+            yield Finish("tool_calls")
+            return
+        problem = scanner.problem
+        if problem is None and tooling.must_call and finish.reason == "stop":
+            problem = NO_CALL
+        if problem is None:
+            yield from (Delta(TEXT, text) for text in held)
+            yield finish
+            return
+        if retried or again is None:
+            raise ToolCallFailed(problem)
+        retried = True
+        events = again(correction(problem, tooling))
+
+
+def _shown(out: list, held: list[str], hold: bool) -> Iterator:
+    for item in out:
+        if isinstance(item, str):
+            if hold:
+                held.append(item)
+            else:
+                yield Delta(TEXT, item)
+            continue
+        if held:  # the text the model wrote before its call is the message's content
+            yield Delta(TEXT, "".join(held))
+            held.clear()
+        hold = False
+        yield from call_events(item)
+
+
+def call_events(call: Call) -> Iterator:
+    yield PartStart(TOOL_CALL, call=CallHead(call.id, call.name))
+    yield Delta(TOOL_CALL, call.arguments)
+    yield PartEnd(TOOL_CALL)

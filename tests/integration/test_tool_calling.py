@@ -1,0 +1,210 @@
+"""Tool calling through the real gateway (gunicorn + gevent) and the simulator's model, with the
+openai SDK: a whole round trip (call → result → answer) streamed and not, parallel calls,
+forced choices, `none`, the legacy `functions`, and the model's drift (a broken call is asked
+again in the same session; broken twice is a clear error, never invalid JSON)."""
+import json
+
+import openai
+import pytest
+
+from tests.integration.helpers import openai_client, stream_assist_queries
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+TIME = {"type": "function", "function": {
+    "name": "get_time", "description": "Current time in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+ASK = [{"role": "user", "content": "What is the weather in city: Paris?"}]
+
+
+def drift(simulator, kind, **more):
+    simulator.control("PATCH", "settings", json={"model_drift": kind, **more})
+
+
+def collect(stream):
+    """A streamed completion's content, calls (by index) and finish reason, as a client adds them up."""
+    content, calls, finish = "", {}, None
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        content += choice.delta.content or ""
+        for call in choice.delta.tool_calls or []:
+            if call.index not in calls:
+                assert call.id.startswith("call_") and call.type == "function" and call.function.name
+                assert call.function.arguments == ""  # OpenAI's shape: the head first, then the arguments
+                calls[call.index] = {"id": call.id, "name": call.function.name, "arguments": ""}
+            else:
+                assert call.id is None and call.function.name is None
+                calls[call.index]["arguments"] += call.function.arguments
+        finish = choice.finish_reason or finish
+    return content, [calls[i] for i in sorted(calls)], finish
+
+
+def test_a_whole_round_trip_call_result_answer(proxy, simulator):
+    client = openai_client(proxy)
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER])
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.type == "function" and call.id.startswith("call_") and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert first.usage.prompt_tokens > len(json.dumps(WEATHER)) // 4  # the tool definitions are in the prompt
+    messages = [*ASK, choice.message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "21°C and sunny"}]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[WEATHER])
+    assert second.choices[0].finish_reason == "stop"
+    assert "21°C and sunny" in second.choices[0].message.content
+    queries = stream_assist_queries(simulator)
+    assert queries[0].endswith(queries[0][queries[0].index("<tools>"):])  # the tools block ends the query
+    # the second turn continued the upstream session: only the result went, with the tools block again
+    assert queries[1].startswith(f'Tool result: <tool_result call_id="{call.id}" name="get_weather">')
+    assert "<tools>" in queries[1] and "User:" not in queries[1]
+
+
+def test_a_streamed_round_trip(proxy):
+    client = openai_client(proxy)
+    content, calls, finish = collect(client.chat.completions.create(
+        model="gemini-2.5-flash", messages=ASK, tools=[WEATHER], stream=True))
+    assert finish == "tool_calls" and content == ""
+    [call] = calls
+    assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Paris"}
+    messages = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "rain, 12°C"}]
+    content, calls, finish = collect(client.chat.completions.create(
+        model="gemini-2.5-flash", messages=messages, tools=[WEATHER], stream=True))
+    assert finish == "stop" and calls == [] and "rain, 12°C" in content
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_two_calls_at_once(proxy, stream):
+    client = openai_client(proxy)
+    ask = [{"role": "user", "content": "What are the weather and the time in city: Lyon?"}]
+    answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ask, tools=[WEATHER, TIME],
+                                            stream=stream)
+    if stream:
+        _, calls, finish = collect(answer)
+    else:
+        finish = answer.choices[0].finish_reason
+        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+                 for c in answer.choices[0].message.tool_calls]
+    assert finish == "tool_calls"
+    assert sorted(c["name"] for c in calls) == ["get_time", "get_weather"]
+    assert len({c["id"] for c in calls}) == 2
+    assert all(json.loads(c["arguments"]) == {"city": "Lyon"} for c in calls)
+
+
+def test_required_and_named_choices_force_a_call(proxy, simulator):
+    client = openai_client(proxy)
+    ask = [{"role": "user", "content": "Tell me a joke about city: Rome."}]
+    required = client.chat.completions.create(model="gemini-2.5-flash", messages=ask, tools=[WEATHER, TIME],
+                                              tool_choice="required")
+    assert required.choices[0].finish_reason == "tool_calls" and required.choices[0].message.tool_calls
+    named = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER, TIME],
+                                           tool_choice={"type": "function", "function": {"name": "get_time"}})
+    [call] = named.choices[0].message.tool_calls
+    assert call.function.name == "get_time" and json.loads(call.function.arguments) == {"city": "Paris"}
+    queries = stream_assist_queries(simulator)
+    assert "you must call one of the tools" in queries[0] and "you must call `get_time`" in queries[1]
+
+
+def test_none_offers_no_tools(proxy, simulator):
+    answer = openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=ASK,
+                                                          tools=[WEATHER], tool_choice="none")
+    assert answer.choices[0].finish_reason == "stop" and answer.choices[0].message.tool_calls is None
+    assert "<tools>" not in stream_assist_queries(simulator)[0]
+
+
+def test_legacy_functions_answer_with_a_function_call(proxy):
+    client = openai_client(proxy)
+    answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK,
+                                            functions=[WEATHER["function"]])
+    choice = answer.choices[0]
+    assert choice.finish_reason == "function_call" and choice.message.tool_calls is None
+    assert choice.message.function_call.name == "get_weather"
+    assert json.loads(choice.message.function_call.arguments) == {"city": "Paris"}
+    chunks = list(client.chat.completions.create(model="gemini-2.5-flash", messages=ASK,
+                                                 functions=[WEATHER["function"]], stream=True))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    calls = [d.function_call for d in deltas if d.function_call]
+    assert calls[0].name == "get_weather" and calls[0].arguments == ""
+    assert json.loads("".join(c.arguments for c in calls)) == {"city": "Paris"}
+    assert chunks[-1].choices[0].finish_reason == "function_call"
+
+
+@pytest.mark.parametrize("kind", ["prose", "fenced", "bare", "trailing_comma", "single_quotes", "unquoted_keys"])
+def test_a_drifting_model_still_makes_valid_calls(proxy, simulator, kind):
+    drift(simulator, kind)
+    client = openai_client(proxy)
+    for stream in (False, True):
+        answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
+                                                stream=stream)
+        if stream:
+            _, calls, finish = collect(answer)
+        else:
+            finish = answer.choices[0].finish_reason
+            calls = [{"name": c.function.name, "arguments": c.function.arguments}
+                     for c in answer.choices[0].message.tool_calls]
+        assert finish == "tool_calls" and [c["name"] for c in calls] == ["get_weather"]
+        assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
+
+
+@pytest.mark.parametrize("kind", ["truncated", "unknown_tool", "ignore"])
+def test_a_broken_call_is_asked_again_in_the_same_session(proxy, simulator, kind):
+    drift(simulator, kind)
+    answer = openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
+                                                          tool_choice="required")  # no call is no answer
+    [call] = answer.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    queries = stream_assist_queries(simulator)
+    assert len(queries) == 2 and queries[1].startswith("<correction>")
+    sessions = [r["body"]["streamAssistRequest"]["session"] for r in simulator.requests_log()
+                if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
+    assert sessions[0] == sessions[1]
+
+
+def test_numbers_and_booleans_written_as_strings_are_coerced_without_asking_again(proxy, simulator):
+    drift(simulator, "wrong_types")
+    tool = {"type": "function", "function": {"name": "forecast", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                                         "hourly": {"type": "boolean"}}, "required": ["city", "days", "hourly"]}}}
+    ask = [{"role": "user", "content": "Forecast for city: Oslo, 3 days"}]
+    answer = openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=ask, tools=[tool])
+    [call] = answer.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"city": "Oslo", "days": 3, "hourly": True}
+    assert len(stream_assist_queries(simulator)) == 1
+
+
+def test_parallel_tool_calls_false_gives_one_call(proxy, simulator):
+    drift(simulator, "parallel")  # the model adds a call it was told not to make
+    client = openai_client(proxy)
+    answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER, TIME])
+    assert len(answer.choices[0].message.tool_calls) == 2
+    answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER, TIME],
+                                            parallel_tool_calls=False)
+    assert [c.function.name for c in answer.choices[0].message.tool_calls] == ["get_weather"]
+
+
+def test_an_answer_without_a_call_is_text_when_the_choice_is_auto(proxy, simulator):
+    drift(simulator, "ignore")
+    answer = openai_client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER])
+    assert answer.choices[0].finish_reason == "stop" and answer.choices[0].message.content
+    assert answer.choices[0].message.tool_calls is None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_broken_twice_is_a_clear_error(proxy, simulator, stream):
+    drift(simulator, "truncated", model_drift_stubborn=True)
+    client = openai_client(proxy)
+    if not stream:
+        with pytest.raises(openai.APIStatusError) as error:
+            client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
+                                           tool_choice="required")
+        assert error.value.status_code == 502 and error.value.body["code"] == "invalid_tool_call"
+        return
+    with pytest.raises(openai.APIError) as error:
+        collect(client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
+                                               tool_choice="required", stream=True))
+    assert "valid tool call" in str(error.value)
