@@ -160,3 +160,21 @@ def test_schema_checks():
     assert "is not valid" in schema_problem({"type": "objekt"})
     assert check({"a": "1.5"}, {"properties": {"a": {"type": "number"}}}) == ({"a": 1.5}, None)
     assert check({"a": "x"}, {"properties": {"a": {"type": "number"}}})[1].startswith("at a:")
+
+
+# -- strict in what it gives: whatever the text, a call's arguments are a valid JSON object --------
+PIECES = ["<tool_calls>", "</tool_calls>", "```json\n", "```", "\n", " ", "[", "]", "{", "}", ",", ":", "'",
+          '"', '"name"', '"arguments"', '"get_weather"', '"get_time"', '"city"', '"Paris"', '"days"', "3", '"3"',
+          "true", "None", "prose ", "\\"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.lists(st.integers(min_value=0, max_value=200), max_size=8))
+def test_whatever_the_text_calls_are_valid_and_nothing_raises(parts, cuts):
+    text = "".join(parts)
+    scanner = Scanner(TOOLS)
+    out = [o for piece in pieces(text, cuts) for o in scanner.feed(piece)] + scanner.end()
+    for call in (o for o in out if not isinstance(o, str)):
+        arguments = json.loads(call.arguments)
+        tool = TOOLS.tool(call.name)
+        assert tool is not None and check(arguments, tool.parameters) == (arguments, None)
