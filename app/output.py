@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .answer.events import KEEPALIVE, REFUSAL, TEXT, Delta, FileOut, Finish, Usage
+from .answer.events import KEEPALIVE, REFUSAL, TEXT, Delta, FileOut, Finish, PartStart, Usage
 
 
 def estimate_tokens(text: str) -> int:
@@ -79,7 +79,8 @@ def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ..
     what the client asked for, and its generation is spent whether it is shown or not.
 
     What a stop sequence held back is answer text all the same: it is shown before a refusal
-    (a block may come after some text, §6.5) and at the end, unless the budget is spent."""
+    (a block may come after some text, §6.5), before a tool call and at the end, unless the
+    budget is spent."""
     limiter = OutputLimiter(max_tokens, stop)
     ended = None  # why the text ended, while the files may still come
     for event in events:
@@ -92,8 +93,8 @@ def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ..
             continue  # text, thinking or a refusal after the end: not shown
         if isinstance(event, Delta) and event.kind == TEXT:
             shown, reason = limiter.feed(event.text)
-        elif isinstance(event, Finish) or (isinstance(event, Delta) and event.kind == REFUSAL):
-            shown, reason = limiter.flush()
+        elif isinstance(event, (Finish, PartStart)) or (isinstance(event, Delta) and event.kind == REFUSAL):
+            shown, reason = limiter.flush()  # a tool call's part (app/tools/stage.py) comes after the text before it
         else:
             yield event
             continue

@@ -24,7 +24,7 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
     if not index.enabled:
         return turn_of(request, model)
     context = request.tooling.digest()  # a changed tool list or choice is another conversation
-    record = partial(_record, index, client, model.id, request.messages, context)
+    record = partial(_record, index, client, model.id, request.messages, context, request.tooling.legacy)
 
     def whole() -> Turn:
         return replace(turn_of(request, model), conversation=record)
@@ -49,7 +49,10 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
 
 
 def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], context: str,
-            account_id: str, session: str, files: tuple, text: str, shown: tuple, calls: tuple) -> None:
-    """The conversation with the answer the client was given is at (account, session)."""
-    answer = Message("assistant", content_of(text, shown), calls=tuple(Call(*call) for call in calls))
+            legacy: bool, account_id: str, session: str, files: tuple, text: str, shown: tuple,
+            calls: tuple) -> None:
+    """The conversation with the answer the client was given is at (account, session). A
+    legacy `function_call` comes back with no id: it is recorded as the client will send it."""
+    answer = Message("assistant", content_of(text, shown),
+                     calls=tuple(Call("" if legacy else call_id, name, arguments) for call_id, name, arguments in calls))
     index.keep(client, model, (*messages, answer), Place(account_id, session, files), context)

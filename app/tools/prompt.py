@@ -53,7 +53,8 @@ def _choice(tooling: Tooling) -> str:
 def calls_text(calls) -> str:
     """An earlier answer's calls (each with id, name, arguments as a JSON string), as the model
     would have written them, ids included so results can name the call they answer."""
-    listed = [{"id": call.id, "name": call.name, "arguments": _arguments(call.arguments)} for call in calls]
+    listed = [({"id": call.id} if call.id else {}) | {"name": call.name, "arguments": _arguments(call.arguments)}
+              for call in calls]  # a legacy function_call has no id
     return f"{OPEN}\n{json.dumps(listed, ensure_ascii=False)}\n{CLOSE}"
 
 

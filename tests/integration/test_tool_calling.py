@@ -208,3 +208,16 @@ def test_broken_twice_is_a_clear_error(proxy, simulator, stream):
         collect(client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
                                                tool_choice="required", stream=True))
     assert "valid tool call" in str(error.value)
+
+
+def test_a_legacy_function_round_trip_continues_its_upstream_session(proxy, simulator):
+    client = openai_client(proxy)
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, functions=[WEATHER["function"]])
+    call = first.choices[0].message.function_call
+    messages = [*ASK, {"role": "assistant", "content": None,
+                       "function_call": {"name": call.name, "arguments": call.arguments}},
+                {"role": "function", "name": "get_weather", "content": "foggy"}]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages,
+                                            functions=[WEATHER["function"]])
+    assert second.choices[0].finish_reason == "stop" and "foggy" in second.choices[0].message.content
+    assert stream_assist_queries(simulator)[1].startswith('Tool result: <tool_result name="get_weather">\nfoggy')

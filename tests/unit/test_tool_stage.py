@@ -197,3 +197,11 @@ def test_the_instructions_say_you_must_call_only_when_a_call_is_forced():
     assert tools_block(Tooling((WEATHER,), ToolChoice(NONE))) == ""
     block = tools_block(TOOLS)
     assert block.startswith("<tools>\n" + json.dumps(WEATHER.as_json()) + "\n</tools>\n")
+
+
+def test_text_a_stop_sequence_held_back_comes_before_the_call():
+    events = list(answer_events(iter([Text("Hi Z"), Text(CALL)]), "p", None, stop=("ZZ",), tooling=TOOLS))
+    kinds = [(type(e).__name__, e.kind) for e in events if isinstance(e, (Delta, PartStart))]
+    assert kinds == [("PartStart", TEXT), ("Delta", TEXT), ("Delta", TEXT), ("PartStart", TOOL_CALL),
+                     ("Delta", TOOL_CALL)]
+    assert "".join(e.text for e in events if isinstance(e, Delta) and e.kind == TEXT) == "Hi Z"
