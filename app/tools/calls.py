@@ -67,7 +67,7 @@ class Scanner:
     """feed(text) / end() → what may be shown now, in order: str (answer text) and Call.
 
     After the first call, text is dropped and further calls are kept only when the request
-    allows parallel calls. A problem (a broken call, before any call was made) ends the
+    allows parallel calls; a call the same as an earlier one (name and arguments) is made once. A problem (a broken call, before any call was made) ends the
     answer: everything after it is dropped and `problem` says what was wrong."""
 
     def __init__(self, tooling: Tooling):
@@ -227,6 +227,13 @@ class Scanner:
             if not self.calls:
                 self._fail(str(exc))
             return
+        made = {(c.name, c.arguments) for c in self.calls}
+        unique = []
+        for call in calls:  # a call written twice (the same tool, the same arguments) is made once
+            if (call.name, call.arguments) not in made:
+                made.add((call.name, call.arguments))
+                unique.append(call)
+        calls = unique
         if not self.tooling.parallel:  # one call asked for: the first one is it
             calls = [] if self.calls else calls[:1]
         self.calls.extend(calls)

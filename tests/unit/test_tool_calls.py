@@ -178,3 +178,10 @@ def test_whatever_the_text_calls_are_valid_and_nothing_raises(parts, cuts):
         arguments = json.loads(call.arguments)
         tool = TOOLS.tool(call.name)
         assert tool is not None and check(arguments, tool.parameters) == (arguments, None)
+
+
+def test_the_same_call_twice_is_made_once():
+    same = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    assert calls_of(f"<tool_calls>[{same}, {same}]</tool_calls>")[1] == [PARIS]
+    assert calls_of(f"<tool_calls>[{same}]</tool_calls><tool_calls>[{same}, "
+                    '{"name": "get_time", "arguments": {}}]</tool_calls>')[1] == [PARIS, ("get_time", {})]
