@@ -213,7 +213,8 @@ def report(cases, answers, sessions, args, took: float) -> None:
             for c in cases:  # the unique word of the request is in its first query
                 if c["word"] in s["turns"][0]["query"] and c["word"] not in by_word:
                     by_word[c["word"]] = s
-    table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    tables = {"tool calls": collections.defaultdict(collections.Counter),
+              "JSON output": collections.defaultdict(collections.Counter)}
     examples: dict[str, list] = collections.defaultdict(list)
     stubborn = 0
     for c, answer in zip(cases, answers):
@@ -221,16 +222,18 @@ def report(cases, answers, sessions, args, took: float) -> None:
         drift = drift_of(session)
         stubborn += bool(session and (session["turns"][0].get("model") or {}).get("stubborn"))
         outcome = classify(answer, session, c["body"])
-        table[drift][outcome] += 1
-        table["total"][outcome] += 1
+        table = tables["JSON output" if "response_format" in c["body"] else "tool calls"]
+        for row in (table[drift], table["total"], tables.setdefault("all", collections.defaultdict(collections.Counter))["total"]):
+            row[outcome] += 1
         if outcome not in ("correct", "after retry") and len(examples[outcome]) < args.show:
             examples[outcome].append((c["n"], drift, answer.get("error") or answer.get("calls") or answer.get("content", "")[:80]))
     print(f"{args.requests} chats (seed {args.seed}, {args.concurrency} at a time, {took:.1f} s), "
           f"{stubborn} with a stubborn drift")
-    print(f"{'drift':16}" + "".join(f"{o:>14}" for o in ("answers", *OUTCOMES)))
-    for drift in sorted(table, key=lambda d: (d == "total", d)):
-        row = table[drift]
-        print(f"{drift:16}{sum(row.values()):>14}" + "".join(f"{row[o]:>14}" for o in OUTCOMES))
+    for title, table in tables.items():
+        print(f"\n{title:16}" + "".join(f"{o:>14}" for o in ("answers", *OUTCOMES)))
+        for drift in sorted(table, key=lambda d: (d == "total", d)):
+            row = table[drift]
+            print(f"{drift:16}{sum(row.values()):>14}" + "".join(f"{row[o]:>14}" for o in OUTCOMES))
     for outcome, shown in examples.items():
         print(f"\n{outcome}, e.g.:")
         for n, drift, what in shown:
