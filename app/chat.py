@@ -27,6 +27,7 @@ from .output import estimate_tokens
 from .pump import EventPump
 from .store.base import Store, StoreUnavailable
 from .tools.spec import NO_TOOLS, Tooling
+from .tools.structured import OutputFormat
 from .upstream import errors
 from .upstream.client import GeminiBusiness
 from .upstream.events import FileReply, Skipped, Text, Thought
@@ -77,6 +78,9 @@ class Turn:
     # called once the turn's answer has begun upstream, not for a turn refused before (a file
     # that cannot be loaded or that the upstream refuses): a native session's expiry slides then
     started: Callable[[], None] | None = None
+    # JSON the answer must be (response_format): its text is checked, and asked for again once
+    # in the same session when it does not fit (app/tools/structured.py); `text` asks for it
+    output_format: OutputFormat | None = None
 
 
 # Failures that would be the same in a fresh session, so a continued turn does not fall back on them
@@ -107,7 +111,7 @@ class Answer:
     upstream: GeminiBusiness
     publish: Publish
     files: dict[str, str] = field(default_factory=dict)  # sha256 → fileId of the files the session holds
-    watch: Callable[[], None] | None = None
+    watch: Callable[[], None] | None = None  # see start(); watches a second query's pump too
     transcript: Transcript = field(default_factory=Transcript, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -126,12 +130,14 @@ class Answer:
         return self.transcript.shown(answer_events(upstream, prompt, self.fetch, self.turn.max_tokens,
                                                    self.turn.stop, held, keepalive=interval,
                                                    files_follow=self.kind != TEXT, tooling=self.turn.tooling,
+                                                   output_format=self.turn.output_format,
                                                    again=lambda text: self.again(text, interval)))
 
     def again(self, text: str, interval: float):
         """A further query into this answer's session, once its answer has ended (the corrective
-        retry of a tool call, app/tools/stage.py): its upstream events. The session holds the
-        answer being corrected, so only the correction goes; no files (the session has them)."""
+        retry of a tool call, app/tools/stage.py, or of JSON, app/tools/structured.py): its
+        upstream events. The session holds the answer being corrected, so only the correction
+        goes; no files (the session has them)."""
         self.pump.close()
         stream = self.upstream.stream_assist(self.account, self.session, text, self.turn.model.upstream_id,
                                              tool=self.turn.model.tool)

@@ -1,8 +1,10 @@
 """The stages an answer goes through, from upstream events to what a renderer maps.
 
-    upstream events ─► typed ─► tools.stage.calling ─► output.limited (max tokens, stop) ─► framed ─► renderer
+    upstream events ─► typed ─► tools.stage.calling ─► output.limited (max tokens, stop)
+        ─► [tools.structured.checked] ─► framed ─► renderer
 
-`calling` (app/tools/stage.py) reads tool calls out of the text when the request offers tools.
+`calling` (app/tools/stage.py) reads tool calls out of the text when the request offers tools;
+`checked` (app/tools/structured.py) holds the text to the JSON a response_format asks for.
 
 Limits work on the flat deltas, before part boundaries exist: text a stop sequence held back
 is shown where it is released (perhaps after a thought), and then it is a part of its own.
@@ -14,8 +16,10 @@ from typing import Callable, Iterable, Iterator
 from .. import pump
 from ..background import Job
 from ..output import estimate_usage, limited
+from ..tools import structured
 from ..tools.spec import NO_TOOLS, Tooling
 from ..tools.stage import calling
+from ..tools.structured import OutputFormat
 from ..upstream.events import FileReply, Skipped, Text, Thought
 from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, TOOL_CALL, Delta, FileOut, Finish, PartEnd, PartStart
 
@@ -28,16 +32,24 @@ Fetch = Callable[[FileReply], FileOut]  # downloads a generated file and stores 
 def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int | None = None,
                   stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0,
                   files_follow: bool = False, tooling: Tooling = NO_TOOLS,
+                  output_format: OutputFormat | None = None,
                   again: Callable[[str], Iterable] | None = None) -> Iterator:
     """The answer's event stream (see events.py); KEEPALIVE every `keepalive` seconds a
     download takes. Upstream errors, a failed download's included, propagate from the
     iteration. `held`: tokens of the prompt already upstream. `files_follow` (a media model):
     the files are shown even when the limits end the text early (output.limited). `tooling`:
-    the tools offered, whose calls are read out of the text; `again(text)`: the upstream
-    events of a further query into the same session (the corrective retry)."""
+    the tools offered, whose calls are read out of the text; `output_format`: the JSON the text
+    must be (app/tools/structured.py); `again(text)`: the upstream events of a further query into
+    the same session (the corrective retry of either)."""
     retry = None if again is None else (lambda text: typed(again(text), fetch, keepalive))
-    return framed(limited(calling(typed(upstream, fetch, keepalive), tooling, retry), max_tokens, stop,
-                          files_follow), prompt, held)
+
+    def shown(events: Iterable) -> Iterator:  # one upstream answer: its calls read, the limits applied
+        return limited(calling(events, tooling, retry), max_tokens, stop, files_follow)
+
+    events = shown(typed(upstream, fetch, keepalive))
+    if output_format is not None:
+        events = structured.checked(events, output_format, lambda text: shown(retry(text)), keepalive)
+    return framed(events, prompt, held)
 
 
 def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator:

@@ -16,7 +16,7 @@ from ..upstream.models import Model
 from ..tools.calls import Call
 from .render import content_of
 from .request import ChatRequest, Message
-from .translate import render_query, turn_of
+from .translate import asked, render_query, turn_of
 
 
 def plan(request: ChatRequest, model: Model, index: Conversations, client: str) -> Turn:
@@ -40,12 +40,14 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
     if place is None:
         return whole()
     sources = tuple(source for m in new for source in m.files)  # loaded as the answer starts (chat.loaded)
-    return Turn(text=text, model=model, sources=sources, account_id=place.account_id, session=place.session,
+    return Turn(text=text + asked(request), model=model, sources=sources, account_id=place.account_id,
+                session=place.session,
                 max_tokens=request.max_tokens, stop=request.stop, session_files=dict(place.files),
                 tooling=request.tooling,
                 # the model reads the whole conversation (its session holds the rest): the usage
                 # estimate counts what the client sent, not the bytes that went upstream
-                prompt=render_query(request.messages, request.tooling), conversation=record, fallback=whole)
+                prompt=render_query(request.messages, request.tooling) + asked(request), conversation=record,
+                fallback=whole, output_format=request.response_format)
 
 
 def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], context: str,

@@ -1,7 +1,8 @@
 """Validate a Chat Completions request body into a ChatRequest.
 
 Wrong types are a 400 naming the `param`; unknown fields are ignored; parameters whose
-silent omission would change the answer (n>1, logprobs, JSON modes, audio parts) are refused with `unsupported_value`/`unsupported_parameter` until they are built.
+silent omission would change the answer (n>1, logprobs, audio parts) are refused with
+`unsupported_value`/`unsupported_parameter` until they are built.
 """
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 
 from ..errors import bad_request
 from ..inputs import FileSource
+from ..tools import structured
 from ..tools.calls import Call
 from ..tools.spec import NO_TOOLS, Tooling
+from ..tools.structured import OutputFormat
 from .fields import expect, optional
 from .tooling import calls_of, tooling_of
 
@@ -36,6 +39,7 @@ class ChatRequest:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     tooling: Tooling = NO_TOOLS
+    response_format: OutputFormat | None = None  # JSON the answer must be (app/tools/structured.py)
 
 
 def parse_chat(body: dict) -> ChatRequest:
@@ -57,6 +61,7 @@ def parse_chat(body: dict) -> ChatRequest:
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
         tooling=tooling_of(body),
+        response_format=_response_format(body),
     )
 
 
@@ -159,6 +164,33 @@ def _stop(value) -> tuple[str, ...]:
     raise bad_request("stop must be a string or an array of strings", "stop", "invalid_type")
 
 
+def _response_format(body: dict) -> OutputFormat | None:
+    """`{"type": "text"}` (or none): None; json_object; json_schema {name, schema, strict, description}."""
+    fmt = optional(body, "response_format", dict)
+    if fmt is None:
+        return None
+    kind = fmt.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return structured.json_object()
+    if kind != "json_schema":
+        raise bad_request("response_format.type must be one of text, json_object, json_schema", "response_format.type")
+    where = "response_format.json_schema"
+    spec = fmt.get("json_schema")
+    if spec is None:
+        raise bad_request(f"{where} is required for type json_schema", where, "missing_required_parameter")
+    expect(spec, dict, where)
+    name = spec.get("name")
+    if name is None:
+        raise bad_request(f"{where}.name is required", f"{where}.name", "missing_required_parameter")
+    expect(name, str, f"{where}.name")
+    schema = spec.get("schema")
+    return structured.json_schema(structured.OBJECT if schema is None else schema, name,
+                                  optional(spec, "description", str, f"{where}.description") or "",
+                                  optional(spec, "strict", bool, f"{where}.strict") or False, where)
+
+
 def _refuse_unsupported(body: dict) -> None:
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         optional(body, name, float)
@@ -170,7 +202,3 @@ def _refuse_unsupported(body: dict) -> None:
     modalities = optional(body, "modalities", list) or []
     if any(m != "text" for m in modalities):
         raise bad_request("only text output is supported", "modalities", "unsupported_value")
-    fmt = optional(body, "response_format", dict)
-    if fmt is not None and fmt.get("type", "text") != "text":
-        raise bad_request(f"response_format type {fmt.get('type')!r} is not supported yet",
-                          "response_format", "unsupported_value")

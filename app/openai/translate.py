@@ -8,6 +8,7 @@ from ..answer.events import Usage
 from ..output import estimate_usage
 from ..tools.prompt import calls_text, result_text, tools_block
 from ..tools.spec import NO_TOOLS, Tooling
+from ..tools.structured import instructions
 from ..upstream.models import Model
 from .request import ChatRequest, Message
 
@@ -21,8 +22,14 @@ def turn_of(request: ChatRequest, model: Model) -> Turn:
     sources = tuple(source for m in request.messages for source in m.files)
     if not prompt.strip() and not sources:
         raise ApiError(400, "messages contain no text to send", param="messages", code="invalid_value")
+    prompt += asked(request)
     return Turn(text=prompt, model=model, sources=sources, max_tokens=request.max_tokens, stop=request.stop,
-                tooling=request.tooling)
+                tooling=request.tooling, output_format=request.response_format)
+
+
+def asked(request: ChatRequest) -> str:
+    """What ends every query of `request`, whole or continued, after the tools: the JSON it asks for."""
+    return instructions(request.response_format) if request.response_format else ""
 
 
 def render_query(messages: tuple[Message, ...], tooling: Tooling = NO_TOOLS) -> str:

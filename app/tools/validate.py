@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Iterator
+from urllib.parse import unquote
 
 from jsonschema import exceptions, validators
 
@@ -17,14 +18,109 @@ _JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "n
 
 
 def schema_problem(schema) -> str | None:
-    """Why `schema` is not a JSON Schema (a client's tool parameters), or None."""
+    """Why `schema` is not a JSON Schema the gateway can validate against (a client's tool
+    parameters or response_format), or None."""
     if not isinstance(schema, (dict, bool)):
         return "must be a JSON Schema object"
     try:
         validators.validator_for(schema).check_schema(schema)
     except exceptions.SchemaError as exc:
         return exc.message
-    return None
+    except RecursionError:
+        return "it is nested too deeply"
+    return _refs_problem(schema) if isinstance(schema, dict) else None
+
+
+# Keywords whose value is one subschema / a list or a map of subschemas.
+_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+        "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+_LIST = ("anyOf", "allOf", "oneOf", "prefixItems")
+_MAP = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+# Keywords that apply their subschemas to the same instance: a loop through these and $refs
+# never reaches a smaller part of the value, so validating would never end.
+_SAME_ONE = ("not", "if", "then", "else")
+_SAME_LIST = ("anyOf", "allOf", "oneOf")
+_REFS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def subschemas(schema: dict) -> Iterator[tuple[str, dict]]:
+    """Every subschema (a dict) of `schema` with its JSON pointer, the root ("") first; without
+    recursion (a client's schema may be deep)."""
+    todo = [("", schema)]
+    while todo:
+        where, sub = todo.pop()
+        yield where, sub
+        children = [(f"{where}/{k}", sub.get(k)) for k in _ONE]
+        for k in _LIST:
+            if isinstance(sub.get(k), list):
+                children += [(f"{where}/{k}/{i}", v) for i, v in enumerate(sub[k])]
+        for k in _MAP:
+            if isinstance(sub.get(k), dict):
+                children += [(f"{where}/{k}/{name}", v) for name, v in sub[k].items()]
+        todo.extend(reversed([(w, v) for w, v in children if isinstance(v, dict)]))
+
+
+def _refs_problem(schema: dict) -> str | None:
+    """A reference must point inside the schema (nothing is fetched from anywhere) at a
+    subschema there, and no chain of references and combinators may lead back to where it
+    began (validating any value would recurse forever: a 500 for a client's schema)."""
+    same: dict[int, list[dict]] = {}  # subschema → the subschemas applied to the same instance
+    nodes: dict[int, dict] = {}
+    for where, sub in subschemas(schema):
+        nodes[id(sub)] = sub
+        targets = [v for k in _SAME_ONE if isinstance(v := sub.get(k), dict)]
+        targets += [v for k in _SAME_LIST if isinstance(sub.get(k), list) for v in sub[k] if isinstance(v, dict)]
+        for key in _REFS:
+            if key not in sub:
+                continue
+            ref = sub[key]
+            target = _pointer(schema, ref[1:]) if isinstance(ref, str) and ref.startswith("#") else None
+            if not isinstance(target, (dict, bool)):
+                return (f"{where or 'the root'}: {key} {str(ref)[:100]!r} must point at a subschema inside the "
+                        "schema (\"#\" or \"#/$defs/...\")")
+            if isinstance(target, dict):
+                targets.append(target)
+        same[id(sub)] = targets
+    return "a $ref refers back to itself without going into the value" if _has_loop(nodes, same) else None
+
+
+def _pointer(schema: dict, pointer: str):
+    """The part of `schema` a JSON pointer (the part after '#') names, or None."""
+    node = schema
+    if not pointer:
+        return node
+    if not pointer.startswith("/"):
+        return None
+    for token in pointer[1:].split("/"):
+        token = unquote(token).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
+
+
+def _has_loop(nodes: dict[int, dict], same: dict[int, list[dict]]) -> bool:
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for root in nodes:
+        if root in state:
+            continue
+        state[root] = 1
+        path = [(root, iter(same.get(root, ())))]
+        while path:
+            node, successors = path[-1]
+            following = next(successors, None)
+            if following is None:
+                state[node] = 2
+                path.pop()
+            elif state.get(id(following)) == 1:
+                return True
+            elif id(following) not in state:
+                state[id(following)] = 1
+                path.append((id(following), iter(same.get(id(following), ()))))
+    return False
 
 
 def check(value: Any, schema: dict) -> tuple[Any, str | None]:

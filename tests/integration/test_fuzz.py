@@ -208,7 +208,10 @@ def schemas(text, numbers, anything):
              "max_completion_tokens": st.one_of(st.integers(), numbers),
              "stop": st.one_of(text, st.lists(text, max_size=5)), "logprobs": st.booleans(),
              "modalities": st.lists(st.sampled_from(["text", "audio"]), max_size=2),
-             "response_format": shaped({"type": st.sampled_from(["text", "json_object", "json_schema"])}, {}),
+             "response_format": shaped({"type": st.sampled_from(["text", "json_object", "json_schema"])}, {
+                 "json_schema": shaped({"name": st.one_of(st.just("answer"), text)},
+                                       {"schema": st.one_of(st.just({"type": "object"}), anything),
+                                        "strict": st.booleans(), "description": text})}),
              "tools": st.lists(shaped({"type": st.sampled_from(["function", "custom"]),
                                        "function": shaped({"name": text}, {})}, {}), max_size=2),
              "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), anything),

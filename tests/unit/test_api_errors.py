@@ -98,7 +98,6 @@ def test_wrong_types_name_the_param(client, body, param):
 @pytest.mark.parametrize("body,param", [
     (ok_body(n=2), "n"),
     (ok_body(logprobs=True), "logprobs"),
-    (ok_body(response_format={"type": "json_object"}), "response_format"),
     (ok_body(tools=[{"type": "custom", "custom": {}}]), "tools[0].type"),
     (ok_body(tools=[{"type": "function", "function": {"name": "f"}}],
              tool_choice={"type": "allowed_tools", "allowed_tools": {}}), "tool_choice.type"),
