@@ -82,17 +82,20 @@ def test_strict_mode_takes_what_the_openai_sdk_makes_of_a_pydantic_model():
     from openai.lib._pydantic import to_strict_json_schema
     from pydantic import BaseModel
 
-    class Step(BaseModel):
-        explanation: str
-        output: Optional[int]
+    class Address(BaseModel):
+        city: str
+        postcode: Optional[str] = None
 
-    class Solution(BaseModel):
-        steps: list[Step]
-        final_answer: str
+    class Customer(BaseModel):
+        name: str
+        addresses: list[Address]
+        billing: Optional[Address]
 
-    schema = to_strict_json_schema(Solution)
+    schema = to_strict_json_schema(Customer)
     assert strict_problem(schema) is None
-    assert json_schema(schema, "Solution", strict=True).schema == schema
+    assert json_schema(schema, "Customer", strict=True).schema == schema
+    value = {"name": "Ada", "addresses": [{"city": "Paris", "postcode": None}], "billing": None}
+    assert extract(json.dumps(value), OutputFormat(schema, "Customer", strict=True)) == (json.dumps(value), None)
 
 
 # ---- the words to the model ----------------------------------------------------------------
