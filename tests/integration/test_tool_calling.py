@@ -142,12 +142,16 @@ def test_a_drifting_model_still_makes_valid_calls(proxy, simulator, kind):
         answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
                                                 stream=stream)
         if stream:
-            _, calls, finish = collect(answer)
+            content, calls, finish = collect(answer)
         else:
-            finish = answer.choices[0].finish_reason
+            finish, content = answer.choices[0].finish_reason, answer.choices[0].message.content
             calls = [{"name": c.function.name, "arguments": c.function.arguments}
                      for c in answer.choices[0].message.tool_calls]
         assert finish == "tool_calls" and [c["name"] for c in calls] == ["get_weather"]
+        if kind == "prose":  # the sentence before the call is the content; the one after it is dropped
+            assert content == "Sure — here is what I will do."
+        else:
+            assert not content
         assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
 
 
