@@ -163,3 +163,49 @@ def test_keepalives_flow_while_the_json_is_held(proxy, simulator):
     first_content = next(i for i, line in enumerate(lines) if '"content": "{' in line or '"content":"{' in line)
     assert any(line.startswith(": keep-alive") for line in lines[:first_content])
     fits_person(json.loads(sse_data(lines[first_content:])[0]["choices"][0]["delta"]["content"]))
+
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+REPORT = {"type": "json_schema", "json_schema": {"name": "report", "strict": True, "schema": {
+    "type": "object", "properties": {"city": {"type": "string"}, "summary": {"type": "string"}},
+    "required": ["city", "summary"], "additionalProperties": False}}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_and_a_json_answer_call_then_result_then_json(proxy, simulator, stream):
+    """An agent step with both: the model calls the tool (passed on as a call, not checked as
+    JSON), then answers the tool's result with the JSON asked for."""
+    client = openai_client(proxy)
+    ask = [{"role": "user", "content": "What is the weather in city: Paris?"}]
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ask, tools=[WEATHER],
+                                           response_format=REPORT)
+    [call] = first.choices[0].message.tool_calls
+    assert first.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
+    messages = [*ask, first.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "21°C and sunny"}]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[WEATHER],
+                                            response_format=REPORT, stream=stream)
+    content = "".join(c.choices[0].delta.content or "" for c in second if c.choices) if stream \
+        else second.choices[0].message.content
+    assert set(json.loads(content)) == {"city", "summary"}
+    queries = stream_assist_queries(simulator)
+    assert len(queries) == 2
+    assert all(q.index("<tools>") < q.index("<response_format>") and q.splitlines()[-2] == "</response_format>"
+               for q in queries)  # the JSON asked for ends every query, after the tools
+
+
+def test_a_continued_conversation_asks_for_the_json_again(proxy, simulator):
+    """The next turn goes into the same upstream session with only the new message, and the
+    block again: the format is asked for on every turn."""
+    client = openai_client(proxy)
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, response_format=AS_PERSON)
+    messages = [*ASK, {"role": "assistant", "content": first.choices[0].message.content},
+                {"role": "user", "content": "Now a person called Alan."}]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, response_format=AS_PERSON)
+    fits_person(json.loads(second.choices[0].message.content))
+    [session] = [s for s in simulator.control("GET", "sessions")["sessions"] if s["turns"]]
+    assert len(session["turns"]) == 2
+    continued = session["turns"][1]["query"]
+    assert continued.startswith("Now a person called Alan.") and "<response_format>" in continued
