@@ -26,6 +26,9 @@ from .spec import Tooling
 from .validate import check
 
 OPEN, CLOSE, FENCE = "<tool_calls>", "</tool_calls>", "```"
+# the block as asked for, and the singular one models trained on other formats write
+TAGS = ((OPEN, CLOSE), ("<tool_call>", "</tool_call>"))
+OPENS = tuple(open_tag for open_tag, _ in TAGS)
 ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
 
 
@@ -135,30 +138,37 @@ class Scanner:
                 self.buf = buf[end:]
                 return True
             self.started = True
-        tag, fence = buf.find(OPEN), buf.find(FENCE)
-        hits = [k for k in (tag, fence) if k >= 0]
+        tags = [k for k in (buf.find(o) for o in OPENS) if k >= 0]
+        fence = buf.find(FENCE)
+        hits = tags + [fence] * (fence >= 0)
         if not hits:
-            keep = 0 if final else _partial(buf, (OPEN, FENCE))
+            keep = 0 if final else _partial(buf, (*OPENS, FENCE))
             self._text(out, buf[:len(buf) - keep])
             self.buf = buf[len(buf) - keep:]
             return False
         at = min(hits)
         self._text(out, buf[:at])
         buf = self.buf = buf[at:]
-        if at == tag:
-            close = buf.find(CLOSE, max(len(OPEN), self.seek))
+        if at != fence:
+            open_tag, close_tag = next(t for t in TAGS if buf.startswith(t[0]))
+            close = buf.find(close_tag, max(len(open_tag), self.seek))
             if close < 0 and not final:
-                self.seek = len(buf) - len(CLOSE)  # the next delta's search starts about here
+                self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here
                 return False
             self.seek = 0
-            inner = buf[len(OPEN):close] if close >= 0 else buf[len(OPEN):]
+            inner = buf[len(open_tag):close] if close >= 0 else buf[len(open_tag):]
             self._block(out, inner)
-            self.buf = buf[close + len(CLOSE):] if close >= 0 else ""
+            self.buf = buf[close + len(close_tag):] if close >= 0 else ""
             return True
         newline = buf.find("\n")
         body = buf[newline + 1:].lstrip() if newline >= 0 else ""
         if not body and not final:
             return False  # the fence's language and first character decide
+        if body.startswith(OPENS):  # a fenced block: the fence is only its wrapping
+            self.buf = body
+            return True
+        if not final and any(o.startswith(body) for o in OPENS):
+            return False  # perhaps the start of a block
         if not body[:1] in ("{", "["):
             self._text(out, buf[:newline + 1] if newline >= 0 else buf[:len(FENCE)])
             self.buf = buf[newline + 1:] if newline >= 0 else buf[len(FENCE):]
@@ -185,7 +195,7 @@ class Scanner:
         self.blank += text[len(body):]
 
     def _block(self, out: list, inner: str) -> None:
-        """A <tool_calls> block: whatever it holds is meant as calls."""
+        """A <tool_calls> (or <tool_call>) block: whatever it holds is meant as calls."""
         if self.calls and not self.tooling.parallel:
             return
         start = min((k for k in (inner.find("["), inner.find("{")) if k >= 0), default=-1)

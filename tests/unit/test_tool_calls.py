@@ -40,6 +40,8 @@ PARIS = ("get_weather", {"city": "Paris"})
     '  {"name": "get_weather", "arguments": {"city": "Paris"}}',
     '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}',
     '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>\nThe weather in Paris is 21°C.',
+    '```xml\n<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>\n```',  # fenced tags
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',             # singular tag
 ])
 def test_a_call_however_it_is_written(text):
     assert calls_of(text) == ("", [PARIS], None)
@@ -107,6 +109,10 @@ def test_answers_that_are_not_calls_are_shown_as_they_are(text):
 
 # -- streaming: any pieces give what the whole text gives ------------------------------------------
 SAMPLES = [
+    'Ok.\n```\n<tool_calls>\n[{"name": "get_time", "arguments": {}}]\n</tool_calls>\n```\nbye',
+    '<tool_call>{"name": "get_weather", "arguments": {"city": "A"}}</tool_call>\n'
+    '<tool_call>{"name": "get_time", "arguments": {}}</tool_call>',
+    "```html\n<tool>x</tool>\n```\n<tool_call and <tool_calls",
     'Let me check.\n<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris",}}]\n</tool_calls>\nok',
     '```json\n[{"name": "get_weather", "arguments": {"city": "Köln"}}, {"name": "get_time", "arguments": {}}]\n```',
     ' {"name": "get_weather", "arguments": {"city": "Paris", "days": "2"}} trailing',
