@@ -44,7 +44,7 @@ def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int
     retry = None if again is None else (lambda text: typed(again(text), fetch, keepalive))
 
     def shown(events: Iterable) -> Iterator:  # one upstream answer: its calls read, the limits applied
-        return limited(calling(events, tooling, retry), max_tokens, stop, files_follow)
+        return limited(calling(events, tooling, retry, keepalive), max_tokens, stop, files_follow)
 
     events = shown(typed(upstream, fetch, keepalive))
     if output_format is not None:

@@ -12,9 +12,10 @@ first byte, the in-band error frame after it), never a call whose arguments are 
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterable, Iterator
 
-from ..answer.events import TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
+from ..answer.events import KEEPALIVE, TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
 from ..errors import ApiError
 from .calls import Call, Scanner
 from .prompt import correction
@@ -30,8 +31,11 @@ class ToolCallFailed(ApiError):
                          type="server_error", code="invalid_tool_call")
 
 
-def calling(events: Iterable, tooling: Tooling, again: Again | None = None) -> Iterator:
-    """`events` with the calls of the model's text as TOOL_CALL parts and Finish("tool_calls")."""
+def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keepalive: float = 15.0) -> Iterator:
+    """`events` with the calls of the model's text as TOOL_CALL parts and Finish("tool_calls").
+    While text is held (a long call being written), KEEPALIVE goes out every `keepalive`
+    seconds: the upstream is not quiet, so the pump sends none, and a client or proxy must not
+    take the silence for a dead stream."""
     if not tooling.offered:
         yield from events
         return
@@ -40,10 +44,16 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None) -> I
         scanner = Scanner(tooling)
         held: list[str] = []  # a forced choice: text waits for the call
         finish = None
+        quiet_since = time.monotonic()
         for event in events:
             hold = tooling.must_call and not scanner.calls  # before this event's text is read
             if isinstance(event, Delta) and event.kind == TEXT:
                 out = scanner.feed(event.text)
+                if (not out or hold) and time.monotonic() - quiet_since >= keepalive:
+                    yield KEEPALIVE
+                    quiet_since = time.monotonic()
+                elif out and not hold:
+                    quiet_since = time.monotonic()
             elif isinstance(event, Finish):
                 out, finish = scanner.end(), event
             else:

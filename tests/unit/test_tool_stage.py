@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.answer.events import TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
+from app.answer.events import KEEPALIVE, TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
 from app.answer.reply import reply
 from app.answer.stages import answer_events
 from app.errors import ApiError
@@ -205,3 +205,11 @@ def test_text_a_stop_sequence_held_back_comes_before_the_call():
     assert kinds == [("PartStart", TEXT), ("Delta", TEXT), ("Delta", TEXT), ("PartStart", TOOL_CALL),
                      ("Delta", TOOL_CALL)]
     assert "".join(e.text for e in events if isinstance(e, Delta) and e.kind == TEXT) == "Hi Z"
+
+
+def test_keepalives_go_out_while_a_call_is_held():
+    held = list(answer_events(iter(Text(c) for c in (CALL[:10], CALL[10:30], CALL[30:])), "p", None,
+                              tooling=TOOLS, keepalive=0.0))
+    assert held.count(KEEPALIVE) == 2  # the two deltas that showed nothing; the last one is the call
+    shown = list(answer_events(iter([Text("Hello"), Text(" there")]), "p", None, tooling=TOOLS, keepalive=0.0))
+    assert KEEPALIVE not in shown
