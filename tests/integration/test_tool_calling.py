@@ -225,3 +225,14 @@ def test_a_legacy_function_round_trip_continues_its_upstream_session(proxy, simu
                                             functions=[WEATHER["function"]])
     assert second.choices[0].finish_reason == "stop" and "foggy" in second.choices[0].message.content
     assert stream_assist_queries(simulator)[1].startswith('Tool result: <tool_result name="get_weather">\nfoggy')
+
+
+def test_usage_counts_the_tool_definitions(proxy):
+    from app.output import estimate_tokens
+    client = openai_client(proxy)
+    without = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER, TIME],
+                                             tool_choice="none").usage
+    offered = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER, TIME]).usage
+    definitions = estimate_tokens(json.dumps(WEATHER["function"]) + json.dumps(TIME["function"]))
+    assert offered.prompt_tokens - without.prompt_tokens > definitions
+    assert offered.completion_tokens >= estimate_tokens('get_weather{"city": "Paris"}')  # the call is output
