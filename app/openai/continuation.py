@@ -12,7 +12,8 @@ from functools import partial
 
 from ..chat import Turn
 from ..conversations import Conversations, Place, split
-from ..upstream.models import Model
+from ..errors import bad_request
+from ..upstream.models import TEXT, Model
 from ..tools.calls import Call
 from .render import content_of
 from .request import ChatRequest, Message
@@ -21,6 +22,9 @@ from .translate import asked, render_query, turn_of
 
 def plan(request: ChatRequest, model: Model, index: Conversations, client: str) -> Turn:
     """The Turn to send for `request` from the caller `client` (app/auth.py client_id)."""
+    if request.response_format is not None and model.kind != TEXT:  # its answer is a file, not JSON
+        raise bad_request(f"response_format needs a text model; {request.model} makes {model.kind}s",
+                          "response_format", "unsupported_value")
     if not index.enabled:
         return turn_of(request, model)
     context = request.tooling.digest()  # a changed tool list or choice is another conversation

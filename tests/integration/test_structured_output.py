@@ -209,3 +209,13 @@ def test_a_continued_conversation_asks_for_the_json_again(proxy, simulator):
     assert len(session["turns"]) == 2
     continued = session["turns"][1]["query"]
     assert continued.startswith("Now a person called Alan.") and "<response_format>" in continued
+
+
+def test_an_image_model_is_refused_a_json_format(proxy, simulator):
+    """Its answer is a file: asking again would make another image, and no JSON would come."""
+    response = requests.post(f"{proxy.url}/v1/chat/completions", headers=auth(), timeout=10, json={
+        "model": "nano-banana-2", "messages": ASK, "response_format": {"type": "json_object"}})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "response_format"
+    assert response.json()["error"]["code"] == "unsupported_value"
+    assert stream_assist_queries(simulator) == []
