@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable
 
 from . import shutdown
@@ -111,7 +112,7 @@ class Answer:
     upstream: GeminiBusiness
     publish: Publish
     files: dict[str, str] = field(default_factory=dict)  # sha256 → fileId of the files the session holds
-    watch: Callable[[], None] | None = None  # see start(); watches a second query's pump too
+    watch: Callable[[], None] | None = None  # see start(); watches a second query's pump and a download too
     transcript: Transcript = field(default_factory=Transcript, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -131,7 +132,7 @@ class Answer:
                                                    self.turn.stop, held, keepalive=interval,
                                                    files_follow=self.kind != TEXT, tooling=self.turn.tooling,
                                                    output_format=self.turn.output_format,
-                                                   again=lambda text: self.again(text, interval)))
+                                                   again=lambda text: self.again(text, interval), watch=self.watch))
 
     def again(self, text: str, interval: float):
         """A further query into this answer's session, once its answer has ended (the corrective
@@ -189,8 +190,10 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
     """Send the turn upstream and wait for its first visible event: at most `wait` seconds
     (a stream then starts with keep-alives), or as long as it takes (None).
 
-    `watch` runs about once a second while the answer is awaited and read (see EventPump);
-    what it raises cancels the upstream call: a whole answer's hangup.watcher. `publish`
+    `watch` runs about once a second for as long as the answer is made: while the turn's files
+    load, the upstream is awaited and read (see EventPump) and a generated file downloads; what
+    it raises cancels that work (app/background.py) and the upstream call: a whole answer's
+    hangup.watcher. `publish`
     turns a generated file's bytes into the link the client is given. Files the turn still
     has to load are loaded first (a whole answer's; a stream's driver has done it).
 
@@ -211,7 +214,8 @@ def start(services: Services, turn: Turn, wait: float | None, publish: Publish,
 
 def _start(services: Services, turn: Turn, wait: float | None, publish: Publish,
            watch: Callable[[], None] | None) -> Answer:
-    turn = loaded(turn, services.config.max_file_bytes)  # a fallback's files too
+    if turn.sources:  # a fallback's files too; in a Job, so that `watch` runs (and stops it) meanwhile
+        turn = Job(partial(loaded, turn, services.config.max_file_bytes), name="load-files").result(watch)
 
     def answer(account: Account, session: str, stream, files: dict[str, str]) -> Answer:
         pump = EventPump(stream, closer=stream.abort, watch=watch)

@@ -2,9 +2,10 @@
 
 A stream finds out by itself: its next write fails. A whole answer writes nothing until the
 end, so without a look at the client's socket the upstream would go on generating (and the
-account stay busy) for a reader who is long gone. watcher() gives the EventPump a check to run
-about once a second while it waits; the check raises ClientGone, which ends the wait and, with
-it, the upstream call.
+account stay busy) for a reader who is long gone. watcher() gives the answer (app/chat.py
+start) a check to run about once a second through every wait: its files loading, the
+upstream (EventPump), a generated file's download (app/background.py Job); the check raises
+ClientGone, which ends the wait and cancels that work and the upstream call.
 """
 from __future__ import annotations
 

@@ -70,7 +70,9 @@ class Opening:
         yield from self._answer.events(interval)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
-        if self._answer is not None:  # a client gone while files load: the load ends on its deadline
+        if self._answer is None:  # a client gone while files load: nobody wants them any more
+            self._loading.cancel()
+        else:
             self._answer.close(error, completed)
 
 

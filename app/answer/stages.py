@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator
 
 from .. import pump
-from ..background import Job
+from ..background import Job, Watch
 from ..output import estimate_usage, limited
 from ..tools import structured
 from ..tools.spec import NO_TOOLS, Tooling
@@ -33,26 +33,27 @@ def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int
                   stop: tuple[str, ...] = (), held: int = 0, keepalive: float = 15.0,
                   files_follow: bool = False, tooling: Tooling = NO_TOOLS,
                   output_format: OutputFormat | None = None,
-                  again: Callable[[str], Iterable] | None = None) -> Iterator:
+                  again: Callable[[str], Iterable] | None = None, watch: Watch | None = None) -> Iterator:
     """The answer's event stream (see events.py); KEEPALIVE every `keepalive` seconds a
     download takes. Upstream errors, a failed download's included, propagate from the
     iteration. `held`: tokens of the prompt already upstream. `files_follow` (a media model):
     the files are shown even when the limits end the text early (output.limited). `tooling`:
     the tools offered, whose calls are read out of the text; `output_format`: the JSON the text
     must be (app/tools/structured.py); `again(text)`: the upstream events of a further query into
-    the same session (the corrective retry of either)."""
-    retry = None if again is None else (lambda text: typed(again(text), fetch, keepalive))
+    the same session (the corrective retry of either). `watch` runs while a download is waited
+    for (typed)."""
+    retry = None if again is None else (lambda text: typed(again(text), fetch, keepalive, watch))
 
     def shown(events: Iterable) -> Iterator:  # one upstream answer: its calls read, the limits applied
         return limited(calling(events, tooling, retry, keepalive), max_tokens, stop, files_follow)
 
-    events = shown(typed(upstream, fetch, keepalive))
+    events = shown(typed(upstream, fetch, keepalive, watch))
     if output_format is not None:
         events = structured.checked(events, output_format, lambda text: shown(retry(text)), keepalive)
     return framed(events, prompt, held)
 
 
-def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator:
+def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0, watch: Watch | None = None) -> Iterator:
     """Upstream events as deltas, FileOut, KEEPALIVE and one Finish (no parts, no usage yet).
 
     A file reply is only an id in the account's session: `fetch` turns it into bytes a client
@@ -60,8 +61,10 @@ def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator
     stream has ended: the upstream keeps a generated file in the session only then (§6.4; the
     reference client also lists and downloads after the end), and a file named twice is
     fetched once. A download can be long (a video, a slow link): it runs in a Job while
-    KEEPALIVE goes out every `keepalive` seconds, as while the upstream is quiet. Stops reading
-    at a refusal: nothing after it is shown."""
+    KEEPALIVE goes out every `keepalive` seconds, as while the upstream is quiet; a reader who
+    stops reading (a stream's client left) or a `watch` that raises (a whole answer's client
+    hung up) cancels it, so no file is stored for nobody. Stops reading at a refusal: nothing
+    after it is shown."""
     thought_before = False
     files: dict[str, FileReply] = {}
     for event in upstream:
@@ -81,7 +84,7 @@ def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0) -> Iterator
             yield Finish("content_filter")
             return
     for file in files.values():
-        out = yield from Job(lambda file=file: fetch(file), name="fetch-file").ticking(keepalive, KEEPALIVE)
+        out = yield from Job(lambda file=file: fetch(file), name="fetch-file").ticking(keepalive, KEEPALIVE, watch)
         yield out
     yield Finish("stop")
 

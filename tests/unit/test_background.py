@@ -26,3 +26,24 @@ def test_a_jobs_error_is_raised_where_its_result_is_wanted():
         job.result()
     with pytest.raises(ZeroDivisionError):
         list(job.ticking(0.01, "tick"))
+
+
+def test_a_watch_that_raises_ends_the_wait_with_its_error(monkeypatch):
+    import app.background as background
+    monkeypatch.setattr(background, "WATCH_INTERVAL", 0.01)
+    go = threading.Event()
+    watched = []
+
+    def watch():
+        watched.append(1)
+        if len(watched) == 3:
+            raise LookupError("the client left")
+
+    job = Job(lambda: go.wait(5) and "done")
+    with pytest.raises(LookupError):
+        job.result(watch)
+    with pytest.raises(LookupError):  # ticking too, between its ticks
+        watched.clear()
+        list(Job(lambda: go.wait(5)).ticking(1.0, "tick", watch))
+    go.set()
+    assert Job(lambda: "quick").result(watch) == "quick"
