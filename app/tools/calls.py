@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from . import jsontext
+from . import jsontext, tool_code
 from .spec import Tooling
 from .validate import check
 
@@ -167,6 +167,16 @@ class Scanner:
         if body.startswith(OPENS):  # a fenced block: the fence is only its wrapping
             self.buf = body
             return True
+        if buf[len(FENCE):newline].strip().lower() == "tool_code":  # Gemini's Python calls (tool_code.py)
+            close = buf.find(FENCE, max(newline + 1, self.seek))
+            if close < 0 and not final:
+                self.seek = len(buf) - len(FENCE)
+                return False
+            self.seek = 0
+            end = close + len(FENCE) if close >= 0 else len(buf)
+            self._code(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
+            self.buf = buf[end:]
+            return True
         if not final and any(o.startswith(body) for o in OPENS):
             return False  # perhaps the start of a block
         if not body[:1] in ("{", "["):
@@ -221,6 +231,18 @@ class Scanner:
                 return self._fail("the JSON of the call is not valid")
             return self._text(out, written)
         found = _call_objects(value)
+        if found is None:
+            return self._text(out, written)
+        if self.calls and not self.tooling.parallel:
+            return
+        self._accept(out, found)
+
+    def _code(self, out: list, code: str, written: str) -> None:
+        """A tool_code block: calls of offered tools, else code shown as written."""
+        try:
+            found = tool_code.calls_in(code, {t.name for t in self.tooling.tools})
+        except ValueError as exc:
+            return self._fail(str(exc))
         if found is None:
             return self._text(out, written)
         if self.calls and not self.tooling.parallel:

@@ -42,6 +42,8 @@ PARIS = ("get_weather", {"city": "Paris"})
     '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>\nThe weather in Paris is 21°C.',
     '```xml\n<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n</tool_calls>\n```',  # fenced tags
     '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',             # singular tag
+    '```tool_code\nprint(default_api.get_weather(city="Paris"))\n```',                                  # Gemini's own
+    "```tool_code\nget_weather(city='Paris')\n```",
 ])
 def test_a_call_however_it_is_written(text):
     assert calls_of(text) == ("", [PARIS], None)
@@ -82,10 +84,21 @@ def test_arguments_are_coerced_where_safe():
     ('<tool_calls>[1, 2]</tool_calls>', "must hold a JSON array"),
     ('<tool_calls>[{"name": "get_weather", "arguments": [1]}]</tool_calls>', "must be a JSON object"),
     ('```json\n{"name": "get_weather", "arguments": {"city": "Paris"\n```', "not valid"),
+    ('```tool_code\nget_weather("Paris")\n```', "by name"),
+    ('```tool_code\nget_weather(city=input())\n```', "plain JSON values"),
+    ('```tool_code\nget_weather(city={1, 2})\n```', "plain JSON values"),
+    ('```tool_code\nget_weather(days=3)\n```', "'city' is a required property"),
 ])
 def test_a_broken_call_is_a_problem_never_a_call(text, problem):
     prose, calls, found = calls_of(text)
     assert calls == [] and problem in found
+
+
+def test_tool_code_that_calls_no_tool_is_code():
+    text = "```tool_code\nprint(len('abc'))\n```"
+    assert calls_of(text) == (text, [], None)
+    assert calls_of("```tool_code\nget_weather(city='A')\nget_time()\n```")[1] == [
+        ("get_weather", {"city": "A"}), ("get_time", {})]
 
 
 def test_a_named_choice_takes_only_its_tool():
@@ -109,6 +122,8 @@ def test_answers_that_are_not_calls_are_shown_as_they_are(text):
 
 # -- streaming: any pieces give what the whole text gives ------------------------------------------
 SAMPLES = [
+    'I will look.\n```tool_code\nprint(default_api.get_weather(city="Köln", days=2))\nget_time()\n```\nok',
+    "```tool_code\nimport os\nos.system('ls')\n```\nnot a call",
     'Ok.\n```\n<tool_calls>\n[{"name": "get_time", "arguments": {}}]\n</tool_calls>\n```\nbye',
     '<tool_call>{"name": "get_weather", "arguments": {"city": "A"}}</tool_call>\n'
     '<tool_call>{"name": "get_time", "arguments": {}}</tool_call>',
