@@ -104,6 +104,15 @@ def fast_simulator(directory, accounts: list[dict]):
     return simulator
 
 
+def send_body(handler, status: int, content_type: str, body: bytes) -> None:
+    """A test HTTP server's whole answer (http.server handler)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def tiny_png() -> bytes:
     """A valid 2x1 PNG made here, so its exact bytes are known."""
     def chunk(kind, data):

@@ -21,7 +21,7 @@ import requests
 from app.config import Config
 from app.store import open_store
 from tests.integration.conftest import API_KEY, proxy_env
-from tests.integration.helpers import tiny_png, wait_for
+from tests.integration.helpers import send_body, tiny_png, wait_for
 from tests.integration.image_host import IMAGE_HOST
 from tests.servers import Gunicorn, free_port
 
@@ -43,12 +43,7 @@ class HeldImage(http.server.BaseHTTPRequestHandler):
             if select.select([self.connection], [], [], 0.05)[0] and not self.connection.recv(1, socket.MSG_PEEK):
                 HeldImage.left.set()
                 return
-        body = tiny_png()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 200, "image/png", tiny_png())
 
     def log_message(self, *args):
         pass

@@ -12,7 +12,7 @@ import pytest
 
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS, proxy_env
-from tests.integration.helpers import data_url, openai_client, tiny_png, uploads
+from tests.integration.helpers import data_url, openai_client, send_body, tiny_png, uploads
 from tests.integration.image_host import IMAGE_HOST
 from tests.servers import Gunicorn, free_port
 
@@ -82,12 +82,7 @@ class ImageServer(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = tiny_png()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 200, "image/png", tiny_png())
 
     def log_message(self, *args):
         pass

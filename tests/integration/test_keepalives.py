@@ -14,7 +14,7 @@ import requests
 from simulator.media import png_for
 from simulator.replies import reply_for
 from tests.integration.conftest import API_KEY, WORDS, proxy_env
-from tests.integration.helpers import tiny_png, uploads
+from tests.integration.helpers import send_body, tiny_png, uploads
 from tests.integration.image_host import IMAGE_HOST
 from tests.servers import Gunicorn, free_port
 
@@ -31,12 +31,10 @@ class SlowImage(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         SlowImage.asked.set()
         SlowImage.gate.wait(HANG_GUARD)
-        body = tiny_png() if SlowImage.status == 200 else b"gone"
-        self.send_response(SlowImage.status)
-        self.send_header("Content-Type", "image/png" if SlowImage.status == 200 else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if SlowImage.status == 200:
+            send_body(self, 200, "image/png", tiny_png())
+        else:
+            send_body(self, SlowImage.status, "text/plain", b"gone")
 
     def log_message(self, *args):
         pass
