@@ -168,15 +168,7 @@ class Scanner:
             self.buf = body
             return True
         if buf[len(FENCE):newline].strip().lower() == "tool_code":  # Gemini's Python calls (tool_code.py)
-            close = buf.find(FENCE, max(newline + 1, self.seek))
-            if close < 0 and not final:
-                self.seek = len(buf) - len(FENCE)
-                return False
-            self.seek = 0
-            end = close + len(FENCE) if close >= 0 else len(buf)
-            self._code(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
-            self.buf = buf[end:]
-            return True
+            return self._fenced(out, newline, final, self._code)
         if not final and any(o.startswith(body) for o in OPENS):
             return False  # perhaps the start of a block
         if not body[:1] in ("{", "["):
@@ -184,13 +176,19 @@ class Scanner:
             self.buf = buf[newline + 1:] if newline >= 0 else buf[len(FENCE):]
             self.in_code = True
             return True
+        return self._fenced(out, newline, final, self._loose)
+
+    def _fenced(self, out: list, newline: int, final: bool, read) -> bool:
+        """The fenced block at the start of buf, once its closing fence is there (or the text
+        ends): read(out, its content, the block as written)."""
+        buf = self.buf
         close = buf.find(FENCE, max(newline + 1, self.seek))
         if close < 0 and not final:
-            self.seek = len(buf) - len(FENCE)
+            self.seek = len(buf) - len(FENCE)  # the next delta's search starts about here
             return False
         self.seek = 0
         end = close + len(FENCE) if close >= 0 else len(buf)
-        self._loose(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
+        read(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
         self.buf = buf[end:]
         return True
 
