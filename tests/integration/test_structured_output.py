@@ -1,6 +1,7 @@
 """Structured output (response_format) through gunicorn+gevent and the simulator's model, with the
-openai SDK: the JSON asked for, extracted from a drifting answer, retried once in the same
-upstream session, and a clear error when the model does not come round."""
+openai SDK, LangChain's with_structured_output and openai-agents' output_type: the JSON asked
+for, extracted from a drifting answer, retried once in the same upstream session, and a clear
+error when the model does not come round."""
 import json
 from typing import Optional
 
@@ -9,6 +10,7 @@ import pytest
 import requests
 from pydantic import BaseModel
 
+from tests.integration.conftest import API_KEY
 from tests.integration.helpers import auth, openai_client, sse_data, stream_assist_queries
 
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
@@ -219,3 +221,28 @@ def test_an_image_model_is_refused_a_json_format(proxy, simulator):
     assert response.json()["error"]["param"] == "response_format"
     assert response.json()["error"]["code"] == "unsupported_value"
     assert stream_assist_queries(simulator) == []
+
+
+class City(BaseModel):
+    name: str
+    country: str
+    population: int
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling"])
+def test_langchain_with_structured_output(proxy, method):
+    from langchain_openai import ChatOpenAI
+    llm = ChatOpenAI(model="gemini-2.5-flash", base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0)
+    city = llm.with_structured_output(City, method=method).invoke("Tell me about the city of Paris.")
+    assert isinstance(city, City) and city.name == "Paris"
+
+
+def test_openai_agents_output_type(proxy):
+    from agents import Agent, OpenAIChatCompletionsModel, Runner, set_tracing_disabled
+    from openai import AsyncOpenAI
+    set_tracing_disabled(True)
+    client = AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0)
+    agent = Agent(name="geo", instructions="You describe cities.", output_type=City,
+                  model=OpenAIChatCompletionsModel(model="gemini-2.5-flash", openai_client=client))
+    result = Runner.run_sync(agent, "Describe the city of Lima.")
+    assert isinstance(result.final_output, City) and result.final_output.name == "Lima"
