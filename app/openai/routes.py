@@ -6,7 +6,8 @@ from functools import partial
 
 from flask import Blueprint, current_app, jsonify, request as http_request
 
-from .. import chat
+from .. import chat, hangup
+from ..background import Job
 from ..answer.driver import respond
 from ..auth import client_id, require_client
 from ..body import form_body, json_body
@@ -48,7 +49,11 @@ def images_generations():
 def images_edits():
     max_file_bytes = _services().config.max_file_bytes
     if http_request.mimetype == "application/json":  # images as URLs; else the SDKs' multipart uploads
-        return jsonify(images.answer(_services(), parse_edit_json(json_body(), max_file_bytes)))
+        # its http(s) URLs are fetched while the client's socket is watched, as a whole chat's
+        # files are (app/chat.py): a client that leaves stops the fetch
+        body = json_body()
+        loaded = Job(partial(parse_edit_json, body, max_file_bytes), name="load-files").result(hangup.watcher())
+        return jsonify(images.answer(_services(), loaded))
     form, files = form_body()
     return jsonify(images.answer(_services(), parse_edit(form, files, max_file_bytes)))
 

@@ -169,3 +169,12 @@ def test_a_stream_whose_client_leaves_while_its_image_downloads_stores_no_file(g
                          json=image("a fox, for someone", stream=False))
     assert done.status_code == 200 and "![image](" in done.json()["choices"][0]["message"]["content"]
     assert media_items() == before + 1
+
+
+def test_an_image_edit_whose_client_leaves_while_its_image_url_loads_stops_the_fetch(gateway, held_image):
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=NOTICED)
+    connection.request("POST", "/v1/images/edits", headers=HEADERS, body=json.dumps(
+        {"prompt": "make it blue", "images": [{"image_url": held_image}]}))
+    assert HeldImage.asked.wait(NOTICED)
+    connection.close()
+    assert HeldImage.left.wait(NOTICED), "the gateway kept fetching for a client that had left"
