@@ -156,9 +156,9 @@ class Scanner:
                 self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here
                 return False
             self.seek = 0
-            inner = buf[len(open_tag):close] if close >= 0 else buf[len(open_tag):]
-            self._block(out, inner)
-            self.buf = buf[close + len(close_tag):] if close >= 0 else ""
+            end = close + len(close_tag) if close >= 0 else len(buf)
+            self._block(out, buf[len(open_tag):close if close >= 0 else len(buf)], buf[:end])
+            self.buf = buf[end:]
             return True
         newline = buf.find("\n")
         body = buf[newline + 1:].lstrip() if newline >= 0 else ""
@@ -202,13 +202,15 @@ class Scanner:
             self.blank = ""
         self.blank += text[len(body):]
 
-    def _block(self, out: list, inner: str) -> None:
-        """A <tool_calls> (or <tool_call>) block: whatever it holds is meant as calls."""
-        if self.calls and not self.tooling.parallel:
-            return
+    def _block(self, out: list, inner: str, written: str) -> None:
+        """A <tool_calls> (or <tool_call>) block: whatever JSON it holds is meant as calls. One
+        with no JSON at all is the tag named in prose ("I would answer with <tool_calls>…"):
+        text, as written."""
         start = min((k for k in (inner.find("["), inner.find("{")) if k >= 0), default=-1)
         if start < 0:
-            return self._fail("the <tool_calls> block holds no JSON array of calls")
+            return self._text(out, written)
+        if self.calls and not self.tooling.parallel:
+            return
         end = _Brackets(start).end(inner) or len(inner.rstrip().rstrip("`").rstrip())
         try:
             value = _loads(inner[start:end])

@@ -80,7 +80,6 @@ def test_arguments_are_coerced_where_safe():
     ('<tool_calls>[{"name": "get_weather", "arguments": {"city": "P", "days": "many"}}]</tool_calls>', "at days"),
     ('<tool_calls>[{"name": "get_weather", "arguments": {"city": "P", "x": 1}}]</tool_calls>', "not allowed"),
     ('<tool_calls>[{"name": "get_weather", "arguments": {"city": }]</tool_calls>', "not valid"),
-    ('<tool_calls>the weather please</tool_calls>', "no JSON"),
     ('<tool_calls>[1, 2]</tool_calls>', "must hold a JSON array"),
     ('<tool_calls>[{"name": "get_weather", "arguments": [1]}]</tool_calls>', "must be a JSON object"),
     ('```json\n{"name": "get_weather", "arguments": {"city": "Paris"\n```', "not valid"),
@@ -114,6 +113,8 @@ def test_a_named_choice_takes_only_its_tool():
     '{"name": "Ann", "age": 3}',
     "[1, 2, 3] are numbers",
     "I'd use `tool_calls` or <tool for this ``",
+    "To call a tool I answer with a <tool_calls> block, closed by </tool_calls>. Nothing else.",
+    "Models write `<tool_call>` tags",
     "", "   \n",
 ])
 def test_answers_that_are_not_calls_are_shown_as_they_are(text):

@@ -64,7 +64,7 @@ def test_a_broken_call_is_asked_again_once_in_the_same_session():
 
 def test_broken_twice_is_a_clear_error_never_a_call():
     with pytest.raises(ApiError) as error:
-        stream("<tool_calls>[{]</tool_calls>", again=lambda text: iter([Text("<tool_calls>nope</tool_calls>")]))
+        stream("<tool_calls>[{]</tool_calls>", again=lambda text: iter([Text("<tool_calls>[nope]</tool_calls>")]))
     assert error.value.status == 502 and error.value.code == "invalid_tool_call"
 
 
