@@ -1,0 +1,165 @@
+"""Real agent clients run their tool-calling loops through the gateway (issue 10 §4), against
+gunicorn and the simulator's model: LangChain's ChatOpenAI.bind_tools, the openai-agents SDK,
+the Vercel AI SDK on Node, and opencode, a coding agent, editing a file headless.
+
+Each test checks what the client completed (the tool ran with the arguments the model chose,
+the final answer quotes the tool's result, the file exists) and, from the simulator's request
+log, that the tool's result went upstream in the tool protocol's `<tool_result>` block
+answering the call the client made. The clients are the pinned ones (requirements-dev.txt,
+tests/clients/package.json); a missing client fails, it never skips.
+"""
+import json
+import os
+import re
+import subprocess
+
+from tests.integration.conftest import API_KEY
+from tests.integration.helpers import run_node, stream_assist_queries
+from tests.servers import ROOT
+
+MODEL = "gemini-2.5-flash"
+REPORT = "sunny, 21 degrees, report 7Q4X"  # what the weather tool returns; distinctive on purpose
+PROMPT = "What is the weather in Paris right now?"
+PINNED = json.loads((ROOT / "tests" / "clients" / "package.json").read_text())["dependencies"]
+_RESULT = re.compile(r'<tool_result call_id="(?P<id>[^"]*)" name="(?P<name>[^"]*)">\n?(?P<content>.*?)\n?</tool_result>',
+                     re.S)
+
+
+def results_upstream(simulator) -> list[tuple[str, str, str]]:
+    """(call id, tool name, content) of every tool result the gateway wrote into a query."""
+    return [(m["id"], m["name"], m["content"]) for query in stream_assist_queries(simulator)
+            for m in _RESULT.finditer(query)]
+
+
+def weather(city: str) -> str:
+    return f"{REPORT} in {city}"
+
+
+def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, simulator):
+    from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        return weather(city)
+
+    llm = ChatOpenAI(model=MODEL, base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0,
+                     timeout=20).bind_tools([get_weather])
+
+    def invoke(messages):
+        return llm.invoke(messages)
+
+    def stream(messages):  # chunks added up, as LangChain's own streaming agents do
+        total = None
+        for chunk in llm.stream(messages):
+            assert isinstance(chunk, AIMessageChunk)
+            total = chunk if total is None else total + chunk
+        return total
+
+    for ask in (invoke, stream):
+        messages = [HumanMessage(PROMPT)]
+        calls = []
+        for _ in range(4):  # the agent loop: call the model, run what it calls, until it answers
+            answer = ask(messages)
+            messages.append(answer)
+            if not answer.tool_calls:
+                break
+            for call in answer.tool_calls:
+                calls.append(call)
+                messages.append(ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"]))
+        assert [(c["name"], c["args"]) for c in calls] == [("get_weather", {"city": "Paris"})], ask.__name__
+        assert not answer.tool_calls and weather("Paris") in answer.content, ask.__name__
+        assert (calls[0]["id"], "get_weather", weather("Paris")) in results_upstream(simulator), ask.__name__
+
+
+def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy, simulator):
+    from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
+    from agents.items import ToolCallItem, ToolCallOutputItem
+    from openai import AsyncOpenAI
+
+    set_tracing_disabled(True)  # else the SDK exports traces to OpenAI's servers
+    cities = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        cities.append(city)
+        return weather(city)
+
+    client = AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0, timeout=20)
+    agent = Agent(name="forecaster", instructions="You answer questions about the weather with your tools.",
+                  tools=[get_weather], model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
+    result = Runner.run_sync(agent, PROMPT, max_turns=4)
+
+    assert cities == ["Paris"]
+    assert weather("Paris") in result.final_output
+    call = next(item.raw_item for item in result.new_items if isinstance(item, ToolCallItem))
+    assert json.loads(call.arguments) == {"city": "Paris"}
+    assert [item.output for item in result.new_items if isinstance(item, ToolCallOutputItem)] == [weather("Paris")]
+    assert (call.call_id, "get_weather", weather("Paris")) in results_upstream(simulator)
+
+
+def test_vercel_ai_sdk_generate_and_stream_text_run_tool_steps(proxy, simulator, npm_clients):
+    out = run_node("ai_sdk_tools.mjs", npm_clients, BASE_URL=f"{proxy.url}/v1", API_KEY=API_KEY, MODEL=MODEL,
+                   PROMPT=PROMPT, REPORT=REPORT)
+    assert out["versions"] == {"ai": PINNED["ai"], "@ai-sdk/openai": PINNED["@ai-sdk/openai"]}
+    sent = results_upstream(simulator)
+    for mode in ("generate", "stream"):
+        run = out[mode]
+        assert run["executed"] == ["Paris"], mode
+        first, last = run["steps"][0], run["steps"][-1]
+        assert len(run["steps"]) == 2 and first["finish"] == "tool-calls", mode
+        assert [(c["name"], c["input"]) for c in first["calls"]] == [("get_weather", {"city": "Paris"})], mode
+        assert first["results"] == [{"id": first["calls"][0]["id"], "output": weather("Paris")}], mode
+        assert last["finish"] == "stop" and not last["calls"] and weather("Paris") in run["text"], mode
+        assert (first["calls"][0]["id"], "get_weather", weather("Paris")) in sent, mode
+    assert out["stream"]["deltas"] > 0
+
+
+def opencode_config(proxy) -> dict:
+    """opencode's provider for any OpenAI-compatible chat completions server (its bundled
+    @ai-sdk/openai-compatible), pointed at the gateway; edits and the shell allowed without
+    asking, nothing shared, no updates."""
+    return {
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {"gateway": {
+            "npm": "@ai-sdk/openai-compatible", "name": "gateway",
+            "options": {"baseURL": f"{proxy.url}/v1", "apiKey": API_KEY},
+            "models": {MODEL: {"name": MODEL, "tool_call": True}},
+        }},
+        "model": f"gateway/{MODEL}",
+        "permission": {"edit": "allow", "bash": "allow", "webfetch": "deny"},
+        "autoupdate": False,
+        "share": "disabled",
+    }
+
+
+def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path):
+    binary = npm_clients / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
+    assert binary.exists(), f"opencode is not installed at {binary}"
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    (tmp_path / "opencode.json").write_text(json.dumps(opencode_config(proxy)))
+    target = work / "hello.txt"
+    env = {
+        # opencode works in $PWD (not the process's cwd): outside it, writes need a permission
+        **os.environ, "PWD": str(work), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"), "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"), "OPENCODE_CONFIG": str(tmp_path / "opencode.json"),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1", "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", "OPENCODE_DISABLE_SHARE": "1",
+        "npm_config_offline": "true",  # opencode looks up its plugin package on npm at start: not in a test
+    }
+    # The task on standard input, as a script would pipe it: `opencode run "..."` would quote the
+    # words it is given as one argument (`"… \"hi\""`) before the model sees them.
+    done = subprocess.run([str(binary), "run"], input=f'Use the write tool to create the file {target} with content "hi"',
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
+    assert target.exists() and target.read_text() == "hi", done.stdout + done.stderr
+    written = [(call_id, content) for call_id, name, content in results_upstream(simulator) if name == "write"]
+    assert len(written) == 1 and written[0][0], results_upstream(simulator)
+    report = written[0][1].strip()  # opencode's own report of the write
+    assert "success" in report.lower() and report in done.stdout  # went upstream and into the final answer
