@@ -11,7 +11,7 @@ import requests
 from pydantic import BaseModel
 
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import auth, openai_client, sse_data, stream_assist_queries
+from tests.integration.helpers import auth, openai_client, run_node, sse_data, stream_assist_queries
 
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
                                            "tags": {"type": "array", "items": {"type": "string"}}},
@@ -246,3 +246,12 @@ def test_openai_agents_output_type(proxy):
                   model=OpenAIChatCompletionsModel(model="gemini-2.5-flash", openai_client=client))
     result = Runner.run_sync(agent, "Describe the city of Lima.")
     assert isinstance(result.final_output, City) and result.final_output.name == "Lima"
+
+
+def test_vercel_ai_sdk_generate_object_and_stream_object(proxy, simulator, npm_clients):
+    out = run_node("ai_sdk_object.mjs", npm_clients, OPENAI_BASE_URL=f"{proxy.url}/v1", OPENAI_API_KEY=API_KEY,
+                   MODEL="gemini-2.5-flash")
+    for city, name in ((out["generated"], "Paris"), (out["streamed"], "Lima")):
+        assert city["name"] == name and isinstance(city["population"], int) and isinstance(city["landmarks"], list)
+    assert out["generatedFinish"] == "stop" and out["partials"] >= 1
+    assert all("<response_format>" in q for q in stream_assist_queries(simulator))
