@@ -151,6 +151,13 @@ class Scanner:
         buf = self.buf = buf[at:]
         if at != fence:
             open_tag, close_tag = next(t for t in TAGS if buf.startswith(t[0]))
+            rest = buf[len(open_tag):].lstrip()
+            if not rest and not final:
+                return False  # what follows the tag decides
+            if rest and rest[0] not in "[{`<":  # the tag named in prose, not a block: text
+                self._text(out, open_tag)
+                self.buf = buf[len(open_tag):]
+                return True
             close = buf.find(close_tag, max(len(open_tag), self.seek))
             if close < 0 and not final:
                 self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here

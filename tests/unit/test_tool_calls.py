@@ -164,6 +164,9 @@ def test_text_is_held_back_only_while_it_may_be_a_call():
     assert scanner.feed(" ``") == []
     assert scanner.feed("`python\nx = 1") == [" ```python", "\nx = 1"]  # code, not a call: shown at once
     scanner = Scanner(TOOLS)
+    assert scanner.feed("Hi <tool_calls>") == ["Hi"]
+    assert scanner.feed(" is how I call tools") == [" <tool_calls>", " is how I call tools"]  # prose: at once
+    scanner = Scanner(TOOLS)
     assert scanner.feed("  {\"name\": \"get_time\", ") == []   # JSON at the start waits for its end
     assert [c.name for c in scanner.feed('"arguments": {}}')] == ["get_time"]
 
