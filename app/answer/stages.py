@@ -49,7 +49,7 @@ def answer_events(upstream: Iterable, prompt: str, fetch: Fetch, max_tokens: int
 
     events = shown(typed(upstream, fetch, keepalive, watch))
     if output_format is not None:
-        events = structured.checked(events, output_format, lambda text: shown(retry(text)), keepalive)
+        events = structured.checked(events, output_format, retry and (lambda text: shown(retry(text))), keepalive)
     return framed(events, prompt, held)
 
 

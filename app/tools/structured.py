@@ -105,9 +105,10 @@ def extract(text: str, output: OutputFormat) -> tuple[str | None, str | None]:
     else (None, what is wrong, in words the model can act on). The model's own text is given
     when it is exactly that value; else the value written out."""
     whole = jsontext.whole_value(text)
-    found = [whole] if whole else [f for f in jsontext.find_values(text) if not f.fragment]
+    every = [whole] if whole else jsontext.find_values(text)
+    found = [f for f in every if not f.fragment]
     if not found:
-        return None, "it holds no complete JSON value" + (" (it looks cut off)" if jsontext.find_values(text) else "")
+        return None, "it holds no complete JSON value" + (" (it looks cut off)" if every else "")
     problems = []
     for candidate in found:
         value, problem = validate.check(candidate.value, output.schema)
@@ -136,7 +137,7 @@ def invalid_output(problem: str) -> ApiError:
                          f"again: {problem}", code="invalid_model_output")
 
 
-def checked(events: Iterable, output: OutputFormat, again: Callable[[str], Iterable],
+def checked(events: Iterable, output: OutputFormat, again: Callable[[str], Iterable] | None,
             keepalive: float) -> Iterator:
     """The stage: an answer's events (limits applied, no parts yet) with its text replaced by
     the validated JSON, given in one delta before the Finish.
@@ -144,10 +145,11 @@ def checked(events: Iterable, output: OutputFormat, again: Callable[[str], Itera
     The text is held back until the answer ends; KEEPALIVE goes out every `keepalive` seconds
     meanwhile (the upstream is not quiet, so the pump sends none). Thinking passes through. A
     value that does not fit: `again(correction)` gives the events of the model's second
-    answer, in the same session; a second miss raises invalid_model_output (502). An answer
-    cut by max_tokens is not asked again (it would be cut again): it ends "length" with no
-    text, as OpenAI's ends with text no parser takes. A refusal passes through alone; so does an
-    answer that calls tools (when tools are offered too), with the text before its calls."""
+    answer, in the same session (None: no retry); a second miss raises invalid_model_output
+    (502). An answer cut by max_tokens is not asked again (it would be cut again): it ends
+    "length" with no text, as OpenAI's ends with text no parser takes. A refusal passes
+    through alone; so does an answer that calls tools (when tools are offered too), with the
+    text before its calls."""
     for attempt in (1, 2):
         text: list[str] = []
         finish, refused, quiet_since = None, False, time.monotonic()
@@ -180,6 +182,6 @@ def checked(events: Iterable, output: OutputFormat, again: Callable[[str], Itera
         if finish.reason == "length":
             yield finish
             return
-        if attempt == 2:
+        if attempt == 2 or again is None:
             raise invalid_output(problem)
         events = again(correction(problem))

@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.answer.events import KEEPALIVE, REFUSAL, TEXT, THINKING, Delta, Finish
 from app.errors import ApiError
@@ -203,3 +205,25 @@ def test_an_answer_that_calls_tools_passes_with_its_text_before_the_calls():
     call = [PartStart(TOOL_CALL, call=CallHead("call_1", "lookup")), Delta(TOOL_CALL, '{"q": "Ada"}'), PartEnd(TOOL_CALL)]
     events, asked = run([Delta(TEXT, "Let me look."), *call, Finish("tool_calls")])
     assert events == [Delta(TEXT, "Let me look."), *call, Finish("tool_calls")] and asked == []
+
+
+def test_without_a_way_to_ask_again_a_miss_is_the_error_at_once():
+    with pytest.raises(ApiError) as failed:
+        list(checked(iter(answer("no JSON")), AS_PERSON, None, 60.0))
+    assert failed.value.code == "invalid_model_output"
+
+
+_PROSE = st.text(st.characters(blacklist_characters="[]{}`~", blacklist_categories=("Cs",)), max_size=30)
+_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+_OBJECTS = st.dictionaries(st.text(), st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3)
+                                                  | st.dictionaries(st.text(), inner, max_size=3), max_leaves=10),
+                           max_size=5)
+
+
+@settings(max_examples=200)
+@given(_OBJECTS, _PROSE, _PROSE, st.sampled_from(["{}", "```json\n{}\n```", "~~~\n{}\n~~~"]))
+def test_any_object_in_prose_or_a_fence_is_what_json_object_gives(value, before, after, wrapping):
+    text = before + "\n" + wrapping.replace("{}", json.dumps(value, ensure_ascii=False)) + "\n" + after
+    shown, problem = extract(text, OutputFormat(OBJECT))
+    assert problem is None
+    assert json.dumps(json.loads(shown), sort_keys=True) == json.dumps(value, sort_keys=True)
