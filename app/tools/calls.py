@@ -70,8 +70,9 @@ class Scanner:
     """feed(text) / end() → what may be shown now, in order: str (answer text) and Call.
 
     After the first call, text is dropped and further calls are kept only when the request
-    allows parallel calls; a call the same as an earlier one (name and arguments) is made once. A problem (a broken call, before any call was made) ends the
-    answer: everything after it is dropped and `problem` says what was wrong."""
+    allows parallel calls; a call the same as an earlier one (name and arguments) is made once.
+    A problem (a broken call, before any call was made) ends the answer: everything after it
+    is dropped and `problem` says what was wrong."""
 
     def __init__(self, tooling: Tooling):
         self.tooling = tooling
@@ -110,37 +111,18 @@ class Scanner:
 
     def _step(self, out: list, final: bool) -> bool:
         """Consume what can be decided now; False when the rest must wait for more text."""
-        buf = self.buf
         if self.in_code:
-            close = buf.find(FENCE)
-            if close < 0:
-                keep = 0 if final else _partial(buf, (FENCE,))
-                self._text(out, buf[:len(buf) - keep])
-                self.buf = buf[len(buf) - keep:]
-                return False
-            self._text(out, buf[:close + len(FENCE)])
-            self.buf, self.in_code = buf[close + len(FENCE):], False
-            return True
+            return self._code_text(out, final)
         if not self.started:
-            body = buf.lstrip()
+            body = self.buf.lstrip()
             if not body:
                 return False  # only blank so far: it may precede JSON
-            if body[0] in "{[":
-                at = len(buf) - len(body)
-                self.brackets = self.brackets or _Brackets(at)
-                end = self.brackets.end(buf)
-                if end is None and not final:
-                    return False
-                self.started, self.brackets = True, None
-                end = end or len(buf)
-                self._text(out, buf[:at])
-                self._loose(out, buf[at:end], buf[at:end])
-                self.buf = buf[end:]
-                return True
-            self.started = True
-        tags = [k for k in (buf.find(o) for o in OPENS) if k >= 0]
+            self.started = body[0] not in "{["
+            if not self.started:
+                return self._bare(out, len(self.buf) - len(body), final)
+        buf = self.buf
         fence = buf.find(FENCE)
-        hits = tags + [fence] * (fence >= 0)
+        hits = [k for k in (*(buf.find(o) for o in OPENS), fence) if k >= 0]
         if not hits:
             keep = 0 if final else _partial(buf, (*OPENS, FENCE))
             self._text(out, buf[:len(buf) - keep])
@@ -148,37 +130,75 @@ class Scanner:
             return False
         at = min(hits)
         self._text(out, buf[:at])
-        buf = self.buf = buf[at:]
-        if at != fence:
-            open_tag, close_tag = next(t for t in TAGS if buf.startswith(t[0]))
-            rest = buf[len(open_tag):].lstrip()
-            if not rest and not final:
-                return False  # what follows the tag decides
-            if rest and rest[0] not in "[{`<":  # the tag named in prose, not a block: text
-                self._text(out, open_tag)
-                self.buf = buf[len(open_tag):]
-                return True
-            close = buf.find(close_tag, max(len(open_tag), self.seek))
-            if close < 0 and not final:
-                self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here
-                return False
-            self.seek = 0
-            end = close + len(close_tag) if close >= 0 else len(buf)
-            self._block(out, buf[len(open_tag):close if close >= 0 else len(buf)], buf[:end])
-            self.buf = buf[end:]
+        self.buf = buf[at:]
+        return self._fence(out, final) if at == fence else self._tag(out, final)
+
+    def _code_text(self, out: list, final: bool) -> bool:
+        """Inside a fenced block that is not a call: shown as it comes, up to its closing fence."""
+        buf = self.buf
+        close = buf.find(FENCE)
+        if close < 0:
+            keep = 0 if final else _partial(buf, (FENCE,))
+            self._text(out, buf[:len(buf) - keep])
+            self.buf = buf[len(buf) - keep:]
+            return False
+        self._text(out, buf[:close + len(FENCE)])
+        self.buf, self.in_code = buf[close + len(FENCE):], False
+        return True
+
+    def _bare(self, out: list, at: int, final: bool) -> bool:
+        """JSON at the very start of the answer (after blank): held until it closes."""
+        buf = self.buf
+        self.brackets = self.brackets or _Brackets(at)
+        end = self.brackets.end(buf)
+        if end is None and not final:
+            return False
+        self.started, self.brackets = True, None
+        end = end or len(buf)
+        self._text(out, buf[:at])
+        self._loose(out, buf[at:end], buf[at:end])
+        self.buf = buf[end:]
+        return True
+
+    def _tag(self, out: list, final: bool) -> bool:
+        """A <tool_calls> (or <tool_call>) tag at the start of buf: a block up to its closing
+        tag (or the end: a model may stop without it), or, followed by prose, text."""
+        buf = self.buf
+        open_tag, close_tag = next(t for t in TAGS if buf.startswith(t[0]))
+        rest = buf[len(open_tag):].lstrip()
+        if not rest and not final:
+            return False  # what follows the tag decides
+        if rest and rest[0] not in "[{`<":  # the tag named in prose, not a block
+            self._text(out, open_tag)
+            self.buf = buf[len(open_tag):]
             return True
+        close = buf.find(close_tag, max(len(open_tag), self.seek))
+        if close < 0 and not final:
+            self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here
+            return False
+        self.seek = 0
+        end = close + len(close_tag) if close >= 0 else len(buf)
+        self._block(out, buf[len(open_tag):close if close >= 0 else len(buf)], buf[:end])
+        self.buf = buf[end:]
+        return True
+
+    def _fence(self, out: list, final: bool) -> bool:
+        """A fence at the start of buf: its info word and first character decide what it is —
+        a wrapped <tool_calls> block, Gemini's tool_code, JSON (held to its closing fence), or
+        code (shown at once)."""
+        buf = self.buf
         newline = buf.find("\n")
         body = buf[newline + 1:].lstrip() if newline >= 0 else ""
         if not body and not final:
-            return False  # the fence's language and first character decide
-        if body.startswith(OPENS):  # a fenced block: the fence is only its wrapping
+            return False
+        if body.startswith(OPENS):  # the fence only wraps a block
             self.buf = body
             return True
         if buf[len(FENCE):newline].strip().lower() == "tool_code":  # Gemini's Python calls (tool_code.py)
             return self._fenced(out, newline, final, self._code)
         if not final and any(o.startswith(body) for o in OPENS):
             return False  # perhaps the start of a block
-        if not body[:1] in ("{", "["):
+        if body[:1] not in ("{", "["):
             self._text(out, buf[:newline + 1] if newline >= 0 else buf[:len(FENCE)])
             self.buf = buf[newline + 1:] if newline >= 0 else buf[len(FENCE):]
             self.in_code = True
