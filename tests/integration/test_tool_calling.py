@@ -236,3 +236,19 @@ def test_usage_counts_the_tool_definitions(proxy):
     definitions = estimate_tokens(json.dumps(WEATHER["function"]) + json.dumps(TIME["function"]))
     assert offered.prompt_tokens - without.prompt_tokens > definitions
     assert offered.completion_tokens >= estimate_tokens('get_weather{"city": "Paris"}')  # the call is output
+
+
+def test_a_changed_tool_list_goes_whole_to_a_fresh_session(proxy, simulator):
+    client = openai_client(proxy)
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    messages = [*ASK, first.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "windy"}]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[WEATHER, TIME])
+    assert "windy" in second.choices[0].message.content
+    queries = stream_assist_queries(simulator)
+    assert queries[1].startswith("User: What is the weather")  # the whole transcript, with the new tools
+    assert '"name": "get_time"' in queries[1]
+    sessions = [r["body"]["streamAssistRequest"]["session"] for r in simulator.requests_log()
+                if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
+    assert sessions[0] != sessions[1]
