@@ -147,6 +147,11 @@ def test_an_answer_cut_by_max_tokens_is_length_without_content(proxy):
                                              "schema": {**PERSON, "additionalProperties": True}}},
      "response_format.json_schema.schema"),
     ({"type": "yaml"}, "response_format.type"),
+    # validating against these raised (Unresolvable, RecursionError): a 500 after the model had answered
+    ({"type": "json_schema", "json_schema": {"name": "loop", "schema": {"allOf": [{"$ref": "#"}]}}},
+     "response_format.json_schema.schema"),
+    ({"type": "json_schema", "json_schema": {"name": "far", "schema": {"$ref": "https://example.com/s.json"}}},
+     "response_format.json_schema.schema"),
 ])
 def test_a_format_that_cannot_be_kept_is_a_400_and_nothing_goes_upstream(proxy, simulator, fmt, param):
     response = requests.post(f"{proxy.url}/v1/chat/completions", headers=auth(), timeout=10, json={
