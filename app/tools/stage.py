@@ -95,7 +95,13 @@ def _shown(out: list, held: list[str], hold: bool) -> Iterator:
         yield from call_events(item)
 
 
+FRAGMENT = 64  # characters of arguments per delta: a client adds fragments up, as OpenAI streams them
+
+
 def call_events(call: Call) -> Iterator:
+    """One call as its part: the head, the arguments in fragments (checked whole before the
+    first is sent: nothing invalid is ever half-shown), the end."""
     yield PartStart(TOOL_CALL, call=CallHead(call.id, call.name))
-    yield Delta(TOOL_CALL, call.arguments)
+    for at in range(0, max(len(call.arguments), 1), FRAGMENT):
+        yield Delta(TOOL_CALL, call.arguments[at:at + FRAGMENT])
     yield PartEnd(TOOL_CALL)

@@ -213,3 +213,13 @@ def test_keepalives_go_out_while_a_call_is_held():
     assert held.count(KEEPALIVE) == 2  # the two deltas that showed nothing; the last one is the call
     shown = list(answer_events(iter([Text("Hello"), Text(" there")]), "p", None, tooling=TOOLS, keepalive=0.0))
     assert KEEPALIVE not in shown
+
+
+def test_long_arguments_stream_in_fragments_that_add_up():
+    city = "Llanfair" * 30
+    events = stream(f'<tool_calls>[{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}]</tool_calls>')
+    fragments = [e.text for e in events if isinstance(e, Delta) and e.kind == TOOL_CALL]
+    assert len(fragments) > 3 and json.loads("".join(fragments)) == {"city": city}
+    body = completion("m", reply(Closing(events_of(f'<tool_calls>[{{"name": "get_weather", "arguments": '
+                                                  f'{{"city": "{city}"}}}}]</tool_calls>'))))
+    assert json.loads(body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]) == {"city": city}
