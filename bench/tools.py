@@ -225,7 +225,7 @@ def report(cases, answers, sessions, args, took: float) -> None:
         table = tables["JSON output" if "response_format" in c["body"] else "tool calls"]
         for row in (table[drift], table["total"], tables.setdefault("all", collections.defaultdict(collections.Counter))["total"]):
             row[outcome] += 1
-        if outcome not in ("correct", "after retry") and len(examples[outcome]) < args.show:
+        if outcome not in ("correct", "after retry") and len(examples.get(outcome, ())) < args.show:
             examples[outcome].append((c["n"], drift, answer.get("error") or answer.get("calls") or answer.get("content", "")[:80]))
     print(f"{args.requests} chats (seed {args.seed}, {args.concurrency} at a time, {took:.1f} s), "
           f"{stubborn} with a stubborn drift")

@@ -120,8 +120,10 @@ def model_reply(query: str, turns: list, settings, files=()) -> tuple[Reply, Mem
     else:
         chosen = drift.pick(settings.model_drift, settings.model_drift_seed,
                             settings.model_drift_stubborn, query)
-    # Ignoring the format, it answers the user's words (quoting the instructions would echo them).
-    ignored = reply_for(reading.user_words, [t.query for t in turns], settings.reply_words, files).text
+    # Ignoring the format, it answers the user's words, and recalls only theirs: quoting the
+    # instructions or a schema would echo their markers and JSON.
+    ignored = reply_for(reading.user_words, [read_query(t.query).user_words for t in turns],
+                        settings.reply_words, files).text
     text = _render(reading, kind, calls, chosen, ignored)
     return (Reply(plain.thoughts, text),
             Memo(kind, chosen.name, chosen.stubborn, corrected=memo is not None))

@@ -291,3 +291,15 @@ def test_a_continued_session_finds_the_request_in_its_earlier_turns(up):
     result = '<tool_result call_id="c2" name="get_time">\n09:00\n</tool_result>\n\n'
     third, _ = answer(up, tool_query(result, instructions=one), session)
     assert third == "The tool get_time returned: 09:00"
+
+
+def test_an_ignored_format_echoes_no_marker_nor_schema_even_after_a_correction(up, sim):
+    """A stubborn `ignore` answers the correction with text recalling the session's first
+    message: only the user's words of it, not its <response_format> block (whose schema is
+    JSON a gateway would rightly find and use)."""
+    query = json_query("Give the capital of Peru as JSON.", {"type": "object"})
+    first, session = drifted(up, sim, "ignore", query, model_drift_stubborn=True)
+    again, _ = answer(up, "<correction>\nNot JSON.\n</correction>", session)
+    for text in (first, again):
+        assert "{" not in text and "<" not in text, text
+    assert 'Your first message in this session was: "Give the capital of Peru as JSON."' in again
