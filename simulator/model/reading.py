@@ -119,7 +119,10 @@ def read_query(query: str) -> Reading:
     results = tuple(
         ToolResult(_attrs(m).get("call_id", ""), _attrs(m).get("name", ""), m["body"])
         for m in _RESULT.finditer(last_turn))
+    # A tool whose result came back was called, whatever shape the call had in the transcript
+    # (in a continued session the model's own answer may be a drifted one: fenced, bare…).
     called = tuple(name for block in _CALLS.finditer(last_turn) for name in _names(block["body"]))
+    called += tuple(r.name for r in results if r.name and r.name not in called)
     end = _TURN_END.search(last_turn)
     user_words = last_turn[:end.start()] if end else last_turn
     return Reading(

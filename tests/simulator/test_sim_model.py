@@ -201,6 +201,18 @@ def test_a_correction_in_the_same_session_gets_the_right_answer(up, sim, drift):
         {"kind": "calls", "drift": None, "stubborn": False, "corrected": True}]
 
 
+@pytest.mark.parametrize("drift", ["fenced", "bare", "prose"])
+def test_a_tool_whose_result_came_back_is_not_called_again(up, sim, drift):
+    """A gateway continuing the session sends the result alone; the model's call before it was
+    drifted (not a clean <tool_calls> block in the session): it answers with the result, it
+    does not call the same tool again (an agent loop would never end)."""
+    first, session = drifted(up, sim, drift, tool_query("What's the weather in Paris?"))
+    assert "get_weather" in first
+    result = '<tool_result call_id="c1" name="get_weather">\nrain\n</tool_result>\n\n'
+    second, _ = answer(up, tool_query(result), session)
+    assert second == "The tool get_weather returned: rain"
+
+
 def test_a_stubborn_drift_survives_the_correction(up, sim):
     bad, session = drifted(up, sim, "truncated", model_drift_stubborn=True)
     again, _ = answer(up, "<correction>\nInvalid JSON.\n</correction>", session)
