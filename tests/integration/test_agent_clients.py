@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from tests.integration.conftest import API_KEY
 from tests.integration.helpers import run_node, stream_assist_queries
 from tests.servers import ROOT
@@ -35,10 +37,23 @@ def weather(city: str) -> str:
     return f"{REPORT} in {city}"
 
 
-def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, simulator):
+# The simulator's drifts that a gateway must turn into a clean call (tools/calls.py reads the
+# drifted text; a malformed or invalid call gets one corrective retry upstream). Not `parallel`
+# (a second call: another answer, not a repaired one) nor `ignore` (a text answer is valid).
+REPAIRED = ("prose", "fenced", "bare", "trailing_comma", "single_quotes", "unquoted_keys", "truncated",
+            "wrong_types", "unknown_tool")
+
+
+@pytest.mark.parametrize("drift", ["none", *REPAIRED])
+def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, simulator, drift):
+    """ChatOpenAI.bind_tools in LangChain's agent loop (call the model, run each call it makes,
+    send back ToolMessages, until it answers), invoked and streamed, also while the model drifts
+    from the call format as real models do: the client still gets one clean call."""
     from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
+
+    simulator.control("PATCH", "settings", json={"model_drift": drift})
 
     @tool
     def get_weather(city: str) -> str:
@@ -61,7 +76,7 @@ def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, sim
     for ask in (invoke, stream):
         messages = [HumanMessage(PROMPT)]
         calls = []
-        for _ in range(4):  # the agent loop: call the model, run what it calls, until it answers
+        for _ in range(4):
             answer = ask(messages)
             messages.append(answer)
             if not answer.tool_calls:
@@ -69,6 +84,7 @@ def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, sim
             for call in answer.tool_calls:
                 calls.append(call)
                 messages.append(ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"]))
+        assert not answer.invalid_tool_calls, (ask.__name__, answer.invalid_tool_calls)
         assert [(c["name"], c["args"]) for c in calls] == [("get_weather", {"city": "Paris"})], ask.__name__
         assert not answer.tool_calls and weather("Paris") in answer.content, ask.__name__
         assert (calls[0]["id"], "get_weather", weather("Paris")) in results_upstream(simulator), ask.__name__
