@@ -104,7 +104,7 @@ class Scanner:
         if final and self.buf:
             self._text(out, self.buf)
             self.buf = ""
-        if final and self.blank and not self.calls:
+        if final and self.blank and not self.calls and self.problem is None:
             out.append(self.blank)
             self.blank = ""
         return out

@@ -39,14 +39,16 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keep
     if not tooling.offered:
         yield from events
         return
-    retried = False
+    retried, shown = False, False  # shown: text of a first answer reached the client
     while True:
         scanner = Scanner(tooling)
-        held: list[str] = []  # a forced choice: text waits for the call
+        held: list[str] = []  # a forced choice's text (or a retry's) waits for the call
         finish = None
         quiet_since = time.monotonic()
         for event in events:
-            hold = tooling.must_call and not scanner.calls  # before this event's text is read
+            # before this event's text is read; a retry after text was shown holds its own: the
+            # model says it again before its call, and the client has it once
+            hold = (tooling.must_call or retried) and not scanner.calls
             if isinstance(event, Delta) and event.kind == TEXT:
                 out = scanner.feed(event.text)
                 if (not out or hold) and time.monotonic() - quiet_since >= keepalive:
@@ -59,7 +61,9 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keep
             else:
                 yield event  # thinking, a refusal, a file, a keep-alive
                 continue
-            yield from _shown(out, held, hold)
+            for item in _shown(out, held, hold, drop_held=shown):
+                shown |= isinstance(item, Delta) and item.kind == TEXT
+                yield item
             if finish is not None:
                 break
         if finish is None:
@@ -80,7 +84,9 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keep
         events = again(correction(problem, tooling))
 
 
-def _shown(out: list, held: list[str], hold: bool) -> Iterator:
+def _shown(out: list, held: list[str], hold: bool, drop_held: bool = False) -> Iterator:
+    """The scanner's output as events; text held (`hold`) until a call comes, then shown
+    before it (the message's content), or dropped (`drop_held`: the client has it already)."""
     for item in out:
         if isinstance(item, str):
             if hold:
@@ -88,9 +94,9 @@ def _shown(out: list, held: list[str], hold: bool) -> Iterator:
             else:
                 yield Delta(TEXT, item)
             continue
-        if held:  # the text the model wrote before its call is the message's content
+        if held and not drop_held:  # the text the model wrote before its call is the message's content
             yield Delta(TEXT, "".join(held))
-            held.clear()
+        held.clear()
         hold = False
         yield from call_events(item)
 

@@ -223,3 +223,13 @@ def test_long_arguments_stream_in_fragments_that_add_up():
     body = completion("m", reply(Closing(events_of(f'<tool_calls>[{{"name": "get_weather", "arguments": '
                                                   f'{{"city": "{city}"}}}}]</tool_calls>'))))
     assert json.loads(body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]) == {"city": city}
+
+
+def test_text_shown_before_a_broken_call_is_not_shown_again_by_the_retry():
+    broken = 'Let me check.\n<tool_calls>[{"name": "get_weather", "arguments": {}}]</tool_calls>'
+    events = stream(broken, again=lambda text: iter([Text("Let me check.\n" + CALL)]))
+    assert [e.text for e in events if isinstance(e, Delta) and e.kind == TEXT] == ["Let me check."]
+    assert events[-1].reason == "tool_calls"
+    # a retry that answers in text (auto: no call is fine) shows it
+    events = stream(broken, again=lambda text: iter([Text("It is sunny.")]))
+    assert [e.text for e in events if isinstance(e, Delta) and e.kind == TEXT] == ["Let me check.", "It is sunny."]
