@@ -210,3 +210,53 @@ def test_the_same_call_twice_is_made_once():
     assert calls_of(f"<tool_calls>[{same}, {same}]</tool_calls>")[1] == [PARIS]
     assert calls_of(f"<tool_calls>[{same}]</tool_calls><tool_calls>[{same}, "
                     '{"name": "get_time", "arguments": {}}]</tool_calls>')[1] == [PARIS, ("get_time", {})]
+
+
+# -- tolerant: calls however drifted read back exactly ----------------------------------------------
+OPEN_TOOLS = Tooling(tuple(ToolSpec(name, parameters={"type": "object"}) for name in ("lookup", "send_mail", "get-x")))
+safe_text = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" -_.,!?é中"), max_size=12)
+values = st.one_of(safe_text, st.integers(-10**6, 10**6), st.booleans(), st.none(), st.lists(safe_text, max_size=3))
+drawn_calls = st.lists(st.tuples(st.sampled_from(["lookup", "send_mail", "get-x"]),
+                                 st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), values, max_size=4)),
+                       min_size=1, max_size=3, unique_by=lambda c: json.dumps(c, sort_keys=True))
+
+
+def drifted_json(value, sloppy: bool) -> str:
+    if not sloppy:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + "".join(drifted_json(v, True) + ", " for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + "".join(f"'{k}': {drifted_json(v, True)}," for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return "'" + value + "'"
+    return {True: "True", False: "False", None: "None"}.get(value, json.dumps(value)) \
+        if isinstance(value, (bool, type(None))) else json.dumps(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(drawn_calls, st.sampled_from(["tags", "fenced", "fenced_tags", "bare", "singular", "openai_shape"]),
+       st.booleans(), st.sampled_from(["", "Sure, one moment."]), st.sampled_from(["", "\nDone! It worked."]),
+       st.lists(st.integers(min_value=0, max_value=600), max_size=6))
+def test_drifted_calls_read_back_exactly(calls, wrapping, sloppy, before, after, cuts):
+    objects = [{"name": n, "arguments": a} for n, a in calls]
+    if wrapping == "openai_shape":
+        objects = [{"type": "function", "function": {"name": n, "arguments": json.dumps(a)}} for n, a in calls]
+    array = drifted_json(objects, sloppy)
+    body = {
+        "tags": f"<tool_calls>\n{array}\n</tool_calls>",
+        "fenced": f"```json\n{array}\n```",
+        "fenced_tags": f"```xml\n<tool_calls>\n{array}\n</tool_calls>\n```",
+        "bare": array,
+        "singular": "\n".join(f"<tool_call>{drifted_json(o, sloppy)}</tool_call>" for o in objects),
+        "openai_shape": f"<tool_calls>{array}</tool_calls>",
+    }[wrapping]
+    if wrapping == "bare":
+        before = ""  # bare JSON is a call at the answer's start only
+    text = (before + "\n" if before else "") + body + after
+    scanner = Scanner(OPEN_TOOLS)
+    out = [o for piece in pieces(text, cuts) for o in scanner.feed(piece)] + scanner.end()
+    assert scanner.problem is None
+    assert "".join(o for o in out if isinstance(o, str)) == before
+    assert [(c.name, json.loads(c.arguments)) for c in out if not isinstance(c, str)] == \
+        [(n, json.loads(json.dumps(a))) for n, a in calls]
