@@ -12,6 +12,7 @@ first byte, the in-band error frame after it), never a call whose arguments are 
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, Iterable, Iterator
 
@@ -21,6 +22,7 @@ from .calls import Call, Scanner
 from .prompt import correction
 from .spec import Tooling
 
+log = logging.getLogger("gbp.tools")
 NO_CALL = "you answered without calling a tool, and a tool call is required"
 Again = Callable[[str], Iterable]  # a further query into the answer's session → its typed events
 
@@ -79,7 +81,9 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keep
             yield finish
             return
         if retried or again is None:
+            log.warning("no valid tool call after the corrective retry: %s", problem)
             raise ToolCallFailed(problem)
+        log.info("the model's tool call could not be used (%s); asking again in the same session", problem)
         retried = True
         events = again(correction(problem, tooling))
 
