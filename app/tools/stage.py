@@ -81,9 +81,11 @@ def calling(events: Iterable, tooling: Tooling, again: Again | None = None, keep
             yield finish
             return
         if retried or again is None:
-            log.warning("no valid tool call after the corrective retry: %s", problem)
+            log.warning("no valid tool call after the corrective retry")
+            log.debug("what was wrong: %s", problem)  # it may quote the model's arguments: content
             raise ToolCallFailed(problem)
-        log.info("the model's tool call could not be used (%s); asking again in the same session", problem)
+        log.info("the model's tool call could not be used; asking again in the same session")
+        log.debug("what was wrong: %s", problem)
         retried = True
         events = again(correction(problem, tooling))
 
