@@ -63,7 +63,7 @@ def test_a_whole_round_trip_call_result_answer(proxy, simulator):
     assert "<tools>" in queries[1] and "User:" not in queries[1]
 
 
-def test_a_streamed_round_trip(proxy):
+def test_a_streamed_round_trip(proxy, simulator):
     client = openai_client(proxy)
     content, calls, finish = collect(client.chat.completions.create(
         model="gemini-2.5-flash", messages=ASK, tools=[WEATHER], stream=True))
@@ -76,6 +76,7 @@ def test_a_streamed_round_trip(proxy):
     content, calls, finish = collect(client.chat.completions.create(
         model="gemini-2.5-flash", messages=messages, tools=[WEATHER], stream=True))
     assert finish == "stop" and calls == [] and "rain, 12°C" in content
+    assert stream_assist_queries(simulator)[1].startswith("Tool result: <tool_result")  # the session continued
 
 
 @pytest.mark.parametrize("stream", [False, True])
