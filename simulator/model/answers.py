@@ -104,7 +104,22 @@ def chosen_tools(reading: Reading) -> list[Tool]:
 
 def calls_for(reading: Reading) -> list[Call]:
     words = Words(reading.user_words)
-    return [Call(t.name, arguments_for(t, words)) for t in chosen_tools(reading)]
+    calls = []
+    for tool in chosen_tools(reading):
+        words.start = _mention_offset(tool, reading.user_words)
+        calls.append(Call(tool.name, arguments_for(tool, words)))
+    return calls
+
+
+def _mention_offset(tool: Tool, text: str) -> int:
+    """Where the user's words first name the tool (as _mentioned_at), as a character offset; 0
+    when they do not."""
+    parts = [t for t in tokens(tool.name) if t not in GENERIC]
+    for match in re.finditer(r"[A-Za-z0-9]+", text):
+        word = match.group().lower()
+        if any(_same(w, p) for w in ({word, SYNONYMS[word]} if word in SYNONYMS else {word}) for p in parts):
+            return match.start()
+    return 0
 
 
 def arguments_for(tool: Tool, words: Words) -> dict:

@@ -56,11 +56,26 @@ class Words:
     def __init__(self, text: str):
         self.text = text
         self.request = " ".join(text.split())[:200] or "hello"
-        self.quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
-        self.numbers = [m.group() for m in _NUMBER.finditer(_QUOTED.sub(" ", text))]
-        self.paths = [m.group().rstrip(".") for m in _PATHLIKE.finditer(text)]
-        self.nouns = [n for n in map(self._noun, _CAPITAL.finditer(text)) if n]
+        self.where: dict[str, int] = {}  # where each value below is first written
+        self.quoted = self._found(_QUOTED.finditer(text), lambda m: next(g for g in m.groups() if g))
+        blanked = _QUOTED.sub(lambda m: " " * len(m.group()), text)  # numbers outside quotes, same offsets
+        self.numbers = self._found(_NUMBER.finditer(blanked), lambda m: m.group())
+        self.paths = self._found(_PATHLIKE.finditer(text), lambda m: m.group().rstrip("."))
+        self.nouns = self._found(_CAPITAL.finditer(text), self._noun)
         self.used: set[str] = set()
+        # Values written from here on are taken first: the words that follow the mention of the
+        # tool being called ("the weather in Paris and the time in Tokyo": get_time → Tokyo,
+        # also when it is called alone, in a later step of an agent loop).
+        self.start = 0
+
+    def _found(self, matches, value) -> list[str]:
+        found = []
+        for match in matches:
+            text = value(match)
+            if text:
+                found.append(text)
+                self.where.setdefault(text, match.start())
+        return found
 
     def _noun(self, match) -> str:
         """The proper noun in a run of capitalised words; a sentence's first word is not one."""
@@ -70,7 +85,8 @@ class Words:
         return " ".join(words) if words != ["I"] else ""
 
     def take(self, options: list[str]) -> str | None:
-        for option in options:
+        ahead = [o for o in options if self.where.get(o, 0) >= self.start]
+        for option in ahead + [o for o in options if o not in ahead]:
             if option not in self.used:
                 self.used.add(option)
                 return option

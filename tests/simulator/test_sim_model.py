@@ -201,6 +201,19 @@ def test_a_correction_in_the_same_session_gets_the_right_answer(up, sim, drift):
         {"kind": "calls", "drift": None, "stubborn": False, "corrected": True}]
 
 
+def test_each_step_of_an_agent_loop_takes_the_words_that_follow_its_tool(up):
+    """One call at a time: the second step's call (get_time, after get_weather's result) takes
+    the place named after "time", not the first proper noun of the request again."""
+    one = FORMAT + " Only one call at a time."
+    asked = "User: What's the weather in Paris and the time in Tokyo?\n\n"
+    first, _ = answer(up, tool_query(asked, instructions=one))
+    assert calls_in(first)[0]["arguments"]["city"] == "Paris"
+    step = (asked + 'Assistant: <tool_calls>\n[{"id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}]\n'
+            '</tool_calls>\n\nTool result: <tool_result call_id="c1" name="get_weather">\nrain\n</tool_result>\n\n')
+    second, _ = answer(up, tool_query(step, instructions=one))
+    assert calls_in(second) == [{"name": "get_time", "arguments": {"timezone": "Tokyo"}}]
+
+
 @pytest.mark.parametrize("drift", ["fenced", "bare", "prose"])
 def test_a_tool_whose_result_came_back_is_not_called_again(up, sim, drift):
     """A gateway continuing the session sends the result alone; the model's call before it was
