@@ -119,7 +119,8 @@ def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy,
 
 def test_vercel_ai_sdk_generate_and_stream_text_run_tool_steps(proxy, simulator, npm_clients):
     out = run_node("ai_sdk_tools.mjs", npm_clients, BASE_URL=f"{proxy.url}/v1", API_KEY=API_KEY, MODEL=MODEL,
-                   PROMPT=PROMPT, REPORT=REPORT)
+                   PROMPT=PROMPT, REPORT=REPORT, PROMPT2="What is the weather in Paris and the time in Tokyo?",
+                   CLOCK="09:41, clock 5KZ2")
     assert out["versions"] == {"ai": PINNED["ai"], "@ai-sdk/openai": PINNED["@ai-sdk/openai"]}
     sent = results_upstream(simulator)
     for mode in ("generate", "stream"):
@@ -132,6 +133,17 @@ def test_vercel_ai_sdk_generate_and_stream_text_run_tool_steps(proxy, simulator,
         assert last["finish"] == "stop" and not last["calls"] and weather("Paris") in run["text"], mode
         assert (first["calls"][0]["id"], "get_weather", weather("Paris")) in sent, mode
     assert out["stream"]["deltas"] > 0
+    # one call per step when the client says parallel_tool_calls: false, each step's result sent
+    # back before the next call: three steps
+    chained = out["chained"]
+    assert chained["executed"] == ["Paris", "Tokyo"]
+    assert [[(c["name"], c["input"]) for c in step["calls"]] for step in chained["steps"]] == [
+        [("get_weather", {"city": "Paris"})], [("get_time", {"timezone": "Tokyo"})], []]
+    assert "09:41, clock 5KZ2 in Tokyo" in chained["text"]  # the answer quotes the last result
+    sent = results_upstream(simulator)
+    for step, (name, content) in zip(chained["steps"], [("get_weather", weather("Paris")),
+                                                        ("get_time", "09:41, clock 5KZ2 in Tokyo")]):
+        assert (step["calls"][0]["id"], name, content) in sent
 
 
 def opencode_config(proxy) -> dict:
