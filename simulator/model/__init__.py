@@ -21,6 +21,7 @@ Tool-call and JSON answers carry the drift; text answers never do.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from ..replies import Reply, reply_for
@@ -67,7 +68,13 @@ def _render(reading: Reading, kind: str, calls: list, chosen: drift.Drift, plain
             calls = calls + [answers.another_call(reading, calls)]
         if name == "unknown_tool":
             calls = [answers.Call(calls[0].name + "_v2", calls[0].arguments)] + calls[1:]
+        if name == "tool_code":
+            return drift.tool_code([(c.name, c.arguments) for c in calls])
         value = [c.to_json() for c in calls]
+        if name == "string_arguments":
+            value = [{**c, "arguments": json.dumps(c["arguments"], ensure_ascii=False)} for c in value]
+        if name == "single_object":  # one block per call, each a lone object
+            return "\n".join(answers.tagged(drift.dumps(v)) for v in value)
     else:
         value = answers.json_value(reading)
         if name == "unknown_tool":

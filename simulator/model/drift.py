@@ -14,6 +14,9 @@
 | wrong_types | numbers and booleans in the arguments as strings ("5", "true") | the same in the value |
 | ignore | the ordinary text answer to the user's words (replies.reply_for), no call | the same, no JSON |
 | unknown_tool | the first call names `<name>_v2`, a tool nobody offered | the first required property left out |
+| tool_code | Gemini's own habit: a ```tool_code block, `print(default_api.<name>(key=value, …))` per call | (the normal answer) |
+| single_object | each call a lone object (not in an array) in its own `<tool_calls>` block | (the normal answer) |
+| string_arguments | `arguments` as a JSON string holding the object (OpenAI's wire form) | (the normal answer) |
 
 The four MALFORMED drifts (and all others) are the model's first answer only: a `<correction>`
 in the same session gets the answer as it should have been, unless the drift is stubborn
@@ -29,7 +32,8 @@ import re
 from dataclasses import dataclass
 
 MALFORMED = ("trailing_comma", "single_quotes", "unquoted_keys", "truncated")
-DRIFTS = ("prose", "fenced", "bare", "parallel", *MALFORMED, "wrong_types", "ignore", "unknown_tool")
+DRIFTS = ("prose", "fenced", "bare", "parallel", *MALFORMED, "wrong_types", "ignore", "unknown_tool",
+          "tool_code", "single_object", "string_arguments")
 # What `random` draws from: a well-behaved answer twice as often as each drift.
 RANDOM_CHOICES = ("none", "none", *DRIFTS)
 STUBBORN_ONE_IN = 8
@@ -92,3 +96,22 @@ def as_strings(value):
 def cut(text: str) -> str:
     """truncated: about two thirds of the text, as a stream that stopped early."""
     return text[: max(1, len(text) * 2 // 3)]
+
+
+def python(value) -> str:
+    """A JSON value as a Python literal (True, False, None; strings in JSON's escapes, which
+    Python reads alike)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "True", False: "False", None: "None"}[value]
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {python(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(python(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def tool_code(calls: list[tuple[str, dict]]) -> str:
+    """tool_code: the calls as Gemini writes them when its trained tool use leaks through."""
+    lines = [f"print(default_api.{name}({', '.join(f'{k}={python(v)}' for k, v in arguments.items())}))"
+             for name, arguments in calls]
+    return "```tool_code\n" + "\n".join(lines) + "\n```"

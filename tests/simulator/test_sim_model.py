@@ -176,6 +176,9 @@ ARRAY = json.dumps(CALL)
     ("truncated", '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris", "unit":'),
     ("wrong_types", '<tool_calls>\n[{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius", "days": "3"}}]\n</tool_calls>'),
     ("unknown_tool", '<tool_calls>\n[{"name": "get_weather_v2", "arguments": {"city": "Paris", "unit": "celsius", "days": 3}}]\n</tool_calls>'),
+    ("tool_code", '```tool_code\nprint(default_api.get_weather(city="Paris", unit="celsius", days=3))\n```'),
+    ("single_object", '<tool_calls>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius", "days": 3}}\n</tool_calls>'),
+    ("string_arguments", '<tool_calls>\n[{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\", \\"unit\\": \\"celsius\\", \\"days\\": 3}"}]\n</tool_calls>'),
 ])
 def test_each_drift_of_a_call(up, sim, drift, expected):
     text, _ = drifted(up, sim, drift)
@@ -185,6 +188,9 @@ def test_each_drift_of_a_call(up, sim, drift, expected):
 def test_parallel_and_ignore_drifts(up, sim):
     text, _ = drifted(up, sim, "parallel")
     assert [c["name"] for c in calls_in(text)] == ["get_weather", "get_time"]
+    text, _ = drifted(up, sim, "single_object", tool_query("What's the weather in Paris and the time in Tokyo?"))
+    assert [calls_in(block.strip() + "\n</tool_calls>")["name"] for block in text.split("</tool_calls>")[:-1]] == [
+        "get_weather", "get_time"]
     text, _ = drifted(up, sim, "ignore")
     assert text.startswith("Turn 1 — you said: \"What's the weather in Paris for 3 days?\"") and "<tool_calls>" not in text
 
@@ -328,3 +334,22 @@ def test_an_ignored_format_echoes_no_marker_nor_schema_even_after_a_correction(u
     for text in (first, again):
         assert "{" not in text and "<" not in text, text
     assert 'Your first message in this session was: "Give the capital of Peru as JSON."' in again
+
+
+def test_tool_code_is_python_whose_literals_are_the_arguments():
+    import ast
+    from simulator.model.drift import tool_code
+    arguments = {"flag": True, "none": None, "nested": {"list": [1, 2.5, "é\"\n"], "off": False}}
+    code = tool_code([("do_it", arguments), ("again", {})])
+    assert code.startswith("```tool_code\n") and code.endswith("\n```")
+    calls = [node for node in ast.walk(ast.parse(code[len("```tool_code\n"):-len("\n```")]))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
+    assert [c.func.attr for c in calls] == ["do_it", "again"]
+    assert {kw.arg: ast.literal_eval(kw.value) for kw in calls[0].keywords} == arguments
+
+
+@pytest.mark.parametrize("drift", ["tool_code", "single_object", "string_arguments"])
+def test_call_only_drifts_leave_json_output_as_it_should_be(up, sim, drift):
+    schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
+    text, _ = drifted(up, sim, drift, json_query("Ada, aged 36.", schema))
+    assert text == '{"age": 36}'
