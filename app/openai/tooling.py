@@ -12,10 +12,11 @@ import re
 from ..errors import bad_request
 from ..tools.calls import Call
 from ..tools.spec import AUTO, NAMED, NO_TOOLS, NONE, REQUIRED, ToolChoice, ToolSpec, Tooling
-from ..tools.validate import schema_problem
+from ..tools.validate import MAX_SUBSCHEMAS, schema_problem, subschema_count
 from .fields import expect, optional
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # OpenAI's rule for a function's name
+MAX_TOOLS = 128  # OpenAI's limit; each tool's schema is checked, and all of them go in every query
 MODES = (NONE, AUTO, REQUIRED)
 
 
@@ -37,7 +38,11 @@ def tooling_of(body: dict) -> Tooling:
 
 
 def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
+    if len(items) > MAX_TOOLS:
+        raise bad_request(f"{where} may hold at most {MAX_TOOLS} tools", where)
     specs: list[ToolSpec] = []
+    names: set[str] = set()
+    budget = MAX_SUBSCHEMAS  # for all the tools' parameters together (validate.MAX_SUBSCHEMAS)
     for k, item in enumerate(items):
         here = f"{where}[{k}]"
         expect(item, dict, here)
@@ -52,12 +57,17 @@ def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
         expect(name, str, f"{here}.name")
         if not NAME.fullmatch(name):
             raise bad_request(f"{here}.name must be 1 to 64 letters, digits, underscores or dashes", f"{here}.name")
-        if any(s.name == name for s in specs):
+        if name in names:
             raise bad_request(f"{here}.name: the tool {name!r} is given twice", f"{here}.name")
+        names.add(name)
         description = optional(item, "description", str, f"{here}.description") or ""
         parameters = optional(item, "parameters", dict, f"{here}.parameters")
         if parameters is None:
             parameters = {"type": "object", "properties": {}}
+        budget -= subschema_count(parameters, budget)
+        if budget < 0:
+            raise bad_request(f"the tools' parameters hold more than {MAX_SUBSCHEMAS} subschemas in all",
+                              f"{here}.parameters")
         problem = schema_problem(parameters)
         if problem:
             raise bad_request(f"{here}.parameters is not a valid JSON Schema: {problem}", f"{here}.parameters")

@@ -169,6 +169,14 @@ def test_tool_fields_are_parsed_into_a_tooling():
     ({"tool_choice": "required"}, "tool_choice"),
     ({"tools": [TOOL], "functions": [TOOL["function"]]}, "functions"),
     ({"tools": [TOOL], "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
+    # bounds: checking a schema costs CPU on the request's worker, and every tool goes in every query
+    ({"tools": [{"type": "function", "function": {"name": f"t{i}"}} for i in range(129)]}, "tools"),
+    ({"tools": [{"type": "function", "function": {"name": f"t{i}", "parameters": {
+        "type": "object", "properties": {f"p{j}": {"type": "string"} for j in range(1500)}}}} for i in range(3)]},
+     "tools[2].function.parameters"),
+    ({"tools": [{"type": "function", "function": {"name": "big", "parameters": {
+        "type": "object", "properties": {f"p{j}": {"type": "string"} for j in range(5000)}}}}]},
+     "tools[0].function.parameters"),
 ])
 def test_bad_tool_fields_are_a_400_naming_them(fields, param):
     with pytest.raises(ApiError) as error:
