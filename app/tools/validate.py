@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from functools import lru_cache
 from typing import Any, Iterator
 from urllib.parse import unquote
 
 from cachetools import LRUCache
 from jsonschema import exceptions, validators
+
+from . import patterns
 
 _JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
@@ -58,7 +61,31 @@ def _schema_problem(schema) -> str | None:
         return exc.message
     except RecursionError:
         return "it is nested too deeply"
-    return _refs_problem(schema) if isinstance(schema, dict) else None
+    if not isinstance(schema, dict):
+        return None
+    return _refs_problem(schema) or _patterns_problem(schema)
+
+
+def _patterns_problem(schema: dict) -> str | None:
+    """A patternProperties pattern must match in bounded time (app/tools/patterns.py)."""
+    for where, sub in subschemas(schema):
+        keys = sub.get("patternProperties")
+        for pattern in keys if isinstance(keys, dict) else ():
+            if patterns.may_backtrack(pattern):
+                return (f"the patternProperties pattern {pattern!r} at {where or '/'} may take exponential "
+                        "time to match (a repeat of a repeat or of alternatives, or a backreference)")
+    return None
+
+
+@lru_cache(maxsize=None)
+def _checking(cls):
+    """`cls` (a jsonschema validator class) with `pattern` matched the bounded way
+    (app/tools/patterns.py): a value a pattern is not checked on passes it."""
+    def pattern(validator, pattern, instance, schema):
+        if validator.is_type(instance, "string") and patterns.matches(pattern, instance) is False:
+            yield exceptions.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    return validators.extend(cls, {"pattern": pattern})
 
 
 # Keywords whose value is one subschema / a list or a map of subschemas.
@@ -156,7 +183,7 @@ def _has_loop(nodes: dict[int, dict], same: dict[int, list[dict]]) -> bool:
 def check(value: Any, schema: dict) -> tuple[Any, str | None]:
     """(`value` coerced, None) when it fits `schema`; else (value coerced, what is wrong)."""
     value = coerce(value, schema)
-    validator = validators.validator_for(schema)(schema)
+    validator = _checking(validators.validator_for(schema))(schema)
     errors = sorted(validator.iter_errors(value), key=lambda e: (len(e.path), list(map(str, e.path))))
     if not errors:
         return value, None

@@ -260,3 +260,34 @@ def test_drifted_calls_read_back_exactly(calls, wrapping, sloppy, before, after,
     assert "".join(o for o in out if isinstance(o, str)) == before
     assert [(c.name, json.loads(c.arguments)) for c in out if not isinstance(c, str)] == \
         [(n, json.loads(json.dumps(a))) for n, a in calls]
+
+
+def test_a_pattern_that_backtracks_exponentially_never_hangs_the_worker():
+    """^(a+)+$ on 40 a's and a "!" takes hours in Python's re (the request's greenlet, so the
+    whole gevent worker): such a pattern is not enforced; a safe one is."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("the pattern hung the check")
+
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)+$"},
+                                               "b": {"type": "string", "pattern": "^[a-z]+$"}}}
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)  # a hang guard, not a timing assertion
+    try:
+        assert check({"a": "a" * 40 + "!", "b": "abc"}, schema) == ({"a": "a" * 40 + "!", "b": "abc"}, None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert check({"a": "x", "b": "ABC"}, schema)[1] == "at b: 'ABC' does not match '^[a-z]+$'"
+    assert "exponential" in schema_problem({"type": "object", "patternProperties": {"^(a+)+$": {}}})
+    assert schema_problem({"type": "object", "patternProperties": {"^x_[a-z]+$": {}}}) is None
+
+
+@pytest.mark.parametrize("pattern, risky", [
+    ("^(a+)+$", True), ("(ab|a)*c", True), (r"(\w+\.)*x", True), (r"^(.*)\1$", True), ("[", True),
+    ("^[a-z]+$", False), (r"^\d{3}-\d{4}$", False), (r"^\S+@\S+\.\S+$", False), ("(?:ab)+", False),
+])
+def test_which_patterns_may_backtrack(pattern, risky):
+    from app.tools.patterns import may_backtrack
+    assert may_backtrack(pattern) is risky
