@@ -71,7 +71,7 @@ def _canonical_json(text: str) -> str:
     """Arguments a client parsed and wrote again (spacing, key order) are the same arguments."""
     try:
         return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json reads: as sent
         return text
 
 

@@ -60,8 +60,10 @@ def calls_text(calls) -> str:
 
 def _arguments(text: str):
     try:
-        return json.loads(text) if text.strip() else {}
-    except ValueError:
+        value = json.loads(text) if text.strip() else {}
+        json.dumps(value)  # nested too deep to write again: RecursionError, as deep as loads allowed
+        return value
+    except (ValueError, RecursionError):
         return text  # a client's history may hold anything: shown as it was sent
 
 

@@ -258,7 +258,7 @@ def _as(value: Any, kind: str) -> Any:
     elif kind in ("array", "object") and isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than json reads
             return _NO
         return parsed if _fits(parsed, kind) else _NO
     elif kind == "array" and value is not None:

@@ -237,3 +237,16 @@ def test_unexpected_failures_are_500_without_details(tmp_path):
     client = create_app(config, upstream=Exploding()).test_client()
     error = assert_error(chat(client, ok_body()), 500)
     assert "internal detail" not in error["message"]
+
+
+@pytest.mark.parametrize("arguments", ["[" * 100000, "[" * 100000 + "]" * 100000, "{", "not json"])
+def test_tool_call_arguments_in_the_history_may_be_anything(client, arguments):
+    """An earlier call's arguments are the client's string: shown as sent when they are not JSON
+    (before, JSON nested too deep was a RecursionError: a 500). Passes to the account pool."""
+    body = ok_body(messages=[
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "done"}],
+        tools=[{"type": "function", "function": {"name": "f"}}])
+    assert_error(chat(client, body), 503, "account_unavailable")

@@ -291,3 +291,9 @@ def test_a_pattern_that_backtracks_exponentially_never_hangs_the_worker():
 def test_which_patterns_may_backtrack(pattern, risky):
     from app.tools.patterns import may_backtrack
     assert may_backtrack(pattern) is risky
+
+
+def test_a_string_nested_too_deep_to_read_is_not_coerced():
+    schema = {"type": "object", "properties": {"a": {"type": "array"}}}
+    deep = "[" * 100000 + "]" * 100000
+    assert check({"a": deep}, schema)[0] == {"a": [deep]}  # a lone value → [value], never a RecursionError
