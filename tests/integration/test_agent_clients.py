@@ -90,7 +90,10 @@ def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, sim
         assert (calls[0]["id"], "get_weather", weather("Paris")) in results_upstream(simulator), ask.__name__
 
 
-def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy, simulator):
+@pytest.mark.parametrize("run", ["run_sync", "run_streamed"])
+def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy, simulator, run):
+    import asyncio
+
     from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
     from agents.items import ToolCallItem, ToolCallOutputItem
     from openai import AsyncOpenAI
@@ -107,7 +110,14 @@ def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy,
     client = AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0, timeout=20)
     agent = Agent(name="forecaster", instructions="You answer questions about the weather with your tools.",
                   tools=[get_weather], model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
-    result = Runner.run_sync(agent, PROMPT, max_turns=4)
+
+    async def streamed():
+        result = Runner.run_streamed(agent, PROMPT, max_turns=4)
+        kinds = {event.type async for event in result.stream_events()}
+        assert "raw_response_event" in kinds  # the model's answers did stream
+        return result
+
+    result = Runner.run_sync(agent, PROMPT, max_turns=4) if run == "run_sync" else asyncio.run(streamed())
 
     assert cities == ["Paris"]
     assert weather("Paris") in result.final_output
@@ -164,9 +174,16 @@ def opencode_config(proxy) -> dict:
     }
 
 
-def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path):
+@pytest.mark.parametrize("drift", ["none", "fenced", "truncated"])
+def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path_factory, drift):
+    """opencode's streamed agent loop; also when the model fences its call, or cuts it off (the
+    gateway's corrective retry, mid-stream, before opencode sees anything of the call)."""
+    simulator.control("PATCH", "settings", json={"model_drift": drift})
     binary = npm_clients / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
     assert binary.exists(), f"opencode is not installed at {binary}"
+    # A folder whose path names no tool: the model reads the path in the task ("run" in pytest's
+    # test_opencode_run_… folder would ask for the bash tool too).
+    tmp_path = tmp_path_factory.mktemp("project")
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
@@ -187,7 +204,9 @@ def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, n
                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
     assert target.exists() and target.read_text() == "hi", done.stdout + done.stderr
-    written = [(call_id, content) for call_id, name, content in results_upstream(simulator) if name == "write"]
-    assert len(written) == 1 and written[0][0], results_upstream(simulator)
+    written = [(call_id, content) for call_id, name, content in results_upstream(simulator)]
+    assert [name for _, name, _ in results_upstream(simulator)] == ["write"] and written[0][0], written
     report = written[0][1].strip()  # opencode's own report of the write
     assert "success" in report.lower() and report in done.stdout  # went upstream and into the final answer
+    corrections = [q for q in stream_assist_queries(simulator) if q.startswith("<correction>")]
+    assert len(corrections) == (drift == "truncated")
