@@ -24,6 +24,7 @@ schema and words give the same value.
 
 from __future__ import annotations
 
+import json
 import re
 
 FORMATS = {
@@ -50,10 +51,24 @@ def _variants(name: str) -> list[str]:
     return list(dict.fromkeys([name, spaced.lower()]))
 
 
+def _unquoted(text: str) -> str:
+    """A request that is one JSON string literal, read as the string it holds: `opencode run
+    "create x with content \\"hi\\""` sends the task so, and a model reads the inner quotes."""
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            return text
+        return value if isinstance(value, str) else text
+    return text
+
+
 class Words:
     """The user's words and what was already taken from them (each value used once)."""
 
     def __init__(self, text: str):
+        text = _unquoted(text)
         self.text = text
         self.request = " ".join(text.split())[:200] or "hello"
         self.where: dict[str, int] = {}  # where each value below is first written

@@ -304,6 +304,9 @@ CODING = [
      {"name": "edit", "arguments": {"filePath": "app.py", "oldString": "print(1)", "newString": "print(2)"}}),
     ("Show me what config.toml says", {"name": "read", "arguments": {"filePath": "config.toml"}}),
     ('Run `ls -la` in the shell', {"name": "bash", "arguments": {"command": "ls -la", "description": "Run `ls -la` in the shell"}}),
+    # `opencode run "…"` sends its task as one JSON string literal, inner quotes escaped
+    ('"Create the file /w/hello.txt with content \\"hi\\""',
+     {"name": "write", "arguments": {"filePath": "/w/hello.txt", "content": "hi"}}),
 ])
 def test_a_coding_agents_tools_are_chosen_and_filled_from_the_request(up, request_, expected):
     text, _ = answer(up, tool_query(request_, CODING))
