@@ -198,9 +198,8 @@ def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, n
         "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1", "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", "OPENCODE_DISABLE_SHARE": "1",
         "npm_config_offline": "true",  # opencode looks up its plugin package on npm at start: not in a test
     }
-    # The task on standard input, as a script would pipe it: `opencode run "..."` would quote the
-    # words it is given as one argument (`"… \"hi\""`) before the model sees them.
-    done = subprocess.run([str(binary), "run"], input=f'Use the write tool to create the file {target} with content "hi"',
+    # As a person types it: opencode sends the task quoted as one JSON string (`"… \"hi\""`).
+    done = subprocess.run([str(binary), "run", f'Use the write tool to create the file {target} with content "hi"'],
                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
     assert target.exists() and target.read_text() == "hi", done.stdout + done.stderr
