@@ -241,3 +241,49 @@ def test_text_shown_before_a_broken_call_is_not_shown_again_by_the_retry():
     # a retry that answers in text (auto: no call is fine) shows it
     events = stream(broken, again=lambda text: iter([Text("It is sunny.")]))
     assert [e.text for e in events if isinstance(e, Delta) and e.kind == TEXT] == ["Let me check.", "It is sunny."]
+
+
+# -- hostile tool fields: a 400 or a query, never an exception -----------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from app.conversations import conversation_key  # noqa: E402
+
+junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=6)
+names = st.one_of(st.sampled_from(["f", "get_x", "a-b"]), st.text(max_size=8), junk)
+schemas = st.one_of(junk, st.fixed_dictionaries({"type": st.sampled_from(["object", "string", "objekt", 5])},
+                                                optional={"properties": st.dictionaries(st.text(max_size=4), junk),
+                                                          "pattern": st.sampled_from(["^(a+)+$", "[", "^x$"]),
+                                                          "required": junk}))
+function = st.fixed_dictionaries({}, optional={"name": names, "description": junk, "parameters": schemas,
+                                               "strict": junk})
+tool = st.one_of(junk, st.fixed_dictionaries({"type": st.sampled_from(["function", "custom", 3])},
+                                             optional={"function": st.one_of(function, junk)}))
+choice = st.one_of(st.sampled_from(["auto", "none", "required", "any"]), junk,
+                   st.fixed_dictionaries({"type": st.sampled_from(["function", "allowed_tools"])},
+                                         optional={"function": st.one_of(junk, st.fixed_dictionaries({"name": names}))}))
+call = st.one_of(junk, st.fixed_dictionaries({}, optional={"id": junk, "type": junk, "function": st.one_of(
+    junk, st.fixed_dictionaries({}, optional={"name": names, "arguments": st.one_of(junk, st.text(max_size=20))}))}))
+history = st.lists(st.one_of(
+    st.fixed_dictionaries({"role": st.just("assistant")},
+                          optional={"content": st.one_of(st.none(), st.text(max_size=5)),
+                                    "tool_calls": st.one_of(junk, st.lists(call, max_size=3)),
+                                    "function_call": st.one_of(junk, st.fixed_dictionaries({"name": names}))}),
+    st.fixed_dictionaries({"role": st.sampled_from(["tool", "function"]), "content": st.text(max_size=5)},
+                          optional={"tool_call_id": junk, "name": junk})), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={"tools": st.one_of(junk, st.lists(tool, max_size=3)),
+                                           "tool_choice": choice, "parallel_tool_calls": junk,
+                                           "functions": st.one_of(junk, st.lists(st.one_of(function, junk), max_size=2)),
+                                           "function_call": choice}), history)
+def test_any_tool_fields_are_a_400_or_a_query(fields, earlier):
+    try:
+        request = parse_chat(body(messages=[{"role": "user", "content": "hi"}, *earlier], **fields))
+    except ApiError as error:
+        assert error.status == 400 and error.param
+        return
+    query = render_query(request.messages, request.tooling)
+    assert query and conversation_key("c", "m", request.messages, request.tooling.digest())
