@@ -174,10 +174,21 @@ def opencode_config(proxy) -> dict:
     }
 
 
-@pytest.mark.parametrize("drift", ["none", "fenced", "truncated"])
-def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path_factory, drift):
-    """opencode's streamed agent loop; also when the model fences its call, or cuts it off (the
-    gateway's corrective retry, mid-stream, before opencode sees anything of the call)."""
+# opencode's tasks: the tool the model must choose, the task ({target}: the file's absolute path)
+# and what the file then holds.
+TASKS = {
+    "write": ('Use the write tool to create the file {target} with content "hi"', "hi"),
+    "bash": ('Run the command "echo hi 7KQ | tee {target}" in the shell', "hi 7KQ\n"),
+}
+
+
+@pytest.mark.parametrize("tool, drift", [("write", "none"), ("write", "fenced"), ("write", "truncated"),
+                                         ("bash", "none")])
+def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path_factory, tool,
+                                                             drift):
+    """opencode's streamed agent loop with its write tool, or its bash tool; also when the model
+    fences its call, or cuts it off (the gateway's corrective retry, mid-stream, before opencode
+    sees anything of the call)."""
     simulator.control("PATCH", "settings", json={"model_drift": drift})
     binary = npm_clients / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
     assert binary.exists(), f"opencode is not installed at {binary}"
@@ -199,13 +210,15 @@ def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, n
         "npm_config_offline": "true",  # opencode looks up its plugin package on npm at start: not in a test
     }
     # As a person types it: opencode sends the task quoted as one JSON string (`"… \"hi\""`).
-    done = subprocess.run([str(binary), "run", f'Use the write tool to create the file {target} with content "hi"'],
+    task, content = TASKS[tool]
+    done = subprocess.run([str(binary), "run", task.format(target=target)],
                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
-    assert target.exists() and target.read_text() == "hi", done.stdout + done.stderr
-    written = [(call_id, content) for call_id, name, content in results_upstream(simulator)]
-    assert [name for _, name, _ in results_upstream(simulator)] == ["write"] and written[0][0], written
-    report = written[0][1].strip()  # opencode's own report of the write
-    assert "success" in report.lower() and report in done.stdout  # went upstream and into the final answer
+    assert target.exists() and target.read_text() == content, done.stdout + done.stderr
+    results = results_upstream(simulator)
+    assert [name for _, name, _ in results] == [tool] and results[0][0], results
+    report = results[0][2].strip()  # opencode's own report of the tool's run
+    assert report in done.stdout  # went upstream and into the final answer
+    assert ("success" in report.lower()) if tool == "write" else (report == "hi 7KQ")  # the command's output
     corrections = [q for q in stream_assist_queries(simulator) if q.startswith("<correction>")]
     assert len(corrections) == (drift == "truncated")
