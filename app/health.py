@@ -29,7 +29,7 @@ class TokenProbe:
     def check(self, services) -> tuple[bool, str]:
         """Can a usable account get a token right now? (one getoxsrf per account per CHECK_EVERY)"""
         try:
-            account = services.pool.acquire()
+            account = services.pool.acquire(counted=False)  # a probe is no request: the daily limit is not spent
         except UpstreamError as exc:  # decided from the store alone: never cached
             return False, exc.public_message()
         services.pool.release(account)

@@ -72,9 +72,12 @@ class AccountPool:
         self._lock = threading.Lock()
 
     # --- choosing ----------------------------------------------------------------------------
-    def acquire(self, exclude: frozenset[str] | set[str] = frozenset(), kind: str = TEXT) -> Account:
+    def acquire(self, exclude: frozenset[str] | set[str] = frozenset(), kind: str = TEXT,
+                counted: bool = True) -> Account:
         """A usable account for a new conversation of `kind` (quota.KINDS): round-robin among
-        the least busy ones that are not cooling down for that kind nor over its daily limit."""
+        the least busy ones that are not cooling down for that kind nor over its daily limit.
+        `counted=False`: nothing goes upstream with it (a readiness probe), so the daily limit's
+        count is left alone."""
         skip = set(exclude)
         while True:
             try:
@@ -84,7 +87,7 @@ class AccountPool:
                     raise
                 # Accounts just found over their limit now cool down for this kind: say so.
                 raise self._why_none(self.snapshot.current(), exclude, self.clock(), kind) from None
-            if self._within_daily_limit(account, kind):
+            if not counted or self._within_daily_limit(account, kind):
                 return account
             self.release(account)
             skip.add(account.id)

@@ -80,3 +80,22 @@ def test_health_never_reads_every_account_and_a_stream_beside_it_ends(simulator,
         if server is not None:
             server.stop()
         stop_redis()
+
+
+def test_health_probes_do_not_spend_the_daily_limit(simulator, tmp_path_factory):
+    """/health and /health/ready pick an account to check its token; they used to count it
+    against DAILY_LIMIT_TEXT like a chat, so an orchestrator probing every few seconds spent an
+    account's day (and cooled it) without a single request. Limit 2: after many probes, two
+    chats are still served."""
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, DAILY_LIMIT_TEXT="2"), workers=1)
+    try:
+        for path in ("/health", "/health/ready") * 5:
+            assert requests.get(server.url + path, timeout=10).status_code == 200
+        for _ in range(2):
+            response = requests.post(server.url + "/v1/chat/completions", timeout=20,
+                                     headers={"Authorization": f"Bearer {API_KEY}"},
+                                     json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})
+            assert response.status_code == 200, response.text
+        assert requests.get(server.url + "/health/ready", timeout=10).status_code == 503  # the day is spent
+    finally:
+        server.stop()
