@@ -140,6 +140,7 @@ class Answer:
         upstream events. The session holds the answer being corrected, so only the correction
         goes; no files (the session has them)."""
         self.pump.close()
+        self.pool.also_asked(self.account, self.kind)  # a query the account's daily limit counts
         stream = self.upstream.stream_assist(self.account, self.session, text, self.turn.model.upstream_id,
                                              tool=self.turn.model.tool)
         self.pump = EventPump(stream, closer=stream.abort, watch=self.watch)

@@ -126,6 +126,12 @@ class AccountPool:
             log.warning("account reached its daily %s limit (%d)", kind, limit, extra={"account": account.id})
         return used <= limit
 
+    def also_asked(self, account: Account, kind: str = TEXT) -> None:
+        """Count one more upstream query of a request that holds `account` (a corrective retry
+        in its session, chat.Answer.again) against the daily limit: the upstream counts it too.
+        It goes whatever the count says: the request already has the account."""
+        self._within_daily_limit(account, kind)
+
     def _counter(self, account_id: str, kind: str, now: float) -> str:
         return f"{self.resets.period(now)}/{kind}/{account_id}"
 

@@ -253,3 +253,23 @@ def test_a_changed_tool_list_goes_whole_to_a_fresh_session(proxy, simulator):
     sessions = [r["body"]["streamAssistRequest"]["session"] for r in simulator.requests_log()
                 if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
     assert sessions[0] != sessions[1]
+
+
+def test_the_corrective_retry_counts_against_the_daily_limit(simulator, tmp_path_factory):
+    """The retry is an upstream query the account's quota pays for: with DAILY_LIMIT_TEXT=2, a
+    request that needed it has spent the day's two, so the next is refused."""
+    from tests.integration.conftest import API_KEY, proxy_env
+    from tests.servers import Gunicorn
+
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, DAILY_LIMIT_TEXT="2"), workers=1)
+    try:
+        drift(simulator, "truncated")
+        client = openai_client(server)
+        answer = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER],
+                                                tool_choice="required")
+        assert answer.choices[0].message.tool_calls and len(stream_assist_queries(simulator)) == 2
+        with pytest.raises(openai.APIStatusError) as error:
+            client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}])
+        assert error.value.status_code in (429, 503) and "daily limit" in error.value.message
+    finally:
+        server.stop()
