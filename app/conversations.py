@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .answer.events import TEXT, TOOL_CALL, Delta, FileOut, Finish, PartStart
+from .tools.calls import CALL_ENDINGS
 from .store.base import Store, StoreUnavailable
 from .upstream.events import Text
 
@@ -196,7 +197,9 @@ class Transcript:
     def whole(self) -> bool:
         """A clean finish, nothing held back by max_tokens or a stop sequence; or calls the
         client was given (the session holds the model's text they were read from, and the
-        next turn brings their results)."""
+        next turn brings their results) — unless the model wrote on after its calls (made-up
+        results, most often), which the client never saw: the next turn then goes whole, so
+        the model is not misled by them."""
         if self.reason == "tool_calls":
-            return True
+            return "".join(self.upstream_text).rstrip().endswith(CALL_ENDINGS)
         return self.reason == "stop" and "".join(self.text) == "".join(self.upstream_text)

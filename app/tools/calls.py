@@ -29,6 +29,8 @@ OPEN, CLOSE, FENCE = "<tool_calls>", "</tool_calls>", "```"
 # the block as asked for, and the singular one models trained on other formats write
 TAGS = ((OPEN, CLOSE), ("<tool_call>", "</tool_call>"))
 OPENS = tuple(open_tag for open_tag, _ in TAGS)
+# how an answer whose calls were its last words ends (a block, a fence, bare JSON)
+CALL_ENDINGS = (*(close_tag for _, close_tag in TAGS), FENCE, "]", "}")
 ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
 
 

@@ -273,3 +273,16 @@ def test_the_corrective_retry_counts_against_the_daily_limit(simulator, tmp_path
         assert error.value.status_code in (429, 503) and "daily limit" in error.value.message
     finally:
         server.stop()
+
+
+def test_an_answer_that_went_on_after_its_call_is_not_continued(proxy, simulator):
+    """With prose after the call (a model inventing the result), the session holds words the
+    client never saw: the tool result goes with the whole transcript to a fresh session."""
+    drift(simulator, "prose")
+    client = openai_client(proxy)
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    messages = [*ASK, first.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "hail"}]
+    client.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[WEATHER])
+    assert stream_assist_queries(simulator)[1].startswith("User: What is the weather")
