@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import jsontext, tool_code
-from .spec import Tooling
+from .spec import NAMED, Tooling
 from .validate import check
 
 OPEN, CLOSE, FENCE = "<tool_calls>", "</tool_calls>", "```"
@@ -282,6 +282,9 @@ class Scanner:
         return any(f'"{t.name}"' in text for t in self.tooling.tools) and any(k in text for k in ARGUMENT_KEYS)
 
     def _accept(self, out: list, found: list[dict]) -> None:
+        forced = self.tooling.choice.name if self.tooling.choice.mode == NAMED else None
+        if forced and any(c["name"] == forced for c in found):
+            found = [c for c in found if c["name"] == forced]  # a named choice: only its tool's calls
         try:
             calls = [self._valid(c) for c in found]
         except Problem as exc:

@@ -102,6 +102,8 @@ def test_tool_code_that_calls_no_tool_is_code():
 
 def test_a_named_choice_takes_only_its_tool():
     named = Tooling(TOOLS.tools, ToolChoice(NAMED, "get_time"))
+    both = '<tool_calls>[{"name": "get_weather", "arguments": {"city": "P"}}, {"name": "get_time", "arguments": {}}]'
+    assert calls_of(both, named)[1:] == ([("get_time", {})], None)  # the other tool's call is left out
     assert "you must call `get_time`" in calls_of('<tool_calls>[{"name": "get_weather", "arguments": '
                                                   '{"city": "P"}}]</tool_calls>', named)[2]
 
