@@ -65,8 +65,10 @@ def test_a_whole_round_trip_call_result_answer(proxy, simulator):
 
 def test_a_streamed_round_trip(proxy, simulator):
     client = openai_client(proxy)
-    content, calls, finish = collect(client.chat.completions.create(
-        model="gemini-2.5-flash", messages=ASK, tools=[WEATHER], stream=True))
+    chunks = list(client.chat.completions.create(model="gemini-2.5-flash", messages=ASK, tools=[WEATHER], stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0  # usage last, the call counted
+    content, calls, finish = collect(chunks)
     assert finish == "tool_calls" and content == ""
     [call] = calls
     assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Paris"}
