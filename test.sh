@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests, the simulator's tests, and integration tests that start
 # the simulator, gunicorn with gevent workers, nginx, redis-server, dovecot and Chromium, and drive
-# them with curl, the openai SDK, LangChain, openai-agents (Python) and npm clients on Node (the
-# openai SDK, the Vercel AI SDK, opencode: scripts/npm-clients.sh installs the
-# pinned npm clients outside the repository the first time a test needs them) and a real browser.
+# them with curl, the openai and anthropic SDKs, LangChain, openai-agents (Python) and npm clients
+# (the openai and anthropic SDKs and the Vercel AI SDK on Node; the coding agents opencode, Codex
+# CLI and Claude Code: scripts/npm-clients.sh installs the pinned npm clients outside the
+# repository the first time a test needs them) and a real browser.
 # Extra arguments go to pytest (e.g. ./test.sh -k stream -x).
 set -euo pipefail
 cd "$(dirname "$0")"
