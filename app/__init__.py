@@ -21,6 +21,7 @@ from .chat import Services
 from .client_address import ClientAddress
 from .config import Config
 from .conversations import Conversations
+from .responses.store import Responses
 from .media import Media
 from .media_urls import UrlSigner
 from .store import StoreUnavailable, open_store
@@ -71,6 +72,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     )
     app.extensions["gbp.refresher"] = refresher
     app.extensions["gbp.conversations"] = Conversations(store, config.conversation_ttl)
+    app.extensions["gbp.responses"] = Responses(store, config.responses_ttl, config.responses_max_bytes)
     app.extensions["gbp.media"] = Media(store, UrlSigner(store, config.media_url_secret),
                                         max_bytes=config.media_max_bytes, ttl=config.media_url_ttl,
                                         public_base_url=config.public_base_url)
@@ -94,11 +96,13 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .gemini.routes import bp as gemini_bp
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
+    from .responses.retrieval import bp as responses_stored_bp
 
     app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
     app.register_blueprint(health_bp)
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
+        app.register_blueprint(responses_stored_bp)
     app.register_blueprint(files_bp)  # signed URLs, no API key: the native API hands them out too
     app.register_blueprint(gemini_bp)
     app.register_blueprint(admin_bp)

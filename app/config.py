@@ -44,6 +44,8 @@ class Config:
     csesidx: str = ""
     session_timeout: int = 1800
     conversation_ttl: int = 86400  # seconds an OpenAI chat's upstream session may be continued; 0: never
+    responses_ttl: int = 7 * 86400  # seconds a stored /v1/responses response is kept; 0: none is
+    responses_max_bytes: int = 16 * 1024 * 1024  # a stored response's record (input + output + conversation)
     openai_compatible: bool = True
     api_key_header: str = "Authorization"
     default_model: str = AUTO_MODEL
@@ -187,6 +189,8 @@ class _Reader(EnvReader):
             csesidx=csesidx,
             session_timeout=self.integer("SESSION_TIMEOUT", 1800, 1),
             conversation_ttl=self.integer("CONVERSATION_TTL", 86400, 0, 30 * 24 * 3600),
+            responses_ttl=self.integer("RESPONSES_TTL", 7 * 86400, 0, 30 * 24 * 3600),
+            responses_max_bytes=self.integer("RESPONSES_MAX_MB", 16, 1, 1024) * 1024 * 1024,
             openai_compatible=self.boolean("OPENAI_COMPATIBLE", True),
             api_key_header=header,
             default_model=default_model,
