@@ -8,7 +8,9 @@ from typing import Iterable
 from .. import sse
 from ..answer.events import REFUSAL, TEXT, THINKING, TOOL_CALL, Delta, FileOut, Finish, PartStart
 from ..answer.reply import Reply
+from ..dialogue import Message
 from ..errors import ApiError
+from ..tools.calls import Call
 from .translate import usage_body
 
 DELTA_KEYS = {THINKING: "reasoning_content", TEXT: "content", REFUSAL: "refusal"}
@@ -33,6 +35,14 @@ def content_of(text: str, files) -> str:
     """The message content a client is given for an answer's text and files, streamed or whole
     (the chunks of ChunkRenderer add up to it)."""
     return FILE_SEPARATOR.join([text] * bool(text) + [file_markdown(f) for f in files])
+
+
+def answer_message(legacy: bool, text: str, files: tuple, calls: tuple) -> Message:
+    """The assistant message a client sends back in its next request for the answer it was
+    given (app/continuation.py): the content with its files' Markdown, and its tool calls; a
+    legacy `function_call` comes back with no id."""
+    return Message("assistant", content_of(text, files),
+                   calls=tuple(Call("" if legacy else call_id, name, arguments) for call_id, name, arguments in calls))
 
 
 def finish_reason(reason: str, legacy: bool) -> str:

@@ -9,37 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import bad_request
+from ..dialogue import ROLES, Dialogue, Message
 from ..inputs import FileSource
 from ..tools import structured
-from ..tools.calls import Call
-from ..tools.spec import NO_TOOLS, Tooling
 from ..tools.structured import OutputFormat
 from .fields import expect, optional
 from .tooling import calls_of, tooling_of
 
-ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-
-
 @dataclass(frozen=True)
-class Message:
-    role: str
-    text: str
-    name: str = ""
-    files: tuple[FileSource, ...] = ()  # image_url / file parts, in their order (app/inputs.py)
-    calls: tuple[Call, ...] = ()  # an assistant message's tool calls
-    call_id: str = ""             # a tool result's tool_call_id (`name`: the tool it came from)
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    model: str
-    messages: tuple[Message, ...]
-    stream: bool = False
-    include_usage: bool = False
-    max_tokens: int | None = None
-    stop: tuple[str, ...] = ()
-    tooling: Tooling = NO_TOOLS
-    response_format: OutputFormat | None = None  # JSON the answer must be (app/tools/structured.py)
+class ChatRequest(Dialogue):
+    include_usage: bool = False   # stream_options.include_usage: a last chunk with the usage
 
 
 def parse_chat(body: dict) -> ChatRequest:
@@ -61,7 +40,7 @@ def parse_chat(body: dict) -> ChatRequest:
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
         tooling=tooling_of(body),
-        response_format=_response_format(body),
+        output_format=_response_format(body),
     )
 
 

@@ -11,12 +11,13 @@ from ..background import Job
 from ..answer.driver import respond
 from ..auth import client_id, require_client
 from ..body import form_body, json_body
+from ..continuation import plan
+from ..dialogue import refuse_format_for_media
 from ..upstream.models import Model
 from . import images
 from .images_request import parse_edit, parse_edit_json, parse_generation
 from .request import parse_chat
-from .render import ChunkRenderer, completion
-from .continuation import plan
+from .render import ChunkRenderer, answer_message, completion
 
 log = logging.getLogger("gbp.openai")
 bp = Blueprint("openai", __name__, url_prefix="/v1")
@@ -34,8 +35,11 @@ def _model(name: str) -> Model:
 @bp.post("/chat/completions")
 def chat_completions():
     request = parse_chat(json_body())
-    turn = plan(request, _model(request.model), current_app.extensions["gbp.conversations"], client_id())
+    model = _model(request.model)
+    refuse_format_for_media(request, model, "response_format")
     legacy = request.tooling.legacy  # tools offered as `functions`: answered as a `function_call`
+    turn = plan(request, model, current_app.extensions["gbp.conversations"], client_id(),
+                partial(answer_message, legacy))
     return respond(_services(), turn, request.stream, ChunkRenderer(request.model, request.include_usage, legacy),
                    partial(completion, request.model, legacy=legacy), log)
 

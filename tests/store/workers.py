@@ -50,7 +50,7 @@ def count_up(spec: tuple, times: int, start) -> None:
 
 
 def conversation_messages():
-    from app.openai.request import Message
+    from app.dialogue import Message
     return (Message("user", "hello"), Message("assistant", "hi"))
 
 

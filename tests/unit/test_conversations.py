@@ -2,7 +2,7 @@
 answered and the new turn, claiming and recording in the store."""
 from app.conversations import MAX_FILES, NAMESPACE, Conversations, Place, conversation_key, split
 from app.inputs import FileSource
-from app.openai.request import Message
+from app.dialogue import Message
 from app.store.sqlite import SqliteStore
 
 

@@ -23,14 +23,14 @@ def body(fmt):
 # ---- the request ---------------------------------------------------------------------------
 
 def test_text_or_no_format_asks_for_nothing():
-    assert parse_chat(body({"type": "text"})).response_format is None
-    assert parse_chat(body(None)).response_format is None
+    assert parse_chat(body({"type": "text"})).output_format is None
+    assert parse_chat(body(None)).output_format is None
 
 
 def test_json_object_and_json_schema_are_read():
-    assert parse_chat(body({"type": "json_object"})).response_format == OutputFormat(OBJECT)
+    assert parse_chat(body({"type": "json_object"})).output_format == OutputFormat(OBJECT)
     fmt = parse_chat(body({"type": "json_schema", "json_schema": {
-        "name": "person", "description": "who", "schema": PERSON, "strict": True}})).response_format
+        "name": "person", "description": "who", "schema": PERSON, "strict": True}})).output_format
     assert fmt == OutputFormat(PERSON, "person", "who", True)
 
 

@@ -10,7 +10,7 @@ from app.answer.stages import answer_events
 from app.errors import ApiError
 from app.openai.render import ChunkRenderer, completion
 from app.openai.request import parse_chat
-from app.openai.translate import render_query
+from app.dialogue import render_query
 from app.tools.prompt import tools_block
 from app.tools.spec import AUTO, NAMED, NONE, REQUIRED, ToolChoice, ToolSpec, Tooling
 from app.upstream.events import Text

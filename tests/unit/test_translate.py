@@ -1,7 +1,8 @@
 """Messages to one upstream query; output limits; usage estimates."""
 from app.output import OutputLimiter, estimate_tokens
-from app.openai.request import Message
-from app.openai.translate import render_query, usage
+from app.dialogue import Message
+from app.dialogue import render_query
+from app.openai.translate import usage
 
 
 def m(role, text, name=""):

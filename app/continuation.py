@@ -1,34 +1,34 @@
-"""A Chat Completions request whose conversation the gateway already sent upstream → a Turn
-with only the new messages, on that conversation's account and session (app/conversations.py).
+"""A Dialogue whose conversation the gateway already sent upstream → a Turn with only the new
+messages, on that conversation's account and session (app/conversations.py).
 
-Otherwise the Turn of the whole transcript (translate.turn_of), as when the feature is off.
+Otherwise the Turn of the whole transcript (dialogue.turn_of), as when the feature is off.
 Either way the Turn records, once its answer completed whole, where the conversation now lives,
-so its next turn can continue there.
+so its next turn can continue there. What the client will send back as the answer it was given
+depends on the surface (OpenAI: the content with its Markdown links and tool_calls), so the
+surface says it: `Answered`.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from typing import Callable
 
-from ..chat import Turn
-from ..conversations import Conversations, Place, split
-from ..errors import bad_request
-from ..upstream.models import TEXT, Model
-from ..tools.calls import Call
-from .render import content_of
-from .request import ChatRequest, Message
-from .translate import asked, render_query, turn_of
+from .chat import Turn
+from .conversations import Conversations, Place, split
+from .dialogue import Dialogue, Message, asked, render_query, turn_of
+from .upstream.models import Model
+
+# (text, files shown, calls as (id, name, arguments)) → the assistant Message the client will
+# send back in its next request for the answer it was given
+Answered = Callable[[str, tuple, tuple], Message]
 
 
-def plan(request: ChatRequest, model: Model, index: Conversations, client: str) -> Turn:
+def plan(request: Dialogue, model: Model, index: Conversations, client: str, answered: Answered) -> Turn:
     """The Turn to send for `request` from the caller `client` (app/auth.py client_id)."""
-    if request.response_format is not None and model.kind != TEXT:  # its answer is a file, not JSON
-        raise bad_request(f"response_format needs a text model; {request.model} makes {model.kind}s",
-                          "response_format", "unsupported_value")
     if not index.enabled:
         return turn_of(request, model)
     context = request.tooling.digest()  # a changed tool list or choice is another conversation
-    record = partial(_record, index, client, model.id, request.messages, context, request.tooling.legacy)
+    record = partial(_record, index, client, model.id, request.messages, context, answered)
 
     def whole() -> Turn:
         return replace(turn_of(request, model), conversation=record)
@@ -51,14 +51,11 @@ def plan(request: ChatRequest, model: Model, index: Conversations, client: str) 
                 # the model reads the whole conversation (its session holds the rest): the usage
                 # estimate counts what the client sent, not the bytes that went upstream
                 prompt=render_query(request.messages, request.tooling) + asked(request), conversation=record,
-                fallback=whole, output_format=request.response_format)
+                fallback=whole, output_format=request.output_format)
 
 
 def _record(index: Conversations, client: str, model: str, messages: tuple[Message, ...], context: str,
-            legacy: bool, account_id: str, session: str, files: tuple, text: str, shown: tuple,
+            answered: Answered, account_id: str, session: str, files: tuple, text: str, shown: tuple,
             calls: tuple) -> None:
-    """The conversation with the answer the client was given is at (account, session). A
-    legacy `function_call` comes back with no id: it is recorded as the client will send it."""
-    answer = Message("assistant", content_of(text, shown),
-                     calls=tuple(Call("" if legacy else call_id, name, arguments) for call_id, name, arguments in calls))
-    index.keep(client, model, (*messages, answer), Place(account_id, session, files), context)
+    """The conversation with the answer the client was given is at (account, session)."""
+    index.keep(client, model, (*messages, answered(text, shown, calls)), Place(account_id, session, files), context)
