@@ -13,7 +13,8 @@ of this project writes (the design contract of issue 10):
 * a query beginning with `<correction>`: the gateway asks again in the same session.
 
 The transcript before the blocks is the conversation (render_query's labels `User:`,
-`Assistant:`); the user's words are its last `User:` turn (or all of it, for a lone message).
+`Assistant:`); the user's words are its last `User:` turn (or all of it, for a lone message),
+without the `<system-reminder>` blocks a coding agent's harness adds to it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ _USER = re.compile(r"^User(?: \([^)\n]*\))?:[ \t]?", re.M)
 # Where the user's turn ends: the next labelled turn, or the calls or results written after it.
 _TURN_END = re.compile(r"^(?:Assistant|Tool result)\b[^\n:]*:|<tool_calls>|<tool_result", re.M)
 _SYSTEM = re.compile(r"^<system>\n.*?\n</system>\n*", re.S)
+# Context a coding agent's harness writes into the user's message (Claude Code's
+# `<system-reminder>` before the typed request): a model reads it as context, not as the request.
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>\s*", re.S)
 # Phrases by which instructions forbid several calls in one answer (parallel_tool_calls false).
 NO_PARALLEL = (
     "only one", "at most one", "exactly one", "one call at a time", "one tool call",
@@ -124,7 +128,7 @@ def read_query(query: str) -> Reading:
     called = tuple(name for block in _CALLS.finditer(last_turn) for name in _names(block["body"]))
     called += tuple(r.name for r in results if r.name and r.name not in called)
     end = _TURN_END.search(last_turn)
-    user_words = last_turn[:end.start()] if end else last_turn
+    user_words = _REMINDER.sub("", last_turn[:end.start()] if end else last_turn)
     return Reading(
         tools=tools, must_call=must is not None, named=must["name"] if must else None,
         parallel=not any(phrase in lowered for phrase in NO_PARALLEL), schema=schema,

@@ -313,6 +313,55 @@ def test_a_coding_agents_tools_are_chosen_and_filled_from_the_request(up, reques
     assert calls_in(text) == [expected]
 
 
+# What the coding agents of issue 11 offer (names and the schemas that matter, from Claude Code
+# 2.1.332 and Codex CLI 0.171.0).
+CLAUDE_CODE = [
+    {"name": n, "description": d, "parameters": {"type": "object", "properties": p, "required": list(p)}}
+    for n, d, p in [
+        ("Agent", "Launch a new agent", {"description": {"type": "string"}, "prompt": {"type": "string"}}),
+        ("Bash", "Executes a given bash command", {"command": {"type": "string"}}),
+        ("Edit", "Performs exact string replacements in files",
+         {"file_path": {"type": "string"}, "old_string": {"type": "string"}, "new_string": {"type": "string"}}),
+        ("Read", "Reads a file from the local filesystem", {"file_path": {"type": "string"}}),
+        ("Skill", "Execute a skill", {"skill": {"type": "string"}}),
+        ("Workflow", "Run a workflow script", {"script": {"type": "string"}}),
+        ("Write", "Writes a file to the local filesystem",
+         {"file_path": {"type": "string"}, "content": {"type": "string"}}),
+    ]]
+CODEX = [
+    {"name": "exec_command", "description": "Runs a command in a PTY, returning output or a session ID.",
+     "parameters": {"type": "object", "properties": {
+         "cmd": {"type": "string", "description": "Shell command to execute."},
+         "shell": {"type": "string"}, "login": {"type": "boolean"}, "workdir": {"type": "string"}},
+         "required": ["cmd"]}},
+    {"name": "write_stdin", "description": "Writes characters to an existing unified exec session.",
+     "parameters": {"type": "object", "properties": {"session_id": {"type": "number"}, "chars": {"type": "string"}},
+                    "required": ["session_id"]}},
+    {"name": "view_image", "description": "View a local image.", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
+    {"name": "create_goal", "description": "Create a goal.", "parameters": {
+        "type": "object", "properties": {"objective": {"type": "string"}}, "required": ["objective"]}},
+]
+# Claude Code puts a reminder of its own before the user's words in the same message: context
+# from the harness (here with a URL and "create"), not the request.
+REMINDER = ("<system-reminder>\nAttribution for git commits and pull requests you create from here on:\n"
+            "- End pull request descriptions with:\nGenerated with [Claude Code](https://claude.com/claude-code)\n"
+            "</system-reminder>\n")
+
+
+@pytest.mark.parametrize("request_, tools, expected", [
+    (REMINDER + 'Use the write tool to create the file /w/hello.txt with content "hi"', CLAUDE_CODE,
+     {"name": "Write", "arguments": {"file_path": "/w/hello.txt", "content": "hi"}}),
+    (REMINDER + 'Run the command "echo hi > /w/hello.txt"', CLAUDE_CODE,
+     {"name": "Bash", "arguments": {"command": "echo hi > /w/hello.txt"}}),
+    ('run the command "printf hi > hello.txt"', CODEX,
+     {"name": "exec_command", "arguments": {"cmd": "printf hi > hello.txt"}}),
+])
+def test_claude_code_and_codex_tools_are_chosen_and_filled_from_the_request(up, request_, tools, expected):
+    text, _ = answer(up, tool_query(request_, tools))
+    assert calls_in(text) == [expected]
+
+
 def test_a_continued_session_finds_the_request_in_its_earlier_turns(up):
     """A gateway that continues the upstream session sends only the tool results: the model
     remembers what the user asked and which calls it made (the next step, then the text)."""
