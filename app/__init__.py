@@ -97,11 +97,13 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
     from .responses.retrieval import bp as responses_stored_bp
+    from .responses.routes import bp as responses_bp
 
     app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
     app.register_blueprint(health_bp)
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
+        app.register_blueprint(responses_bp)
         app.register_blueprint(responses_stored_bp)
     app.register_blueprint(files_bp)  # signed URLs, no API key: the native API hands them out too
     app.register_blueprint(gemini_bp)

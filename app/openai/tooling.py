@@ -40,9 +40,7 @@ def tooling_of(body: dict) -> Tooling:
 def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
     if len(items) > MAX_TOOLS:
         raise bad_request(f"{where} may hold at most {MAX_TOOLS} tools", where)
-    specs: list[ToolSpec] = []
-    names: set[str] = set()
-    budget = MAX_SUBSCHEMAS  # for all the tools' parameters together (validate.MAX_SUBSCHEMAS)
+    functions = []
     for k, item in enumerate(items):
         here = f"{where}[{k}]"
         expect(item, dict, here)
@@ -51,6 +49,18 @@ def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
                 raise bad_request("only function tools are supported", f"{here}.type", "unsupported_value")
             item = expect(item.get("function"), dict, f"{here}.function")
             here += ".function"
+        functions.append((here, item))
+    return function_specs(functions)
+
+
+def function_specs(functions: list[tuple[str, dict]]) -> tuple[ToolSpec, ...]:
+    """Function definitions `{name, description, parameters, strict}`, each with the `param`
+    that names it, → ToolSpecs: the checks every surface's function tools go through (the
+    Responses API's flat tools too)."""
+    specs: list[ToolSpec] = []
+    names: set[str] = set()
+    budget = MAX_SUBSCHEMAS  # for all the tools' parameters together (validate.MAX_SUBSCHEMAS)
+    for here, item in functions:
         name = item.get("name")
         if name is None:
             raise bad_request(f"{here}.name is required", f"{here}.name", "missing_required_parameter")
@@ -90,7 +100,7 @@ def _tool_choice(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
         raise bad_request("tool_choice objects of type 'function' are supported (allowed_tools and custom "
                           "are not)", "tool_choice.type", "unsupported_value")
     function = expect(value.get("function"), dict, "tool_choice.function")
-    return _named(function.get("name"), specs, "tool_choice.function.name")
+    return named_choice(function.get("name"), specs, "tool_choice.function.name")
 
 
 def _function_call(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
@@ -101,10 +111,10 @@ def _function_call(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
             raise bad_request("function_call must be none, auto or {\"name\": …}", "function_call")
         return ToolChoice(value)
     expect(value, dict, "function_call")
-    return _named(value.get("name"), specs, "function_call.name")
+    return named_choice(value.get("name"), specs, "function_call.name")
 
 
-def _named(name, specs: tuple[ToolSpec, ...], param: str) -> ToolChoice:
+def named_choice(name, specs: tuple[ToolSpec, ...], param: str) -> ToolChoice:
     expect(name, str, param)
     if not any(s.name == name for s in specs):
         raise bad_request(f"{param}: no tool named {name!r} was given", param)

@@ -1,0 +1,1 @@
+"""The OpenAI Responses API surface (/v1/responses): request parser, renderer, routes."""

@@ -216,6 +216,35 @@ def schemas(text, numbers, anything):
                                        "function": shaped({"name": text}, {})}, {}), max_size=2),
              "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), anything),
              "user": text, "seed": numbers, "metadata": anything}),
+        "responses": shaped(
+            {"model": models, "input": weighted((2, words), (3, st.lists(weighted(
+                (4, shaped({"role": st.sampled_from(["user", "assistant", "system", "developer", "tool"]),
+                            "content": weighted((2, words), (2, st.lists(weighted(
+                                (4, shaped({"type": st.sampled_from(["input_text", "output_text"]), "text": words}, {})),
+                                (1, shaped({"type": st.just("input_image")}, {"image_url": image_urls, "file_id": text})),
+                                (1, shaped({"type": st.sampled_from(["input_file", "refusal", "input_audio"])},
+                                           {"file_data": st.one_of(image_urls, text), "filename": text,
+                                            "refusal": text}))), max_size=3)))},
+                           {"type": st.just("message"), "id": text})),
+                (1, shaped({"type": st.just("function_call"), "call_id": text, "name": text},
+                           {"arguments": text, "id": text, "namespace": text})),
+                (1, shaped({"type": st.just("function_call_output"), "call_id": text},
+                           {"output": st.one_of(words, st.lists(text_part, max_size=2))})),
+                (1, shaped({"type": st.sampled_from(["reasoning", "item_reference", "web_search_call"])},
+                           {"summary": anything, "id": text}))), min_size=1, max_size=4)))},
+            {"stream": st.booleans(), "instructions": words, "store": st.booleans(), "metadata": anything,
+             "temperature": numbers, "top_p": numbers, "max_output_tokens": st.one_of(st.integers(), numbers),
+             "parallel_tool_calls": st.booleans(), "reasoning": shaped({}, {"effort": text, "summary": text}),
+             "include": st.lists(text, max_size=2), "prompt_cache_key": text, "previous_response_id": text,
+             "text": shaped({}, {"format": shaped({"type": st.sampled_from(["text", "json_object", "json_schema"])}, {
+                 "name": st.one_of(st.just("answer"), text), "schema": st.one_of(st.just({"type": "object"}), anything),
+                 "strict": st.booleans()})}),
+             "tools": st.lists(weighted(
+                 (4, shaped({"type": st.just("function"), "name": st.one_of(st.just("get_weather"), text)},
+                            {"parameters": st.one_of(st.just({"type": "object"}), anything), "strict": st.booleans()})),
+                 (1, shaped({"type": st.sampled_from(["web_search", "namespace", "file_search", "custom"])},
+                            {"name": text, "tools": st.lists(anything, max_size=2)}))), max_size=2),
+             "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), anything)}),
         "session": shaped({}, {"model": models}),
         "native_chat": lambda session_id: shaped(
             {"session_id": weighted((3, st.just(session_id)), (1, text)), "message": words},
@@ -350,6 +379,7 @@ account_ids = weighted((2, st.just(TARGET)), (1, st.one_of(clean_text, hostile_t
 
 ENDPOINTS = {  # every POST/PATCH route (test_every_write_endpoint_is_fuzzed keeps this complete)
     ("POST", "/v1/chat/completions"), ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"),
+    ("POST", "/v1/responses"),
     ("POST", "/gemini/sessions"), ("POST", "/gemini/chat"),
     ("POST", "/admin/accounts"), ("PATCH", "/admin/accounts/<account_id>"),
     ("POST", "/admin/accounts/<account_id>/login"), ("POST", "/admin/accounts/<account_id>/code"),
@@ -408,7 +438,8 @@ class Fuzzed:
         for payload in payloads:
             if payload != "[DONE]":
                 assert "error" not in json.loads(payload), payload
-        assert payloads[-1] == "[DONE]" or "event: done" in events, text[-500:]
+        assert payloads[-1] == "[DONE]" or "event: done" in events or events[-2] in (
+            "event: response.completed", "event: response.incomplete"), text[-500:]
 
     def reset_accounts(self) -> None:
         """Only the simulator's account stays usable: an account the fuzzer made up must never
@@ -455,6 +486,12 @@ def same_worker_and_a_clean_log(fuzzed):
 @given(body=bodies("chat"))
 def test_chat_completions(fuzzed, body):
     fuzzed.send("POST", "/v1/chat/completions", body)
+
+
+@FUZZ
+@given(body=bodies("responses"))
+def test_responses(fuzzed, body):
+    fuzzed.send("POST", "/v1/responses", body)
 
 
 @FUZZ

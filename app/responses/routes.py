@@ -1,0 +1,38 @@
+"""The Responses API surface: POST /v1/responses (streamed or whole)."""
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from flask import Blueprint, current_app
+
+from .. import chat
+from ..answer.driver import respond
+from ..auth import client_id, require_client
+from ..body import json_body
+from ..errors import bad_request
+from ..openai.continuation import plan
+from .render import EventRenderer, ResponseShape, whole
+from .request import parse_responses
+
+log = logging.getLogger("gbp.responses")
+bp = Blueprint("responses", __name__, url_prefix="/v1")
+bp.before_request(require_client)
+
+
+def _services() -> chat.Services:
+    return current_app.extensions["gbp"]
+
+
+@bp.post("/responses")
+def create_response():
+    request = parse_responses(json_body())
+    if request.previous_response_id is not None:
+        raise bad_request("previous_response_id: stored responses are not available; send the whole input",
+                          "previous_response_id", "previous_response_not_found")
+    services = _services()
+    model = services.catalogue.choose(request.chat.model)  # ModelUnavailable: a 404/400 naming the model
+    turn = plan(request.chat, model, current_app.extensions["gbp.conversations"], client_id())
+    shape = ResponseShape(request.chat.model, request.echo)
+    return respond(services, turn, request.chat.stream, EventRenderer(shape, request.namespaces),
+                   partial(whole, shape, request.namespaces), log)
