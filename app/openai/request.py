@@ -22,12 +22,7 @@ class ChatRequest(Dialogue):
 
 
 def parse_chat(body: dict) -> ChatRequest:
-    model = body.get("model")
-    if model is None:
-        raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
-    expect(model, str, "model")
-    if not model.strip():
-        raise bad_request("model must not be empty", "model")
+    model = model_of(body)
     stream = optional(body, "stream", bool) or False
     options = optional(body, "stream_options", dict) or {}
     include_usage = optional(options, "include_usage", bool, "stream_options.include_usage") or False
@@ -42,6 +37,17 @@ def parse_chat(body: dict) -> ChatRequest:
         tooling=tooling_of(body),
         output_format=_response_format(body),
     )
+
+
+def model_of(body: dict) -> str:
+    """The `model` a request body names (required, a non-empty string)."""
+    model = body.get("model")
+    if model is None:
+        raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
+    expect(model, str, "model")
+    if not model.strip():
+        raise bad_request("model must not be empty", "model")
+    return model
 
 
 def _messages(value) -> tuple[Message, ...]:
@@ -144,8 +150,13 @@ def _stop(value) -> tuple[str, ...]:
 
 
 def _response_format(body: dict) -> OutputFormat | None:
-    """`{"type": "text"}` (or none): None; json_object; json_schema {name, schema, strict, description}."""
-    fmt = optional(body, "response_format", dict)
+    return output_format(optional(body, "response_format", dict), "response_format", flat=False)
+
+
+def output_format(fmt: dict | None, param: str, flat: bool) -> OutputFormat | None:
+    """A format object (`{"type": "text"}` or none: None; json_object; json_schema with `name`,
+    `schema`, `strict`, `description`) → OutputFormat. Chat's `response_format` holds them in
+    `json_schema`; the Responses API's `text.format` (`flat`) holds them beside `type`."""
     if fmt is None:
         return None
     kind = fmt.get("type")
@@ -154,9 +165,9 @@ def _response_format(body: dict) -> OutputFormat | None:
     if kind == "json_object":
         return structured.json_object()
     if kind != "json_schema":
-        raise bad_request("response_format.type must be one of text, json_object, json_schema", "response_format.type")
-    where = "response_format.json_schema"
-    spec = fmt.get("json_schema")
+        raise bad_request(f"{param}.type must be one of text, json_object, json_schema", f"{param}.type")
+    where = param if flat else f"{param}.json_schema"
+    spec = fmt if flat else fmt.get("json_schema")
     if spec is None:
         raise bad_request(f"{where} is required for type json_schema", where, "missing_required_parameter")
     expect(spec, dict, where)

@@ -30,7 +30,7 @@ def tooling_of(body: dict) -> Tooling:
         choice = _function_call(body.get("function_call"), specs)
         return Tooling(specs, choice, parallel=False, legacy=True)
     specs = _specs(tools or [], "tools", legacy=False)
-    choice = _tool_choice(body.get("tool_choice"), specs)
+    choice = tool_choice(body.get("tool_choice"), specs)
     parallel = optional(body, "parallel_tool_calls", bool)
     if not specs:
         return NO_TOOLS
@@ -86,7 +86,9 @@ def function_specs(functions: list[tuple[str, dict]]) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
-def _tool_choice(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
+def tool_choice(value, specs: tuple[ToolSpec, ...], flat: bool = False) -> ToolChoice:
+    """`tool_choice`: a mode, or a named function — `{"type": "function", "function": {"name"}}`
+    on chat, `{"type": "function", "name"}` on the Responses API (`flat`)."""
     if value is None:
         return ToolChoice(AUTO)
     if isinstance(value, str):
@@ -99,6 +101,8 @@ def _tool_choice(value, specs: tuple[ToolSpec, ...]) -> ToolChoice:
     if value.get("type") != "function":
         raise bad_request("tool_choice objects of type 'function' are supported (allowed_tools and custom "
                           "are not)", "tool_choice.type", "unsupported_value")
+    if flat:
+        return named_choice(value.get("name"), specs, "tool_choice.name")
     function = expect(value.get("function"), dict, "tool_choice.function")
     return named_choice(function.get("name"), specs, "tool_choice.function.name")
 

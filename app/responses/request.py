@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from ..errors import bad_request
 from ..inputs import FileSource
 from ..openai.fields import expect, optional
-from ..openai.request import ChatRequest, Message
-from ..openai.tooling import MAX_TOOLS, MODES, function_specs, named_choice
-from ..tools import structured
+from ..openai.request import ChatRequest, Message, model_of, output_format
+from ..openai.tooling import MAX_TOOLS, function_specs, tool_choice
 from ..tools.calls import Call
-from ..tools.spec import AUTO, NO_TOOLS, REQUIRED, ToolChoice, Tooling
+from ..tools.spec import AUTO, NO_TOOLS, ToolChoice, Tooling
 from ..tools.structured import OutputFormat
 
 ROLES = ("user", "assistant", "system", "developer")
@@ -44,12 +43,7 @@ class ResponsesRequest:
 
 
 def parse_responses(body: dict) -> ResponsesRequest:
-    model = body.get("model")
-    if model is None:
-        raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
-    expect(model, str, "model")
-    if not model.strip():
-        raise bad_request("model must not be empty", "model")
+    model = model_of(body)
     stream = optional(body, "stream", bool) or False
     store = optional(body, "store", bool)
     previous = optional(body, "previous_response_id", str)
@@ -235,46 +229,14 @@ def _tooling(body: dict) -> tuple[Tooling, dict]:
 
 
 def _tool_choice(value, specs) -> ToolChoice:
-    if value is None:
+    if isinstance(value, dict) and value.get("type") in SEARCH_TOOLS:  # the upstream decides when it searches
         return ToolChoice(AUTO)
-    if isinstance(value, str):
-        if value not in MODES:
-            raise bad_request(f"tool_choice must be one of {', '.join(MODES)} or a function", "tool_choice")
-        if value == REQUIRED and not specs:
-            raise bad_request("tool_choice 'required' needs function tools", "tool_choice")
-        return ToolChoice(value)
-    expect(value, dict, "tool_choice")
-    kind = value.get("type")
-    if kind in SEARCH_TOOLS:  # the upstream decides when it searches
-        return ToolChoice(AUTO)
-    if kind != "function":
-        raise bad_request("tool_choice objects of type 'function' are supported", "tool_choice.type",
-                          "unsupported_value")
-    return named_choice(value.get("name"), specs, "tool_choice.name")
+    return tool_choice(value, specs, flat=True)
 
 
 def _output_format(body: dict) -> OutputFormat | None:
-    """`text.format`: text (none), json_object, json_schema {name, schema, strict, description}."""
     text = optional(body, "text", dict)
-    fmt = optional(text, "format", dict, "text.format") if text else None
-    if fmt is None:
-        return None
-    kind = fmt.get("type")
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return structured.json_object()
-    if kind != "json_schema":
-        raise bad_request("text.format.type must be one of text, json_object, json_schema", "text.format.type")
-    name = fmt.get("name")
-    if name is None:
-        raise bad_request("text.format.name is required", "text.format.name", "missing_required_parameter")
-    expect(name, str, "text.format.name")
-    schema = fmt.get("schema")
-    if schema is None:
-        raise bad_request("text.format.schema is required", "text.format.schema", "missing_required_parameter")
-    return structured.json_schema(schema, name, optional(fmt, "description", str, "text.format.description") or "",
-                                  optional(fmt, "strict", bool, "text.format.strict") or False, "text.format")
+    return output_format(optional(text, "format", dict, "text.format") if text else None, "text.format", flat=True)
 
 
 def _refuse_unsupported(body: dict) -> None:

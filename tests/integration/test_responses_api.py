@@ -142,7 +142,8 @@ def test_max_output_tokens_is_incomplete(proxy):
     ({"model": MODEL, "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
     ({"model": MODEL, "input": "hi", "tools": [{"type": "file_search", "vector_store_ids": []}]}, "tools[0].type"),
     ({"model": MODEL, "input": "hi", "tools": [{"type": "function"}]}, "tools[0].name"),
-    ({"model": MODEL, "input": "hi", "text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
+    ({"model": MODEL, "input": "hi", "text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name"),
+    ({"model": MODEL, "input": "hi", "text": {"format": {"type": "xml"}}}, "text.format.type"),
     ({"model": MODEL, "input": "hi", "max_output_tokens": 0}, "max_output_tokens"),
     ({"model": MODEL, "input": [{"type": "function_call_output", "output": "x"}]}, "input[0].call_id"),
 ])
