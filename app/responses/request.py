@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from ..errors import bad_request
 from ..inputs import FileSource
 from ..openai.fields import expect, optional
-from ..openai.request import ChatRequest, Message, model_of, output_format
+from ..dialogue import Dialogue, Message
+from ..openai.render import FILE_SEPARATOR
+from ..openai.request import model_of, output_format
 from ..openai.tooling import MAX_TOOLS, function_specs, tool_choice
 from ..tools.calls import Call
 from ..tools.spec import AUTO, NO_TOOLS, ToolChoice, Tooling
@@ -35,7 +37,7 @@ MAX_METADATA = 16
 
 @dataclass(frozen=True)
 class ResponsesRequest:
-    chat: ChatRequest                     # the conversation, in the neutral shape every surface builds
+    dialogue: Dialogue                    # the conversation, in the neutral shape every surface builds
     echo: dict = field(default_factory=dict)  # request fields the Response object repeats
     namespaces: dict = field(default_factory=dict)  # tool name → its namespace (a namespaced call says it)
     previous_response_id: str | None = None
@@ -57,9 +59,9 @@ def parse_responses(body: dict) -> ResponsesRequest:
     max_tokens = optional(body, "max_output_tokens", int)
     if max_tokens is not None and max_tokens < 1:
         raise bad_request("max_output_tokens must be at least 1", "max_output_tokens")
-    chat = ChatRequest(model=model, messages=messages, stream=stream, max_tokens=max_tokens,
-                       tooling=tooling, response_format=output_format)
-    return ResponsesRequest(chat, _echo(body, instructions, max_tokens), namespaces, previous,
+    dialogue = Dialogue(model=model, messages=messages, stream=stream, max_tokens=max_tokens,
+                        tooling=tooling, output_format=output_format)
+    return ResponsesRequest(dialogue, _echo(body, instructions, max_tokens), namespaces, previous,
                             store is not False)
 
 
@@ -79,7 +81,14 @@ def _messages(value, continued: bool) -> tuple[Message, ...]:
         expect(item, dict, where)
         kind = item.get("type", "message")
         if kind == "message":
-            out.append(_message(item, where))
+            message = _message(item, where)
+            last = out[-1] if out else None
+            if message.role == "assistant" and last is not None and last.role == "assistant" and not last.calls:
+                # one answer's messages (its text, then each generated file's link): one assistant
+                # turn, as the answer it was given is recorded (app/continuation.py)
+                out[-1] = Message("assistant", FILE_SEPARATOR.join(t for t in (last.text, message.text) if t))
+            else:
+                out.append(message)
         elif kind == "function_call":
             call = _call(item, where)
             called[call.id] = call.name

@@ -10,8 +10,10 @@ from .. import chat
 from ..answer.driver import respond
 from ..auth import client_id, require_client
 from ..body import json_body
+from ..continuation import plan
+from ..dialogue import refuse_format_for_media
 from ..errors import bad_request
-from ..openai.continuation import plan
+from ..openai.render import answer_message
 from .render import EventRenderer, ResponseShape, whole
 from .request import parse_responses
 
@@ -31,8 +33,13 @@ def create_response():
         raise bad_request("previous_response_id: stored responses are not available; send the whole input",
                           "previous_response_id", "previous_response_not_found")
     services = _services()
-    model = services.catalogue.choose(request.chat.model)  # ModelUnavailable: a 404/400 naming the model
-    turn = plan(request.chat, model, current_app.extensions["gbp.conversations"], client_id())
-    shape = ResponseShape(request.chat.model, request.echo)
-    return respond(services, turn, request.chat.stream, EventRenderer(shape, request.namespaces),
+    dialogue = request.dialogue
+    model = services.catalogue.choose(dialogue.model)  # ModelUnavailable: a 404/400 naming the model
+    refuse_format_for_media(dialogue, model, "text.format")
+    # the client sends an answer back as output items: the message (text, then each file's link)
+    # and the function calls, which the parser reads as one assistant message, as chat's
+    turn = plan(dialogue, model, current_app.extensions["gbp.conversations"], client_id(),
+                partial(answer_message, False))
+    shape = ResponseShape(dialogue.model, request.echo)
+    return respond(services, turn, dialogue.stream, EventRenderer(shape, request.namespaces),
                    partial(whole, shape, request.namespaces), log)
