@@ -34,7 +34,9 @@ def usage_body(usage: Usage | None) -> dict | None:
     if usage is None:
         return None
     output = usage.text_tokens + usage.reasoning_tokens
-    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+    # cache_write_tokens: the newest SDK requires it; nothing is ever written to a cache here
+    return {"input_tokens": usage.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},
             "output_tokens": output, "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.prompt_tokens + output}
 
@@ -197,8 +199,7 @@ class EventRenderer:
     def _end(self, kind: str) -> Iterable[str]:
         text = "".join(self.text)
         if kind == TOOL_CALL:
-            yield self._event("response.function_call_arguments.done", **self._at(), name=self.call.name,
-                              arguments=text)
+            yield self._event("response.function_call_arguments.done", **self._at(), arguments=text)
             item = call_item(self.item_id, self.call.id, self.call.name, text, self.namespaces)
         elif kind == THINKING:
             yield self._event("response.reasoning_summary_text.done", **self._at(), summary_index=0, text=text)

@@ -176,10 +176,30 @@ def test_codex_shaped_request(proxy):
                       {"type": "web_search", "external_web_access": False}]}
     answer = requests.post(f"{proxy.url}/v1/responses", json=body, headers=auth(), stream=True, timeout=30)
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/event-stream")
-    lines = answer.text.split("\n")
-    names = [line[len("event: "):] for line in lines if line.startswith("event: ")]
-    datas = [json.loads(line[len("data: "):]) for line in lines if line.startswith("data: ")]
-    assert names == [d["type"] for d in datas] and names[-1] == "response.completed"
+    datas = sse_events(answer.text)
+    assert datas[-1]["type"] == "response.completed"
     calls = [d["item"] for d in datas if d["type"] == "response.output_item.done"
              and d["item"]["type"] == "function_call"]
     assert [c["name"] for c in calls] == ["get_weather"] and "namespace" not in calls[0]
+
+
+def sse_events(text):
+    """(event name, data) of each frame of a Responses stream, checking they agree."""
+    lines = text.split("\n")
+    names = [line[len("event: "):] for line in lines if line.startswith("event: ")]
+    datas = [json.loads(line[len("data: "):]) for line in lines if line.startswith("data: ")]
+    assert names == [d["type"] for d in datas]
+    return datas
+
+
+def test_a_failure_after_the_first_byte_is_an_error_event_then_failed(proxy, simulator):
+    simulator.fault("truncate", after=4)
+    answer = requests.post(f"{proxy.url}/v1/responses", headers=auth(), timeout=30,
+                           json={"model": MODEL, "input": "Hello there", "stream": True})
+    assert answer.status_code == 200
+    events = sse_events(answer.text)
+    assert [e["type"] for e in events[-2:]] == ["error", "response.failed"]
+    assert events[-2]["code"] == "upstream_error" and events[-2]["message"]
+    failed = events[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
