@@ -2,6 +2,7 @@
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import time
@@ -50,6 +51,17 @@ def stream_assist_queries(simulator):
     """The query texts the upstream accepted, in order (a call refused with 401 and retried counts once)."""
     return [r["body"]["streamAssistRequest"]["query"]["parts"][0]["text"]
             for r in simulator.requests_log() if r["path"].endswith("widgetStreamAssist") and r["status"] == 200]
+
+
+_RESULT = re.compile(r'<tool_result call_id="(?P<id>[^"]*)" name="(?P<name>[^"]*)">\n?(?P<content>.*?)\n?</tool_result>',
+                     re.S)
+
+
+def results_upstream(simulator) -> list[tuple[str, str, str]]:
+    """(call id, tool name, content) of every tool result the gateway wrote into a query (the
+    tool protocol's `<tool_result>` blocks, app/tools/prompt.py)."""
+    return [(m["id"], m["name"], m["content"]) for query in stream_assist_queries(simulator)
+            for m in _RESULT.finditer(query)]
 
 
 class Worker:

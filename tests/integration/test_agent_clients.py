@@ -1,6 +1,7 @@
 """Real agent clients run their tool-calling loops through the gateway (issue 10 §4), against
-gunicorn and the simulator's model: LangChain's ChatOpenAI.bind_tools, the openai-agents SDK,
-the Vercel AI SDK on Node, and opencode, a coding agent, editing a file headless.
+gunicorn and the simulator's model: LangChain's ChatOpenAI.bind_tools, the openai-agents SDK
+(over chat completions and the Responses API), the Vercel AI SDK on Node, and opencode, a
+coding agent, editing a file headless.
 
 Each test checks what the client completed (the tool ran with the arguments the model chose,
 the final answer quotes the tool's result, the file exists) and, from the simulator's request
@@ -10,27 +11,18 @@ tests/clients/package.json); a missing client fails, it never skips.
 """
 import json
 import os
-import re
 import subprocess
 
 import pytest
 
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import run_node, stream_assist_queries
+from tests.integration.helpers import results_upstream, run_node, stream_assist_queries
 from tests.servers import ROOT
 
 MODEL = "gemini-2.5-flash"
 REPORT = "sunny, 21 degrees, report 7Q4X"  # what the weather tool returns; distinctive on purpose
 PROMPT = "What is the weather in Paris right now?"
 PINNED = json.loads((ROOT / "tests" / "clients" / "package.json").read_text())["dependencies"]
-_RESULT = re.compile(r'<tool_result call_id="(?P<id>[^"]*)" name="(?P<name>[^"]*)">\n?(?P<content>.*?)\n?</tool_result>',
-                     re.S)
-
-
-def results_upstream(simulator) -> list[tuple[str, str, str]]:
-    """(call id, tool name, content) of every tool result the gateway wrote into a query."""
-    return [(m["id"], m["name"], m["content"]) for query in stream_assist_queries(simulator)
-            for m in _RESULT.finditer(query)]
 
 
 def weather(city: str) -> str:
@@ -91,10 +83,15 @@ def test_langchain_bind_tools_runs_an_agent_loop_invoked_and_streamed(proxy, sim
 
 
 @pytest.mark.parametrize("run", ["run_sync", "run_streamed"])
-def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy, simulator, run):
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+def test_openai_agents_runner_calls_a_function_tool(proxy, simulator, api, run):
+    """The Runner's agent loop over chat completions, and over the Responses API (the SDK's
+    default: each turn sends the whole history back, instructions, call items with their ids,
+    `strict` tools; issue 11 §4)."""
     import asyncio
 
-    from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
+    from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner, function_tool, \
+        set_tracing_disabled
     from agents.items import ToolCallItem, ToolCallOutputItem
     from openai import AsyncOpenAI
 
@@ -108,8 +105,9 @@ def test_openai_agents_runner_calls_a_function_tool_over_chat_completions(proxy,
         return weather(city)
 
     client = AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=API_KEY, max_retries=0, timeout=20)
+    model = OpenAIChatCompletionsModel if api == "chat_completions" else OpenAIResponsesModel
     agent = Agent(name="forecaster", instructions="You answer questions about the weather with your tools.",
-                  tools=[get_weather], model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
+                  tools=[get_weather], model=model(model=MODEL, openai_client=client))
 
     async def streamed():
         result = Runner.run_streamed(agent, PROMPT, max_turns=4)
