@@ -134,6 +134,7 @@ class EventRenderer:
         self.item_id = ""              # the open item's
         self.call = None               # the open function_call's CallHead
         self.text: list[str] = []      # the open item's text so far
+        self.response: dict | None = None  # the last Response sent: completed, incomplete or failed
 
     def head(self) -> Iterable[str]:
         yield self._event("response.created", response=self.shape.body("in_progress", []))
@@ -155,15 +156,16 @@ class EventRenderer:
         elif isinstance(event, Finish):
             status, incomplete = status_of(event.reason)
             kind = "response.completed" if status == "completed" else "response.incomplete"
-            yield self._event(kind, response=self.shape.body(status, self.output, event.usage, incomplete=incomplete))
+            self.response = self.shape.body(status, self.output, event.usage, incomplete=incomplete)
+            yield self._event(kind, response=self.response)
 
     def error(self, error: ApiError) -> str:
         body = error.body()["error"]
         code = body["code"] if body["code"] in RESPONSE_ERROR_CODES else (
             "rate_limit_exceeded" if error.status == 429 else "server_error")
+        self.response = self.shape.body("failed", self.output, error={"code": code, "message": body["message"]})
         return (self._event("error", code=body["code"], message=body["message"], param=body["param"])
-                + self._event("response.failed", response=self.shape.body(
-                    "failed", self.output, error={"code": code, "message": body["message"]})))
+                + self._event("response.failed", response=self.response))
 
     def tail(self) -> Iterable[str]:
         return ()  # the Responses stream has no [DONE]

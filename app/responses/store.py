@@ -22,13 +22,15 @@ naming it gets 404 like an expired one.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 from ..errors import ApiError
 from ..inputs import FileSource
-from ..openai.request import Message
+from ..openai.render import FILE_SEPARATOR
+from ..dialogue import Message
 from ..store.base import Store, StoreUnavailable, encode
 from ..tools.calls import Call
 
@@ -99,6 +101,50 @@ class Responses:
         return stored
 
 
+class Keeping:
+    """What a request created with `store` keeps once its Response is rendered: the Response,
+    its input items, and the conversation so far (`messages`, its own instructions left out)
+    with the answer. Called with the Response body, it returns it (a whole answer's `whole`
+    goes through it); `streamed` wraps a stream's renderer, which keeps its last Response
+    (`renderer.response`: completed, incomplete or failed) as its tail is sent."""
+
+    def __init__(self, responses: Responses, client: str, items: Sequence[dict], messages: Sequence[Message]):
+        self.responses = responses
+        self.client = client
+        self.items = items
+        self.messages = tuple(messages)
+
+    def __call__(self, response: dict) -> dict:
+        self.responses.put(self.client, response, self.items, (*self.messages, answer_of(response)))
+        return response
+
+    def streamed(self, renderer) -> "KeptStream":
+        return KeptStream(renderer, self)
+
+
+class KeptStream:
+    """A stream renderer (app/answer/driver.py Renderer) whose last Response is kept before the
+    stream ends: a client that reads to the end can follow it up at once."""
+
+    def __init__(self, renderer, keep: Keeping):
+        self.renderer = renderer
+        self.keep = keep
+
+    def head(self):
+        return self.renderer.head()
+
+    def event(self, event):
+        return self.renderer.event(event)
+
+    def error(self, error):
+        return self.renderer.error(error)
+
+    def tail(self):
+        if self.renderer.response is not None:  # None: the client left before the answer ended
+            self.keep(self.renderer.response)
+        return self.renderer.tail()
+
+
 def not_found(response_id: str, param: str | None = None) -> ApiError:
     """The API's 404 for an id that is unknown, expired, deleted, not stored or another caller's."""
     if param == "previous_response_id":
@@ -107,14 +153,11 @@ def not_found(response_id: str, param: str | None = None) -> ApiError:
     return ApiError(404, f"Response with id '{response_id[:MAX_ID]}' not found.", param=param, code="not_found")
 
 
-def follow(messages: Sequence[Message], earlier: Sequence[Message]) -> tuple[Message, ...]:
-    """A follow-up's messages: its leading system/developer messages (its `instructions`), then
-    the conversation of the response it follows, then the rest of its own. A tool result
-    answering a call of the earlier conversation gets that call's name (the follow-up's input
-    names only its call id)."""
-    lead = 0
-    while lead < len(messages) and messages[lead].role in ("system", "developer"):
-        lead += 1
+def follow(messages: Sequence[Message], earlier: Sequence[Message], lead: int) -> tuple[Message, ...]:
+    """A follow-up's messages: its first `lead` messages (its `instructions`), then the
+    conversation of the response it follows, then the rest of its own. A tool result answering
+    a call of the earlier conversation gets that call's name (the follow-up's input names only
+    its call id)."""
     names = {call.id: call.name for m in earlier for call in m.calls}
     rest = tuple(_named(m, names) for m in messages[lead:])
     return (*messages[:lead], *earlier, *rest)
@@ -128,15 +171,36 @@ def _named(message: Message, names: dict[str, str]) -> Message:
 
 
 def answer_of(response: dict) -> Message:
-    """The assistant message a response's output is, as the conversation index records it
-    (app/continuation.py `Answered`): the text of its messages, its function calls."""
+    """The assistant message a response's output is, as the conversation index records its
+    answer (the chat's `content_of`: the text, then each generated file's link, whether they
+    came as one message item or, streamed, one item each), with its function calls."""
     text, calls = [], []
     for item in response.get("output") or ():
         if item.get("type") == "message":
             text += [part.get("text", "") for part in item.get("content") or () if part.get("type") == "output_text"]
         elif item.get("type") == "function_call":
             calls.append(Call(item.get("call_id", ""), item.get("name", ""), item.get("arguments", "")))
-    return Message("assistant", "".join(text), calls=tuple(calls))
+    return Message("assistant", FILE_SEPARATOR.join(t for t in text if t), calls=tuple(calls))
+
+
+ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+
+
+def input_items(value) -> list[dict]:
+    """A request's (already validated) `input` as input_items lists it: a string is one user
+    message, a message's string content one text part, and an item without an id gets one."""
+    if isinstance(value, str):
+        value = [{"type": "message", "role": "user", "content": value}]
+    items = []
+    for given in value or ():
+        item = {"type": "message", **given}
+        if item["type"] == "message" and isinstance(item.get("content"), str):
+            kind = "output_text" if item.get("role") == "assistant" else "input_text"
+            item["content"] = [{"type": kind, "text": item["content"]}]
+        if not item.get("id"):
+            item["id"] = f"{ITEM_PREFIXES.get(item['type'], 'item')}_{secrets.token_hex(24)}"
+        items.append(item)
+    return items
 
 
 def _key(client: str, response_id: str) -> str:

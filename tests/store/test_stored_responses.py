@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.conversations import conversation_key
 from app.inputs import FileSource
-from app.openai.request import Message
-from app.responses.store import Responses, answer_of, follow
+from app.dialogue import Message
+from app.responses.store import Responses, answer_of, follow, input_items
 from app.tools.calls import Call
 
 RESPONSE = {"id": "resp_1", "object": "response", "status": "completed",
@@ -69,7 +69,7 @@ def test_an_absurd_id_is_not_looked_up(backend):
 def test_a_follow_up_puts_its_instructions_first_then_the_stored_conversation():
     earlier = (Message("user", "weather?"), Message("assistant", "", calls=(Call("call_9", "get_weather", "{}"),)))
     new = (Message("system", "be brief"), Message("tool", "sunny", call_id="call_9"))
-    assert follow(new, earlier) == (Message("system", "be brief"), *earlier,
+    assert follow(new, earlier, 1) == (Message("system", "be brief"), *earlier,
                                      Message("tool", "sunny", "get_weather", call_id="call_9"))
 
 
@@ -79,3 +79,16 @@ def test_the_answer_is_the_text_and_calls_of_the_output():
         {"type": "message", "content": [{"type": "output_text", "text": "Let me look."}]},
         {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{\"a\": 1}"}]}
     assert answer_of(response) == Message("assistant", "Let me look.", calls=(Call("call_1", "f", "{\"a\": 1}"),))
+
+
+def test_input_items_are_the_input_as_the_api_lists_it():
+    [item] = input_items("hello")
+    assert item["id"].startswith("msg_") and item["type"] == "message" and item["role"] == "user"
+    assert item["content"] == [{"type": "input_text", "text": "hello"}]
+    given = [{"role": "assistant", "content": "before"}, {"type": "function_call_output", "call_id": "c", "output": "x"},
+             {"type": "message", "id": "msg_mine", "role": "user", "content": [{"type": "input_text", "text": "y"}]}]
+    said, output, mine = input_items(given)
+    assert said["content"] == [{"type": "output_text", "text": "before"}] and said["type"] == "message"
+    assert output["id"].startswith("fco_") and output["output"] == "x"
+    assert mine == given[2]
+    assert "id" not in given[0]  # the request's own items are left as they were

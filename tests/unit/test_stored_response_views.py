@@ -6,7 +6,7 @@ import pytest
 
 from app import create_app
 from app.config import Config
-from app.openai.request import Message
+from app.dialogue import Message
 
 KEYS = ("sk-alice", "sk-bob")
 ITEMS = tuple({"id": f"msg_{i}", "type": "message", "role": "user",
