@@ -98,9 +98,11 @@ def _messages(value, continued: bool) -> tuple[Message, ...]:
             else:
                 out.append(Message("assistant", "", calls=(call,)))
         elif kind == "function_call_output":
-            call_id = expect(item.get("call_id"), str, f"{where}.call_id")
+            # Codex also sends outputs of its own making, with a `name` and no call_id
+            call_id = optional(item, "call_id", str, f"{where}.call_id") or ""
+            name = called.get(call_id) or optional(item, "name", str, f"{where}.name") or ""
             text, files = _output(item.get("output"), f"{where}.output")
-            out.append(Message("tool", text, called.get(call_id, ""), files, call_id=call_id))
+            out.append(Message("tool", text, name, files, call_id=call_id))
         elif kind == "reasoning":
             continue  # the model's earlier thoughts: it is never shown them again
         elif kind == "item_reference":

@@ -145,7 +145,7 @@ def test_max_output_tokens_is_incomplete(proxy):
     ({"model": MODEL, "input": "hi", "text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name"),
     ({"model": MODEL, "input": "hi", "text": {"format": {"type": "xml"}}}, "text.format.type"),
     ({"model": MODEL, "input": "hi", "max_output_tokens": 0}, "max_output_tokens"),
-    ({"model": MODEL, "input": [{"type": "function_call_output", "output": "x"}]}, "input[0].call_id"),
+    ({"model": MODEL, "input": [{"type": "function_call_output", "call_id": 5, "output": "x"}]}, "input[0].call_id"),
 ])
 def test_bad_inputs_are_400_envelopes(proxy, body, param):
     answer = requests.post(f"{proxy.url}/v1/responses", json=body, headers=auth(), timeout=10)

@@ -59,14 +59,18 @@ def test_items_calls_and_outputs():
         {"type": "function_call", "call_id": "call_2", "name": "get_time"},
         {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
         {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "noon"}]},
+        # Codex's own output of a namespaced tool, with no call_id (seen from codex-cli 0.171.0)
+        {"type": "function_call_output", "id": "fco_1", "name": "goal_objective", "namespace": "agent",
+         "output": "make it"},
     ]})
     messages = request.dialogue.messages
-    assert [m.role for m in messages] == ["developer", "user", "assistant", "tool", "tool"]
+    assert [m.role for m in messages] == ["developer", "user", "assistant", "tool", "tool", "tool"]
     assert messages[1].text == "a\nb"
     assert messages[2].text == "Let me look." and messages[2].calls == (
         Call("call_1", "get_weather", "{}"), Call("call_2", "get_time", "{}"))
     assert (messages[3].call_id, messages[3].name, messages[3].text) == ("call_1", "get_weather", "sunny")
     assert (messages[4].name, messages[4].text) == ("get_time", "noon")
+    assert (messages[5].call_id, messages[5].name, messages[5].text) == ("", "goal_objective", "make it")
 
 
 def test_an_answers_message_items_are_one_assistant_message():
