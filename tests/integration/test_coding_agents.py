@@ -40,13 +40,15 @@ def run(command, project, env) -> subprocess.CompletedProcess:
 
 def codex_config(proxy) -> str:
     """$CODEX_HOME/config.toml: the gateway as a model provider on the Responses wire (the only
-    one Codex 0.171.0 takes), commands run without asking inside the workspace sandbox, and no
-    update checks, plugins (github.com, chatgpt.com), analytics or telemetry."""
+    one Codex 0.171.0 takes), commands run without asking, and no update checks, plugins
+    (github.com, chatgpt.com), analytics or telemetry. Codex's own sandbox is off: it is
+    bubblewrap, which needs user namespaces a CI container may not give, and it is Codex's
+    business, not the gateway's (workspace-write also ran here)."""
     return f"""\
 model = "{MODEL}"
 model_provider = "gateway"
 approval_policy = "never"
-sandbox_mode = "workspace-write"
+sandbox_mode = "danger-full-access"
 check_for_update_on_startup = false
 
 [features]

@@ -37,7 +37,8 @@ def streamed(client, **request):
         return kinds, stream.get_final_response()
 
 
-@pytest.mark.parametrize("mode, follow_up", [("create", "whole_history"), ("stream", "whole_history")])
+@pytest.mark.parametrize("follow_up", ["whole_history", "previous_response_id"])
+@pytest.mark.parametrize("mode", ["create", "stream"])
 def test_openai_sdk_responses_run_a_function_tool_round_trip(proxy, simulator, mode, follow_up):
     client = openai_client(proxy, timeout=20)
     first_request = {"model": MODEL, "input": PROMPT, "tools": [WEATHER_TOOL]}
