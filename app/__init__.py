@@ -92,6 +92,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
 
 def _register_blueprints(app: Flask, config: Config) -> None:
     from .admin.routes import bp as admin_bp
+    from .anthropic.routes import bp as anthropic_bp
     from .files import bp as files_bp
     from .gemini.routes import bp as gemini_bp
     from .health import bp as health_bp
@@ -105,6 +106,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
         app.register_blueprint(openai_bp)
         app.register_blueprint(responses_bp)
         app.register_blueprint(responses_stored_bp)
+    app.register_blueprint(anthropic_bp)  # Anthropic's Messages API, beside OpenAI's under /v1
     app.register_blueprint(files_bp)  # signed URLs, no API key: the native API hands them out too
     app.register_blueprint(gemini_bp)
     app.register_blueprint(admin_bp)

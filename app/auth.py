@@ -32,16 +32,22 @@ class ClientAuth:
     def enabled(self) -> bool:
         return bool(self.keys or self.jwt_key)
 
-    def check(self) -> None:
-        """before_request hook for the client blueprints."""
+    def check(self, also: tuple[str, ...] = ()) -> None:
+        """before_request hook for the client blueprints; `also`: more headers a surface's
+        clients send the key in (Anthropic's x-api-key), read when API_KEY_HEADER is empty."""
         if not self.enabled or request.method == "OPTIONS":
             return
         address = self.throttle.before(request.environ)
-        value = request.headers.get(self.header, "").strip()
-        if value[:7].lower() == "bearer ":
-            value = value[7:].strip()
+        value = ""
+        for header in (self.header, *also):
+            value = request.headers.get(header, "").strip()
+            if value[:7].lower() == "bearer ":
+                value = value[7:].strip()
+            if value:
+                break
         if not value:
-            raise _unauthorized(f"Missing API key: send it in the {self.header} header "
+            where = " or ".join((self.header, *also))
+            raise _unauthorized(f"Missing API key: send it in the {where} header "
                                 f"({'Bearer <key>' if self.header.lower() == 'authorization' else '<key>'}).")
         subject = self._valid(value)
         if subject is None:
@@ -79,3 +85,9 @@ def client_id() -> str:
 def require_client() -> None:
     """before_request hook of every client blueprint (/v1, /gemini)."""
     current_app.extensions["gbp.auth"].check()
+
+
+def require_anthropic_client() -> None:
+    """before_request hook of Anthropic's Messages API: its clients send the key as x-api-key
+    (Claude Code, opencode) or as `Authorization: Bearer` (the anthropic SDKs); same keys, same throttle."""
+    current_app.extensions["gbp.auth"].check(also=("x-api-key",))

@@ -27,6 +27,15 @@ DEFAULT_UPSTREAM_MODELS = (
 AUTO_MODEL = "gemini-business"  # no modelId upstream: the service picks ("auto")
 # OpenAI chat names that clients hard-code; they go to DEFAULT_MODEL unless MODEL_ALIASES says otherwise.
 DEFAULT_ALIAS_PATTERNS = ("gpt-3.5*", "gpt-4*", "gpt-5*", "o1*", "o3*", "o4*", "chatgpt-*")
+# Claude names that Claude Code and the anthropic SDKs send (claude-opus-4-5, claude-3-5-haiku-latest…),
+# by family: the big ones to the strongest Gemini, haiku (Claude Code's quick side calls) to the fast
+# one; any other claude-* to DEFAULT_MODEL. A family whose target MODELS leaves out goes to DEFAULT_MODEL.
+DEFAULT_CLAUDE_ALIASES = (
+    ("claude-*opus*", "gemini-3.1-pro-preview"),
+    ("claude-*sonnet*", "gemini-3.1-pro-preview"),
+    ("claude-*haiku*", "gemini-3-flash-preview"),
+    ("claude-*", None),
+)
 LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}
 
 
@@ -297,7 +306,9 @@ class _Reader(EnvReader):
     def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         value = self.raw("MODEL_ALIASES")[1]
         if value is None:
-            return tuple((pattern, default_model) for pattern in DEFAULT_ALIAS_PATTERNS)
+            claude = tuple((pattern, target if target in catalogue else default_model)
+                           for pattern, target in DEFAULT_CLAUDE_ALIASES)
+            return tuple((pattern, default_model) for pattern in DEFAULT_ALIAS_PATTERNS) + claude
         pairs = []
         for item in value.split(","):
             if not item.strip():

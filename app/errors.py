@@ -1,13 +1,18 @@
 """One error type for everything a client sees, and the handlers that render it.
 
 Every error leaves as OpenAI's envelope {"error": {"message", "type", "param", "code"}},
-whatever raised it: our own validation, Werkzeug (404/405/413), an upstream failure or a bug.
+whatever raised it: our own validation, Werkzeug (404/405/413), an upstream failure or a bug;
+unless the request's blueprint registered its own envelope (`use_envelope`: Anthropic's
+Messages API writes {"type": "error", "error": {"type", "message"}} with its own statuses).
+An ApiError's status stays the one place that says what went wrong; an envelope only words it.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify
+from typing import Callable
+
+from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .fetch_url import FetchError
@@ -90,9 +95,36 @@ def client_error(exc: BaseException) -> ApiError | None:
     return None
 
 
+Envelope = Callable[[ApiError], tuple[int, dict]]  # an error → (HTTP status, JSON body) in a surface's words
+
+
+def openai_envelope(error: ApiError) -> tuple[int, dict]:
+    return error.status, error.body()
+
+
+_ENVELOPES: dict[str, Envelope] = {}        # blueprint name → its envelope
+_PATH_ENVELOPES: dict[str, Envelope] = {}   # path prefix → envelope, for requests no route matched
+
+
+def use_envelope(blueprint: Blueprint, envelope: Envelope, paths: tuple[str, ...] = ()) -> None:
+    """Errors of `blueprint`'s requests (and of unrouted requests under `paths`, a 404 or 405)
+    are written by `envelope`."""
+    _ENVELOPES[blueprint.name] = envelope
+    _PATH_ENVELOPES.update((path, envelope) for path in paths)
+
+
+def envelope_of_request() -> Envelope:
+    if not has_request_context():
+        return openai_envelope
+    if request.blueprint in _ENVELOPES:
+        return _ENVELOPES[request.blueprint]
+    return next((e for path, e in _PATH_ENVELOPES.items() if request.path.startswith(path)), openai_envelope)
+
+
 def render(error: ApiError):
-    response = jsonify(error.body())
-    response.status_code = error.status
+    status, body = envelope_of_request()(error)
+    response = jsonify(body)
+    response.status_code = status
     for name, value in error.headers.items():
         response.headers[name] = value
     return response

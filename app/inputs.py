@@ -31,7 +31,7 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 class FileSource:
     """Where a content part's file is, as the client gave it; `param` names the part.
 
-    `url` is a `data:` URL, or an http(s) URL when `remote` (fetched; images only). Or the
+    `url` is a `data:` URL, or an http(s) URL when `remote` (fetched: images, or `remote_types`). Or the
     file is given `encoded` (base64) with its `mime_type` (the native API's `data`), `url` empty."""
     url: str
     param: str
@@ -41,6 +41,7 @@ class FileSource:
     encoded: str = ""  # base64 text
     mime_type: str = ""
     mime_param: str = ""  # the parameter that gave mime_type, for errors about it
+    remote_types: tuple[str, ...] = ()  # what a remote URL may answer with; () = IMAGE_TYPES
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def load(source: FileSource, max_bytes: int, timeout: float = fetch_url.DEFAULT_
         raise ApiError(400, f"{source.param} must be a data: URL (data:<type>;base64,<data>)",
                        param=source.param, code="invalid_value")
     try:
-        remote = fetch_url.fetch(source.url, IMAGE_TYPES, max_bytes=max_bytes, timeout=timeout)
+        remote = fetch_url.fetch(source.url, source.remote_types or IMAGE_TYPES, max_bytes=max_bytes, timeout=timeout)
     except fetch_url.FetchError as exc:
         exc.param = source.param
         raise

@@ -37,13 +37,15 @@ class OutputLimiter:
         self.hold = max((len(s) for s in self.stop), default=1) - 1
         self.pending = ""
         self.used = 0
+        self.matched: str | None = None  # the stop sequence that ended the text
 
     def feed(self, text: str) -> tuple[str, str | None]:
         self.pending += text
         reason = None
         if self.stop:
-            cut = min((i for i in (self.pending.find(s) for s in self.stop) if i >= 0), default=-1)
-            if cut >= 0:
+            found = [(i, s) for i, s in ((self.pending.find(s), s) for s in self.stop) if i >= 0]
+            if found:
+                cut, self.matched = min(found, key=lambda f: f[0])
                 self.pending, reason = self.pending[:cut], "stop"
         ready = self.pending if reason else self.pending[:max(0, len(self.pending) - self.hold)]
         self.pending = "" if reason else self.pending[len(ready):]
@@ -86,7 +88,7 @@ def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ..
     for event in events:
         if ended is not None:
             if isinstance(event, Finish):
-                yield Finish(ended)
+                yield Finish(ended, stop_sequence=limiter.matched if ended == "stop" else None)
                 return
             if isinstance(event, FileOut) or event is KEEPALIVE:
                 yield event
@@ -104,7 +106,7 @@ def limited(events: Iterable, max_tokens: int | None = None, stop: tuple[str, ..
             if files_follow and not isinstance(event, Finish):
                 ended = reason
                 continue
-            yield Finish(reason)
+            yield Finish(reason, stop_sequence=limiter.matched if reason == "stop" else None)
             return
         if not (isinstance(event, Delta) and event.kind == TEXT):
             yield event

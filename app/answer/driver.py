@@ -23,6 +23,8 @@ from .reply import Reply, reply
 
 
 class Renderer(Protocol):
+    # optional `keepalive`: the frame sent while the upstream is quiet (default: an SSE comment,
+    # sse.KEEPALIVE; Anthropic's stream sends its `ping` event)
     def head(self) -> Iterable[str]: ...
     def event(self, event) -> Iterable[str]: ...
     def error(self, error: ApiError) -> str: ...
@@ -85,11 +87,13 @@ def read_whole(services: chat.Services, turn: chat.Turn, publish: chat.Publish,
 
 
 def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:
+    ping = getattr(renderer, "keepalive", sse.KEEPALIVE)
+
     def frames() -> Iterator[str]:
         yield from renderer.head()
         for event in answer.events(keepalive):
             if event is KEEPALIVE:
-                yield sse.KEEPALIVE
+                yield ping
             else:
                 yield from renderer.event(event)
 

@@ -71,4 +71,5 @@ class Usage:
 class Finish:
     reason: str                   # "stop", "length", "content_filter" or "tool_calls"
     usage: Usage | None = None    # filled in by the last stage
+    stop_sequence: str | None = None  # the client's stop sequence that ended the text ("stop")
 

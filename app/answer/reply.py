@@ -19,6 +19,7 @@ class Reply:
     usage: Usage
     files: tuple[FileOut, ...] = ()
     calls: tuple[Call, ...] = ()  # the tool calls, arguments whole
+    stop_sequence: str | None = None  # the client's stop sequence that ended the text
 
 
 def reply(answer) -> Reply:
@@ -48,4 +49,5 @@ def reply(answer) -> Reply:
         answer.close(error, completed)
     return Reply("".join(parts[TEXT]), "".join(parts[THINKING]), "".join(parts[REFUSAL]) or None,
                  finish.reason, finish.usage, tuple(files),
-                 tuple(Call(start.call.id, start.call.name, "".join(arguments)) for start, arguments in calls))
+                 tuple(Call(start.call.id, start.call.name, "".join(arguments)) for start, arguments in calls),
+                 finish.stop_sequence)

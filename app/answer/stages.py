@@ -11,6 +11,7 @@ is shown where it is released (perhaps after a thought), and then it is a part o
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
 from .. import pump
@@ -121,6 +122,6 @@ def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
             open_kind = None
         if isinstance(event, Finish):
             written = "".join(shown[TEXT] + shown[TOOL_CALL])
-            yield Finish(event.reason, estimate_usage(prompt, written, "".join(shown[THINKING]), held))
+            yield replace(event, usage=estimate_usage(prompt, written, "".join(shown[THINKING]), held))
             return
         yield event

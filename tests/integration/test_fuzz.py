@@ -34,6 +34,7 @@ from tests.integration.helpers import data_url, tiny_png
 from tests.servers import Gunicorn
 
 CLIENT = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+ANTHROPIC = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01", "Content-Type": "application/json"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
 TARGET = "fuzz@example.com"  # the account the per-account admin endpoints are driven against
 NO_EMAIL = "fuzz-no-email"   # one that cannot sign in: /login answers without starting a browser
@@ -150,6 +151,20 @@ def schemas(text, numbers, anything):
                      {"name": text, "tool_call_id": text,
                       "tool_calls": st.lists(shaped({"function": shaped({"name": text}, {"arguments": text})}, {}),
                                              max_size=2)})
+    source = st.one_of(
+        shaped({"type": st.just("base64"), "media_type": st.sampled_from(["image/png", "application/pdf", "text/x"]),
+                "data": st.one_of(st.just(base64.b64encode(PNG).decode()), text)}, {}),
+        shaped({"type": st.sampled_from(["url", "text", "content", "file"])},
+               {"url": st.sampled_from(["http://127.0.0.1:1/a.png", "file:///etc/passwd"]), "data": text,
+                "content": anything, "media_type": text}))
+    anthropic_block = st.one_of(
+        text_part,
+        shaped({"type": st.sampled_from(["image", "document"]), "source": source}, {"title": text}),
+        shaped({"type": st.just("tool_use"), "id": text, "name": text}, {"input": anything}),
+        shaped({"type": st.just("tool_result"), "tool_use_id": text},
+               {"content": st.one_of(text, st.lists(text_part, max_size=2), anything), "is_error": st.booleans()}),
+        shaped({"type": st.sampled_from(["thinking", "redacted_thinking", "server_tool_use", "video"])},
+               {"thinking": text, "signature": text}))
     expiry = st.one_of(numbers, st.sampled_from(["2026-12-01 08:00:00", "2026-12-01T08:00:00Z", "soon"]), text)
     account = shaped({
         "id": weighted((3, st.emails()), (1, st.sampled_from(["fuzz-new@example.com", "a/b@example.com", "..", "x?y"])),
@@ -245,6 +260,26 @@ def schemas(text, numbers, anything):
                  (1, shaped({"type": st.sampled_from(["web_search", "namespace", "file_search", "custom"])},
                             {"name": text, "tools": st.lists(anything, max_size=2)}))), max_size=2),
              "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), anything)}),
+        "messages": shaped(  # Anthropic's Messages API, as Claude Code and the SDKs send it
+            {"model": weighted((4, st.sampled_from(["claude-opus-5-5", "claude-sonnet-4-5", "claude-3-5-haiku-latest",
+                                                    "gemini-2.5-flash"])), (1, text)),
+             "max_tokens": weighted((4, st.integers(1, 64000)), (1, numbers)),
+             "messages": st.lists(shaped({"role": st.sampled_from(["user", "assistant", "system", "tool"]),
+                                          "content": weighted((3, words), (3, st.lists(anthropic_block, max_size=3)),
+                                                              (1, anything))}, {}), min_size=1, max_size=3)},
+            {"system": st.one_of(words, st.lists(text_part, max_size=2)), "stream": st.booleans(),
+             "stop_sequences": st.lists(text, max_size=3), "temperature": numbers, "top_p": numbers, "top_k": numbers,
+             "thinking": shaped({"type": st.sampled_from(["enabled", "adaptive", "disabled", "on"])},
+                                {"budget_tokens": numbers, "display": st.sampled_from(["summarized", "omitted", "x"])}),
+             "tools": st.lists(shaped({"name": st.one_of(st.sampled_from(["get_weather", "Bash"]), text),
+                                       "input_schema": st.one_of(st.just({"type": "object"}), anything)},
+                                      {"type": st.sampled_from(["custom", "web_search_20250305"]),
+                                       "description": text, "defer_loading": st.booleans()}), max_size=2),
+             "tool_choice": shaped({"type": st.sampled_from(["auto", "any", "tool", "none", "function"])},
+                                   {"name": text, "disable_parallel_tool_use": st.booleans()}),
+             "metadata": shaped({}, {"user_id": text}), "output_config": shaped({}, {
+                 "effort": text, "format": shaped({"type": st.just("json_schema")}, {"schema": anything})}),
+             "context_management": anything}),
         "session": shaped({}, {"model": models}),
         "native_chat": lambda session_id: shaped(
             {"session_id": weighted((3, st.just(session_id)), (1, text)), "message": words},
@@ -377,9 +412,13 @@ def multipart(draw, schema):
 account_ids = weighted((2, st.just(TARGET)), (1, st.one_of(clean_text, hostile_text).map(
     lambda t: quote(t.encode("utf-8", "surrogatepass"), safe="")).filter(lambda t: t not in ("", ".", ".."))))
 
+ANTHROPIC_TYPES = {400: ("invalid_request_error",), 404: ("not_found_error",), 413: ("request_too_large",),
+                   429: ("rate_limit_error",)}  # what a client's body may get from /v1/messages
+
 ENDPOINTS = {  # every POST/PATCH route (test_every_write_endpoint_is_fuzzed keeps this complete)
     ("POST", "/v1/chat/completions"), ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"),
     ("POST", "/v1/responses"),
+    ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
     ("POST", "/gemini/sessions"), ("POST", "/gemini/chat"),
     ("POST", "/admin/accounts"), ("PATCH", "/admin/accounts/<account_id>"),
     ("POST", "/admin/accounts/<account_id>/login"), ("POST", "/admin/accounts/<account_id>/code"),
@@ -408,7 +447,7 @@ class Fuzzed:
         children = Path(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children").read_text().split()
         return {int(pid) for pid in children}
 
-    def send(self, method: str, path: str, body, headers=CLIENT, chunked=False):
+    def send(self, method: str, path: str, body, headers=CLIENT, chunked=False, anthropic=False):
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
         if chunked:
             data = iter([data[:len(data) // 2], data[len(data) // 2:]])  # no Content-Length
@@ -417,12 +456,21 @@ class Fuzzed:
         text = response.raw.read(decode_content=True).decode("utf-8")  # also fails on invalid UTF-8
         status = response.status_code
         assert status < 500, f"{method} {path} -> {status}: {text[:500]}"
-        if status >= 400:
+        if status >= 400 and anthropic:  # Anthropic's envelope: {"type": "error", "error": {"type", "message"}}
+            assert response.headers["Content-Type"].startswith("application/json"), text[:300]
+            answer = json.loads(text)
+            assert set(answer) == {"type", "error"} and answer["type"] == "error", answer
+            assert set(answer["error"]) == {"type", "message"}, answer
+            assert answer["error"]["type"] in ANTHROPIC_TYPES.get(status, ()), (status, answer)
+            assert isinstance(answer["error"]["message"], str) and answer["error"]["message"], answer
+        elif status >= 400:
             assert response.headers["Content-Type"].startswith("application/json"), text[:300]
             error = json.loads(text)["error"]
             assert set(error) == {"message", "type", "param", "code"}, error
             assert isinstance(error["message"], str) and error["message"] and isinstance(error["type"], str)
             assert all(value is None or isinstance(value, str) for value in (error["param"], error["code"])), error
+        elif response.headers.get("Content-Type", "").startswith("text/event-stream") and anthropic:
+            self._check_anthropic_stream(text)
         elif response.headers.get("Content-Type", "").startswith("text/event-stream"):
             self._check_stream(text)
         else:
@@ -440,6 +488,14 @@ class Fuzzed:
                 assert "error" not in json.loads(payload), payload
         assert payloads[-1] == "[DONE]" or "event: done" in events or events[-2] in (
             "event: response.completed", "event: response.incomplete"), text[-500:]
+
+    @staticmethod
+    def _check_anthropic_stream(text: str) -> None:
+        """Named events whose data's type is the name, from message_start to message_stop, no error."""
+        names = [line[7:] for line in text.splitlines() if line.startswith("event: ")]
+        payloads = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        assert [p["type"] for p in payloads] == names, text[-500:]
+        assert names[0] == "message_start" and names[-1] == "message_stop" and "error" not in names, text[-500:]
 
     def reset_accounts(self) -> None:
         """Only the simulator's account stays usable: an account the fuzzer made up must never
@@ -546,6 +602,20 @@ def check_images(fuzzed, answer: str, sent: dict | None = None) -> None:
             assert kind == "b64_json", item
             image = base64.b64decode(value, validate=True)
         assert image.startswith(b"\x89PNG\r\n\x1a\n"), image[:20]
+
+
+@FUZZ
+@given(body=bodies("messages"))
+def test_anthropic_messages(fuzzed, body):
+    fuzzed.send("POST", "/v1/messages?beta=true", body, ANTHROPIC, anthropic=True)
+
+
+@FUZZ
+@given(body=bodies("messages"))
+def test_anthropic_count_tokens(fuzzed, body):
+    status, answer = fuzzed.send("POST", "/v1/messages/count_tokens", body, ANTHROPIC, anthropic=True)
+    if status == 200:
+        assert set(json.loads(answer)) == {"input_tokens"}, answer
 
 
 @FUZZ
