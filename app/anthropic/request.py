@@ -18,11 +18,11 @@ from ..errors import bad_request
 from ..inputs import FileSource
 from ..openai.fields import expect, optional
 from ..dialogue import Dialogue, Message
+from ..openai.tooling import function_specs
 from ..tools import structured
 from ..tools.calls import Call
 from ..tools.spec import AUTO, NAMED, NO_TOOLS, NONE, REQUIRED, ToolChoice, ToolSpec, Tooling
 from ..tools.structured import OutputFormat
-from ..tools.validate import MAX_SUBSCHEMAS, schema_problem, subschema_count
 
 ROLES = ("user", "assistant", "system")  # `system` inside messages: Claude Code sends one
 NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")  # Anthropic's rule for a tool's name
@@ -31,6 +31,7 @@ PDF = "application/pdf"
 # A document fetched by URL: Anthropic's url source is a PDF
 DOCUMENT_TYPES = (PDF,)
 THINKING_TYPES = ("enabled", "adaptive", "disabled")
+FILE_BLOCKS = ("image", "document")
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,8 @@ def _blocks(blocks: list, where: str, role: str, called: dict[str, str]) -> list
         here = f"{where}[{j}]"
         expect(block, dict, here)
         kind = block.get("type")
-        if kind == "text":
-            texts.append(expect(block.get("text"), str, f"{here}.text"))
+        if kind == "text" or (kind in FILE_BLOCKS and role == "user"):
+            _take(block, here, texts, files)
         elif kind in ("thinking", "redacted_thinking"):
             continue  # the model's earlier thoughts: not sent again (the upstream keeps none of them)
         elif kind == "tool_use" and role == "assistant":
@@ -194,11 +195,7 @@ def _blocks(blocks: list, where: str, role: str, called: dict[str, str]) -> list
             calls.append(call)
         elif kind == "tool_result" and role == "user":
             results.append(_result(block, here, called))
-        elif kind in ("image", "document") and role == "user":
-            text, source = _file(block, here)
-            texts.extend([text] * bool(text))
-            files.extend([source] * bool(source))
-        elif kind in ("tool_use", "tool_result", "image", "document"):
+        elif kind in ("tool_use", "tool_result", *FILE_BLOCKS):
             raise bad_request(f"{here}: {kind} blocks are taken in "
                               f"{'assistant' if kind == 'tool_use' else 'user'} messages only", f"{here}.type")
         else:
@@ -207,6 +204,16 @@ def _blocks(blocks: list, where: str, role: str, called: dict[str, str]) -> list
     text = "\n".join(texts)
     rest = [Message(role, text, files=tuple(files), calls=tuple(calls))] if text or files or calls or not results else []
     return results + rest
+
+
+def _take(block: dict, here: str, texts: list[str], files: list[FileSource]) -> None:
+    """A text, image or document block into the message's text and files."""
+    if block.get("type") == "text":
+        texts.append(expect(block.get("text"), str, f"{here}.text"))
+        return
+    text, source = _file(block, here)
+    texts.extend([text] * bool(text))
+    files.extend([source] * bool(source))
 
 
 def _call(block: dict, here: str) -> Call:
@@ -234,12 +241,8 @@ def _result(block: dict, here: str, called: dict[str, str]) -> Message:
             there = f"{here}.content[{k}]"
             expect(part, dict, there)
             kind = part.get("type")
-            if kind == "text":
-                texts.append(expect(part.get("text"), str, f"{there}.text"))
-            elif kind in ("image", "document"):
-                text, source = _file(part, there)
-                texts.extend([text] * bool(text))
-                files.extend([source] * bool(source))
+            if kind in ("text", *FILE_BLOCKS):
+                _take(part, there, texts, files)
             elif kind == "search_result":
                 texts.append(_search_result(part, there))
             elif kind == "tool_reference":  # a tool search's find (Claude Code's ToolSearch)
@@ -323,9 +326,7 @@ def _tools(value) -> tuple[ToolSpec, ...]:
     expect(value, list, "tools")
     if len(value) > MAX_TOOLS:
         raise bad_request(f"tools may hold at most {MAX_TOOLS} tools", "tools")
-    specs: list[ToolSpec] = []
-    names: set[str] = set()
-    budget = MAX_SUBSCHEMAS  # for all the tools' schemas together (validate.MAX_SUBSCHEMAS)
+    tools = []
     for k, item in enumerate(value):
         here = f"tools[{k}]"
         expect(item, dict, here)
@@ -334,32 +335,9 @@ def _tools(value) -> tuple[ToolSpec, ...]:
             raise bad_request(f"{here}.type: the server tool {kind!r} is not available through this gateway "
                               "(Gemini Business runs none of Anthropic's server tools); offer a custom tool with "
                               "an input_schema instead", f"{here}.type", "unsupported_value")
-        name = item.get("name")
-        if name is None:
-            raise bad_request(f"{here}.name: Field required", f"{here}.name", "missing_required_parameter")
-        expect(name, str, f"{here}.name")
-        if not NAME.fullmatch(name):
-            raise bad_request(f"{here}.name must be 1 to 128 letters, digits, underscores or dashes", f"{here}.name")
-        if name in names:
-            raise bad_request(f"{here}.name: the tool {name!r} is given twice", f"{here}.name")
-        names.add(name)
-        description = optional(item, "description", str, f"{here}.description") or ""
-        schema = item.get("input_schema")
-        if schema is None:
-            raise bad_request(f"{here}.input_schema: Field required", f"{here}.input_schema",
-                              "missing_required_parameter")
-        expect(schema, dict, f"{here}.input_schema")
-        budget -= subschema_count(schema, budget)
-        if budget < 0:
-            raise bad_request(f"the tools' input schemas hold more than {MAX_SUBSCHEMAS} subschemas in all",
-                              f"{here}.input_schema")
-        problem = schema_problem(schema)
-        if problem:
-            raise bad_request(f"{here}.input_schema is not a valid JSON Schema: {problem}", f"{here}.input_schema")
-        strict = optional(item, "strict", bool, f"{here}.strict") or False
-        optional(item, "defer_loading", bool, f"{here}.defer_loading")  # shown like the others: no tool search here
-        specs.append(ToolSpec(name, description, schema, strict))
-    return tuple(specs)
+        optional(item, "defer_loading", bool, f"{here}.defer_loading")  # offered like the others: no tool search
+        tools.append((here, item))
+    return function_specs(tools, "input_schema", required=True, name_rule=NAME, longest=128)
 
 
 CHOICES = {"auto": AUTO, "any": REQUIRED, "none": NONE, "tool": NAMED}

@@ -53,36 +53,41 @@ def _specs(items: list, where: str, legacy: bool) -> tuple[ToolSpec, ...]:
     return function_specs(functions)
 
 
-def function_specs(functions: list[tuple[str, dict]]) -> tuple[ToolSpec, ...]:
+def function_specs(functions: list[tuple[str, dict]], schema_key: str = "parameters", required: bool = False,
+                   name_rule: re.Pattern = NAME, longest: int = 64) -> tuple[ToolSpec, ...]:
     """Function definitions `{name, description, parameters, strict}`, each with the `param`
     that names it, → ToolSpecs: the checks every surface's function tools go through (the
-    Responses API's flat tools too)."""
+    Responses API's flat tools, Anthropic's tools with their schema in `input_schema`, which
+    is `required`, and names by its own rule, up to `longest` characters)."""
     specs: list[ToolSpec] = []
     names: set[str] = set()
-    budget = MAX_SUBSCHEMAS  # for all the tools' parameters together (validate.MAX_SUBSCHEMAS)
+    budget = MAX_SUBSCHEMAS  # for all the tools' schemas together (validate.MAX_SUBSCHEMAS)
     for here, item in functions:
         name = item.get("name")
         if name is None:
             raise bad_request(f"{here}.name is required", f"{here}.name", "missing_required_parameter")
         expect(name, str, f"{here}.name")
-        if not NAME.fullmatch(name):
-            raise bad_request(f"{here}.name must be 1 to 64 letters, digits, underscores or dashes", f"{here}.name")
+        if not name_rule.fullmatch(name):
+            raise bad_request(f"{here}.name must be 1 to {longest} letters, digits, underscores or dashes",
+                              f"{here}.name")
         if name in names:
             raise bad_request(f"{here}.name: the tool {name!r} is given twice", f"{here}.name")
         names.add(name)
         description = optional(item, "description", str, f"{here}.description") or ""
-        parameters = optional(item, "parameters", dict, f"{here}.parameters")
-        if parameters is None:
-            parameters = {"type": "object", "properties": {}}
-        budget -= subschema_count(parameters, budget)
+        param = f"{here}.{schema_key}"
+        schema = optional(item, schema_key, dict, param)
+        if schema is None and required:
+            raise bad_request(f"{param} is required", param, "missing_required_parameter")
+        if schema is None:
+            schema = {"type": "object", "properties": {}}
+        budget -= subschema_count(schema, budget)
         if budget < 0:
-            raise bad_request(f"the tools' parameters hold more than {MAX_SUBSCHEMAS} subschemas in all",
-                              f"{here}.parameters")
-        problem = schema_problem(parameters)
+            raise bad_request(f"the tools' {schema_key} hold more than {MAX_SUBSCHEMAS} subschemas in all", param)
+        problem = schema_problem(schema)
         if problem:
-            raise bad_request(f"{here}.parameters is not a valid JSON Schema: {problem}", f"{here}.parameters")
+            raise bad_request(f"{param} is not a valid JSON Schema: {problem}", param)
         strict = optional(item, "strict", bool, f"{here}.strict") or False
-        specs.append(ToolSpec(name, description, parameters, strict))
+        specs.append(ToolSpec(name, description, schema, strict))
     return tuple(specs)
 
 
