@@ -154,14 +154,18 @@ def test_vercel_ai_sdk_generate_and_stream_text_run_tool_steps(proxy, simulator,
         assert (step["calls"][0]["id"], name, content) in sent
 
 
-def opencode_config(proxy) -> dict:
-    """opencode's provider for any OpenAI-compatible chat completions server (its bundled
-    @ai-sdk/openai-compatible), pointed at the gateway; edits and the shell allowed without
-    asking, nothing shared, no updates."""
+# opencode's bundled providers: chat completions (any OpenAI-compatible server), or OpenAI's own
+# (the Responses API: /v1/responses, streamed, with max_output_tokens and store false)
+PROVIDERS = {"chat": "@ai-sdk/openai-compatible", "responses": "@ai-sdk/openai"}
+
+
+def opencode_config(proxy, wire: str = "chat") -> dict:
+    """opencode's provider for the `wire` API (PROVIDERS), pointed at the gateway; edits and the
+    shell allowed without asking, nothing shared, no updates."""
     return {
         "$schema": "https://opencode.ai/config.json",
         "provider": {"gateway": {
-            "npm": "@ai-sdk/openai-compatible", "name": "gateway",
+            "npm": PROVIDERS[wire], "name": "gateway",
             "options": {"baseURL": f"{proxy.url}/v1", "apiKey": API_KEY},
             "models": {MODEL: {"name": MODEL, "tool_call": True}},
         }},
@@ -180,13 +184,14 @@ TASKS = {
 }
 
 
-@pytest.mark.parametrize("tool, drift", [("write", "none"), ("write", "fenced"), ("write", "truncated"),
-                                         ("bash", "none")])
-def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, npm_clients, tmp_path_factory, tool,
-                                                             drift):
+@pytest.mark.parametrize("tool, drift, wire", [("write", "none", "chat"), ("write", "fenced", "chat"),
+                                               ("write", "truncated", "chat"), ("bash", "none", "chat"),
+                                               ("write", "none", "responses")])
+def test_opencode_run_writes_a_file(proxy, simulator, npm_clients, tmp_path_factory, tool, drift, wire):
     """opencode's streamed agent loop with its write tool, or its bash tool; also when the model
     fences its call, or cuts it off (the gateway's corrective retry, mid-stream, before opencode
-    sees anything of the call)."""
+    sees anything of the call); over chat completions, and over the Responses API (the AI SDK's
+    OpenAI provider, which checks each streamed event against its schemas)."""
     simulator.control("PATCH", "settings", json={"model_drift": drift})
     binary = npm_clients / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
     assert binary.exists(), f"opencode is not installed at {binary}"
@@ -196,7 +201,7 @@ def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, n
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
-    (tmp_path / "opencode.json").write_text(json.dumps(opencode_config(proxy)))
+    (tmp_path / "opencode.json").write_text(json.dumps(opencode_config(proxy, wire)))
     target = work / "hello.txt"
     env = {
         # opencode works in $PWD (not the process's cwd): outside it, writes need a permission
@@ -209,10 +214,13 @@ def test_opencode_run_writes_a_file_through_chat_completions(proxy, simulator, n
     }
     # As a person types it: opencode sends the task quoted as one JSON string (`"… \"hi\""`).
     task, content = TASKS[tool]
+    seen = len(proxy.json_logs())
     done = subprocess.run([str(binary), "run", task.format(target=target)],
                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
     assert target.exists() and target.read_text() == content, done.stdout + done.stderr
+    paths = {entry.get("path") for entry in proxy.json_logs()[seen:] if entry.get("message") == "request done"}
+    assert paths == {"/v1/responses" if wire == "responses" else "/v1/chat/completions"}, paths
     results = results_upstream(simulator)
     assert [name for _, name, _ in results] == [tool] and results[0][0], results
     report = results[0][2].strip()  # opencode's own report of the tool's run
