@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import datetime, timezone
 from typing import Iterable
 
 from .. import sse
@@ -21,6 +22,7 @@ from ..dialogue import Message
 from ..errors import ApiError
 from ..openai.render import file_markdown
 from ..tools.calls import Call
+from ..upstream.models import CREATED, Model
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 # Anthropic's error types by status (https://docs.anthropic.com/en/api/errors)
@@ -172,3 +174,15 @@ class MessageRenderer:
     def _event(kind: str, **fields) -> str:
         return sse.frame({"type": kind, **fields}, kind)
 
+
+
+def model_info(model: Model, name: str | None = None) -> dict:
+    """A model as Anthropic's Models API lists it (GET /v1/models with anthropic-version)."""
+    created = datetime.fromtimestamp(CREATED, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"type": "model", "id": name or model.id, "display_name": name or model.id, "created_at": created}
+
+
+def model_list(models: list[Model]) -> dict:
+    data = [model_info(m) for m in models]
+    return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None}

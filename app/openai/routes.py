@@ -13,6 +13,7 @@ from ..auth import client_id, require_client
 from ..body import form_body, json_body
 from ..continuation import plan
 from ..dialogue import refuse_format_for_media
+from ..anthropic import render as anthropic_render
 from ..upstream.models import Model
 from . import images
 from .images_request import parse_edit, parse_edit_json, parse_generation
@@ -64,9 +65,20 @@ def images_edits():
 
 @bp.get("/models")
 def list_models():
-    return jsonify({"object": "list", "data": [m.as_openai() for m in _services().catalogue.all()]})
+    models = _services().catalogue.all()
+    if _anthropic_client():
+        return jsonify(anthropic_render.model_list(models))
+    return jsonify({"object": "list", "data": [m.as_openai() for m in models]})
 
 
 @bp.get("/models/<path:model_id>")
 def get_model(model_id: str):
+    if _anthropic_client():
+        return jsonify(anthropic_render.model_info(_model(model_id), model_id))
     return jsonify(_model(model_id).as_openai(model_id))
+
+
+def _anthropic_client() -> bool:
+    """The anthropic SDKs list models at the same URL, always sending anthropic-version: they
+    get Anthropic's shape."""
+    return "anthropic-version" in http_request.headers

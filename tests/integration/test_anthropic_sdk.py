@@ -9,7 +9,7 @@ import anthropic
 import pytest
 import requests
 
-from tests.integration.conftest import API_KEY
+from tests.integration.conftest import API_KEY, reset_accounts
 from tests.integration.helpers import expected, stream_assist_queries, tiny_png, uploads
 from tests.integration.test_files_in import answer_with
 
@@ -212,3 +212,71 @@ def test_an_overloaded_pool_is_a_529(proxy, simulator):
         client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ASK)
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"
+
+
+def raw_stream(proxy, body):
+    """(event name, data) of a streamed /v1/messages, comments (": …") left out."""
+    response = requests.post(f"{proxy.url}/v1/messages", stream=True, timeout=20,
+                             headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
+                             json={"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True, **body})
+    assert response.status_code == 200, response.text
+    events = []
+    for block in response.text.split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if lines:
+            name, data = lines
+            events.append((name[len("event: "):], json.loads(data[len("data: "):])))
+    return events
+
+
+def test_a_failure_after_the_first_byte_is_one_error_event(proxy, simulator):
+    simulator.fault("stream_429", after=3)
+    events = raw_stream(proxy, {"messages": ASK})
+    assert events[0][0] == "message_start" and events[-1][0] == "error"
+    assert events[-1][1]["type"] == "error" and events[-1][1]["error"]["type"] == "rate_limit_error"
+    assert "message_stop" not in [name for name, _ in events]
+    reset_accounts(proxy)  # the 429 cooled the only account: the next request would be a 529
+    simulator.fault("stream_429", after=3)
+    with pytest.raises(anthropic.APIStatusError) as caught:  # the SDK raises what the event says
+        with client(proxy).messages.stream(model="claude-sonnet-4-5", max_tokens=1024, messages=ASK) as stream:
+            list(stream)
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+
+
+def test_ping_is_the_keep_alive_while_the_upstream_thinks(proxy, simulator):
+    simulator.fault("think_pause", after=1, seconds=2)  # the proxy's KEEPALIVE_INTERVAL is 0.5 s
+    events = raw_stream(proxy, {"messages": [{"role": "user", "content": "hi"}], "thinking": {"type": "adaptive"}})
+    names = [name for name, _ in events]
+    first_delta = names.index("content_block_delta")
+    assert names[1] == "ping" and names[first_delta + 1:].count("ping") >= 2
+    assert names[-1] == "message_stop"
+
+
+def test_output_config_format_is_structured_output(proxy):
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+              "additionalProperties": False}
+    message = client(proxy).messages.create(
+        model="claude-sonnet-4-5", max_tokens=1024, messages=[{"role": "user", "content": "Name a city: Paris"}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}})
+    assert message.stop_reason == "end_turn" and set(json.loads(message.content[0].text)) == {"city"}
+
+
+def test_a_tool_result_continues_the_upstream_session(proxy, simulator):
+    """The answer as the client sends it back (its blocks) matches the recorded conversation:
+    only the tool result goes upstream, into the same session."""
+    sdk = client(proxy)
+    first = sdk.messages.create(model="claude-sonnet-4-5", max_tokens=1024, messages=ASK, tools=[WEATHER])
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    sdk.messages.create(model="claude-sonnet-4-5", max_tokens=1024, tools=[WEATHER], messages=[
+        *ASK, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "21°C"}]}])
+    queries = stream_assist_queries(simulator)
+    assert len(queries) == 2 and "What is the weather" not in queries[1]
+    assert queries[1].startswith(f'Tool result: <tool_result call_id="{call.id}"')
+
+
+def test_the_sdk_lists_models_in_anthropics_shape(proxy):
+    models = list(client(proxy).models.list())
+    assert [m.id for m in models][:2] == ["gemini-business", "gemini-2.5-flash"]
+    assert all(m.type == "model" and m.display_name and m.created_at.year == 2025 for m in models)
+    assert client(proxy).models.retrieve("claude-opus-5-5").id == "claude-opus-5-5"
