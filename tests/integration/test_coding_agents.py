@@ -14,8 +14,10 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import results_upstream
+from tests.integration.helpers import results_upstream, stream_assist_queries
 from tests.servers import ROOT
 
 MODEL = "gemini-2.5-flash"
@@ -88,3 +90,38 @@ def test_codex_exec_runs_a_command_that_writes_a_file(proxy, simulator, npm_clie
     assert [name for _, name, _ in results] == ["exec_command"] and results[0][0], results
     assert "exited with code 0" in results[0][2]  # Codex's report of the command's run
     assert "The tool exec_command returned:" in done.stdout  # the model's answer, quoting it
+
+
+# Claude Code's tasks: the tool the model must choose, the task ({target}: the file's absolute
+# path) and what the file then holds.
+CLAUDE_TASKS = {
+    "Write": ('Use the write tool to create the file {target} with content "hi"', "hi"),
+    "Bash": ('Run the command "echo hi 4TQ > {target}"', "hi 4TQ\n"),
+}
+
+
+@pytest.mark.parametrize("tool", CLAUDE_TASKS)
+def test_claude_code_writes_a_file(proxy, simulator, npm_clients, tmp_path_factory, tool):
+    """Claude Code's Write tool, or its Bash tool, writes the file. It asks for its own model
+    name (claude-…, mapped to a Gemini model), streams every turn, and sends a system message
+    inside `messages`, thinking, context_management and a dozen tools."""
+    binary = npm_clients / "node_modules" / ".bin" / "claude"
+    assert binary.exists(), f"Claude Code is not installed at {binary}"
+    project, home = folders(tmp_path_factory)
+    env = {
+        **os.environ, "HOME": str(home), "ANTHROPIC_BASE_URL": proxy.url, "ANTHROPIC_API_KEY": API_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",  # no update checks, telemetry, error reports
+        "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+    }
+    version = run([str(binary), "--version"], project, env).stdout
+    assert version.split()[0] == PINNED["@anthropic-ai/claude-code"], version
+
+    task, content = CLAUDE_TASKS[tool]
+    target = project / "hello.txt"
+    # acceptEdits: the default mode refuses a write nobody approves (headless: no one can)
+    done = run([str(binary), "-p", task.format(target=target), "--permission-mode", "acceptEdits"], project, env)
+    assert target.exists() and target.read_text() == content, done.stdout + done.stderr
+    results = results_upstream(simulator)
+    assert [name for _, name, _ in results] == [tool] and results[0][0], results
+    assert f"The tool {tool} returned:" in done.stdout  # the model's answer, quoting the result
+    assert len(stream_assist_queries(simulator)) == 2  # the call, then the answer: no retry
