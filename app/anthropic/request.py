@@ -32,6 +32,9 @@ PDF = "application/pdf"
 DOCUMENT_TYPES = (PDF,)
 THINKING_TYPES = ("enabled", "adaptive", "disabled")
 FILE_BLOCKS = ("image", "document")
+# Claude Code's first system block is metadata for Anthropic's billing, not words to the model
+# (its version and entry point); it is left out of the query
+BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,9 @@ def _system(value) -> tuple[Message, ...]:
         expect(block, dict, here)
         if block.get("type") != "text":
             raise bad_request(f"{here}.type must be text", f"{here}.type")
-        texts.append(expect(block.get("text"), str, f"{here}.text"))
+        text = expect(block.get("text"), str, f"{here}.text")
+        if not text.startswith(BILLING_HEADER):
+            texts.append(text)
     text = "\n\n".join(t for t in texts if t.strip())
     return (Message("system", text),) if text else ()
 

@@ -43,7 +43,7 @@ def test_what_claude_code_sends_is_taken():
     request = parse_messages(CLAUDE_CODE)
     roles = [m.role for m in request.messages]
     assert roles == ["system", "user", "system", "assistant", "tool"]
-    assert request.messages[0].text.endswith("You are Claude Code.")
+    assert request.messages[0].text == "You are Claude Code."  # the billing header block is not for the model
     assert request.messages[1].text == "<system-reminder>x</system-reminder>\ncreate hello.txt"
     assert request.messages[3].text == "" and request.messages[3].calls == (
         Call("call_1", "Bash", '{"command": "echo hi > hello.txt"}'),)
