@@ -95,6 +95,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .anthropic.routes import bp as anthropic_bp
     from .files import bp as files_bp
     from .gemini.routes import bp as gemini_bp
+    from .generate.routes import bp as generate_bp
     from .health import bp as health_bp
     from .openai.routes import bp as openai_bp
     from .responses.retrieval import bp as responses_stored_bp
@@ -109,6 +110,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(anthropic_bp)  # Anthropic's Messages API, beside OpenAI's under /v1
     app.register_blueprint(files_bp)  # signed URLs, no API key: the native API hands them out too
     app.register_blueprint(gemini_bp)
+    app.register_blueprint(generate_bp)  # Gemini's own API (/v1beta), for the google-genai SDKs
     app.register_blueprint(admin_bp)
 
 

@@ -32,9 +32,10 @@ class ClientAuth:
     def enabled(self) -> bool:
         return bool(self.keys or self.jwt_key)
 
-    def check(self, also: tuple[str, ...] = ()) -> None:
+    def check(self, also: tuple[str, ...] = (), query: str | None = None) -> None:
         """before_request hook for the client blueprints; `also`: more headers a surface's
-        clients send the key in (Anthropic's x-api-key), read when API_KEY_HEADER is empty."""
+        clients send the key in (Anthropic's x-api-key, Gemini's x-goog-api-key), read when
+        API_KEY_HEADER is empty; `query`: a URL parameter read last (Gemini's `?key=`)."""
         if not self.enabled or request.method == "OPTIONS":
             return
         address = self.throttle.before(request.environ)
@@ -45,9 +46,12 @@ class ClientAuth:
                 value = value[7:].strip()
             if value:
                 break
+        if not value and query:
+            value = request.args.get(query, "").strip()
         if not value:
-            where = " or ".join((self.header, *also))
-            raise _unauthorized(f"Missing API key: send it in the {where} header "
+            where = " or ".join((self.header, *also)) + " header"
+            where += f" or the {query} query parameter" if query else ""
+            raise _unauthorized(f"Missing API key: send it in the {where} "
                                 f"({'Bearer <key>' if self.header.lower() == 'authorization' else '<key>'}).")
         subject = self._valid(value)
         if subject is None:
@@ -91,3 +95,9 @@ def require_anthropic_client() -> None:
     """before_request hook of Anthropic's Messages API: its clients send the key as x-api-key
     (Claude Code, opencode) or as `Authorization: Bearer` (the anthropic SDKs); same keys, same throttle."""
     current_app.extensions["gbp.auth"].check(also=("x-api-key",))
+
+
+def require_gemini_client() -> None:
+    """before_request hook of Gemini's own API: its clients send the key as x-goog-api-key (the
+    google-genai SDKs) or as `?key=`, or as on /v1; same keys, same throttle."""
+    current_app.extensions["gbp.auth"].check(also=("x-goog-api-key",), query="key")

@@ -17,10 +17,10 @@ def frame(data: dict, event: str | None = None) -> str:
     return f"event: {event}\n{line}" if event else line
 
 
-def response(frames: Iterator[str]) -> Response:
+def response(frames: Iterator[str], mimetype: str = "text/event-stream") -> Response:
     return Response(
         stream_with_context(frames),
-        mimetype="text/event-stream",
+        mimetype=mimetype,
         headers={
             "Cache-Control": "no-store",  # a conversation: never kept by a cache on the way
             "X-Accel-Buffering": "no",  # nginx: pass each frame on at once

@@ -24,7 +24,8 @@ from .reply import Reply, reply
 
 class Renderer(Protocol):
     # optional `keepalive`: the frame sent while the upstream is quiet (default: an SSE comment,
-    # sse.KEEPALIVE; Anthropic's stream sends its `ping` event)
+    # sse.KEEPALIVE; Anthropic's stream sends its `ping` event, Gemini's a bare line break), and
+    # `mimetype`, the stream's type (default text/event-stream; Gemini's JSON array is not SSE)
     def head(self) -> Iterable[str]: ...
     def event(self, event) -> Iterable[str]: ...
     def error(self, error: ApiError) -> str: ...
@@ -101,7 +102,7 @@ def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> 
         yield from guarded(frames(), renderer.error, answer.close, log)
         yield from renderer.tail()
 
-    return sse.response(body())
+    return sse.response(body(), getattr(renderer, "mimetype", "text/event-stream"))
 
 
 def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],

@@ -208,7 +208,50 @@ def schemas(text, numbers, anything):
             "data:image/png;base64,!!!", "data:,hello", "data:image/png,raw", "data:image/png;base64,", "http://",
             "https://user:pass@127.0.0.1/x"])),
         (1, text))
+    # Gemini's generateContent: parts of every kind, Gemini's schema (uppercase types, nullable,
+    # int64 bounds as strings), the tools, modes and generationConfig fields the parser knows
+    gemini_part = weighted(
+        (8, shaped({"text": words}, {"thought": st.booleans()})),
+        (1, shaped({"inlineData": shaped({"mimeType": st.sampled_from(["image/png", "image/webp", "text/plain", "x"]),
+                                          "data": weighted((3, image_bytes.map(lambda b: base64.urlsafe_b64encode(b)
+                                                                               .decode())), (1, text))}, {})}, {})),
+        (1, shaped({"fileData": shaped({"fileUri": weighted((3, image_urls), (1, st.just("gs://bucket/a.png")))},
+                                       {"mimeType": text})}, {})),
+        (1, shaped({"functionCall": shaped({"name": st.one_of(st.just("get_weather"), text)},
+                                           {"args": anything, "id": text})}, {})),
+        (1, shaped({"functionResponse": shaped({"name": st.one_of(st.just("get_weather"), text)},
+                                               {"response": anything, "id": text})}, {})),
+        (1, shaped({"executableCode": anything}, {})))
+    gemini_schema = st.recursive(
+        shaped({"type": st.sampled_from(["OBJECT", "STRING", "INTEGER", "NUMBER", "BOOLEAN", "ARRAY", "object", "TEXT"])},
+               {"nullable": st.booleans(), "minItems": st.one_of(numbers, st.just("2"), text), "enum": anything,
+                "format": text, "description": text, "propertyOrdering": anything}),
+        lambda inner: shaped({"type": st.sampled_from(["OBJECT", "ARRAY"])},
+                             {"properties": st.dictionaries(text, inner, max_size=2), "items": inner,
+                              "anyOf": st.lists(inner, max_size=2), "required": st.lists(text, max_size=2)}),
+        max_leaves=4)
+    declaration = shaped({"name": st.one_of(st.sampled_from(["get_weather", "get_time"]), text)},
+                         {"description": text, "parameters": gemini_schema, "parametersJsonSchema": anything})
     return {
+        "generate": shaped({"contents": st.lists(shaped({"parts": st.lists(gemini_part, max_size=3)}, {
+            "role": weighted((4, st.just("user")), (1, st.sampled_from(["model", "function", "tool"])))}),
+            min_size=1, max_size=3)}, {
+            "systemInstruction": st.one_of(shaped({"parts": st.lists(gemini_part, max_size=2)}, {}), words),
+            "tools": st.lists(shaped({}, {"functionDeclarations": st.lists(declaration, max_size=2),
+                                          "googleSearch": anything}), max_size=2),
+            "toolConfig": shaped({}, {"functionCallingConfig": shaped(
+                {"mode": st.sampled_from(["AUTO", "ANY", "NONE", "VALIDATED", "auto"])},
+                {"allowedFunctionNames": st.lists(st.one_of(st.just("get_weather"), text), max_size=2)})}),
+            "generationConfig": shaped({}, {
+                "maxOutputTokens": st.one_of(st.integers(-1, 50), numbers),
+                "stopSequences": st.lists(text, max_size=6), "candidateCount": st.integers(0, 3),
+                "temperature": numbers, "topK": numbers, "seed": numbers,
+                "responseMimeType": st.sampled_from(["application/json", "text/plain", "text/x.enum"]),
+                "responseSchema": gemini_schema, "responseJsonSchema": anything,
+                "thinkingConfig": shaped({}, {"includeThoughts": st.booleans(), "thinkingBudget": numbers}),
+                "responseModalities": st.lists(st.sampled_from(["TEXT", "IMAGE", "AUDIO"]), max_size=2),
+                "responseLogprobs": st.booleans()}),
+            "safetySettings": anything, "cachedContent": text}),
         "image_generation": shaped({"prompt": words}, image_options),
         "image_edit": shaped({"prompt": words, "images": weighted(
             (6, st.lists(shaped({"image_url": image_urls}, {"file_id": mostly(st.none(), text)}), min_size=1,
@@ -420,6 +463,7 @@ ENDPOINTS = {  # every POST/PATCH route (test_every_write_endpoint_is_fuzzed kee
     ("POST", "/v1/responses"),
     ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
     ("POST", "/gemini/sessions"), ("POST", "/gemini/chat"),
+    ("POST", "/v1beta/models/<path:target>"), ("POST", "/v1/models/<path:target>"),
     ("POST", "/admin/accounts"), ("PATCH", "/admin/accounts/<account_id>"),
     ("POST", "/admin/accounts/<account_id>/login"), ("POST", "/admin/accounts/<account_id>/code"),
 }
@@ -447,7 +491,9 @@ class Fuzzed:
         children = Path(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children").read_text().split()
         return {int(pid) for pid in children}
 
-    def send(self, method: str, path: str, body, headers=CLIENT, chunked=False, anthropic=False):
+    def send(self, method: str, path: str, body, headers=CLIENT, chunked=False, anthropic=False, google=False):
+        """`anthropic`, `google`: a surface with its own error envelope and streams (Anthropic's
+        Messages; Gemini's API, whose streams are GenerateContentResponses, SSE or one JSON array)."""
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
         if chunked:
             data = iter([data[:len(data) // 2], data[len(data) // 2:]])  # no Content-Length
@@ -463,6 +509,11 @@ class Fuzzed:
             assert set(answer["error"]) == {"type", "message"}, answer
             assert answer["error"]["type"] in ANTHROPIC_TYPES.get(status, ()), (status, answer)
             assert isinstance(answer["error"]["message"], str) and answer["error"]["message"], answer
+        elif status >= 400 and google:  # Google's envelope: {"error": {"code", "message", "status", "details"?}}
+            assert response.headers["Content-Type"].startswith("application/json"), text[:300]
+            error = json.loads(text)["error"]
+            assert set(error) - {"details"} == {"code", "message", "status"} and error["code"] == status, error
+            assert isinstance(error["message"], str) and error["message"] and error["status"].isupper(), error
         elif status >= 400:
             assert response.headers["Content-Type"].startswith("application/json"), text[:300]
             error = json.loads(text)["error"]
@@ -471,11 +522,24 @@ class Fuzzed:
             assert all(value is None or isinstance(value, str) for value in (error["param"], error["code"])), error
         elif response.headers.get("Content-Type", "").startswith("text/event-stream") and anthropic:
             self._check_anthropic_stream(text)
+        elif google:
+            self._check_gemini(text, response.headers.get("Content-Type", ""))
         elif response.headers.get("Content-Type", "").startswith("text/event-stream"):
             self._check_stream(text)
         else:
             json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a response"))
         return status, text
+
+    @staticmethod
+    def _check_gemini(text: str, content_type: str) -> None:
+        """One GenerateContentResponse, or a stream of them ending with the finishReason."""
+        if content_type.startswith("text/event-stream"):
+            answers = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        else:
+            answers = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a response"))
+            answers = answers if isinstance(answers, list) else [answers]
+        assert answers and not any("error" in answer for answer in answers), text[-500:]
+        assert answers[-1]["candidates"][0]["finishReason"] in ("STOP", "MAX_TOKENS", "SAFETY"), text[-500:]
 
     @staticmethod
     def _check_stream(text: str) -> None:
@@ -548,6 +612,25 @@ def test_chat_completions(fuzzed, body):
 @given(body=bodies("responses"))
 def test_responses(fuzzed, body):
     fuzzed.send("POST", "/v1/responses", body)
+
+
+@FUZZ
+@given(body=bodies("generate"), root=st.sampled_from(["/v1beta", "/v1"]),
+       model=weighted((4, st.sampled_from(["gemini-2.5-flash", "gemini-business", "gpt-4o"])),
+                      (1, st.sampled_from(["nano-banana-2", "nope", "models/x", "a:b", ""]))),
+       action=weighted((2, st.sampled_from(["generateContent", "streamGenerateContent?alt=sse"])),
+                       (1, st.sampled_from(["streamGenerateContent", "countTokens", "", "generateContent?alt=sse"]))),
+       key=st.sampled_from(["x-goog-api-key", "query", "bearer"]))
+def test_generate_content(fuzzed, body, root, model, action, key):
+    headers = {"Content-Type": "application/json"}
+    path = f"{root}/models/{quote(model, safe='/:')}:{action}"
+    if key == "query":
+        path += ("&" if "?" in path else "?") + f"key={API_KEY}"
+    elif key == "x-goog-api-key":
+        headers["x-goog-api-key"] = API_KEY
+    else:
+        headers = CLIENT
+    fuzzed.send("POST", path, body, headers, google=True)
 
 
 @FUZZ
