@@ -22,6 +22,8 @@ _PATTERNS = [
     (re.compile(r"(__(?:Secure|Host)-[A-Za-z0-9_]+)=[^;\s\"',]+"), r"\1=[redacted]"),
     (re.compile(r"(?i)(\"?(?:xsrfToken|keyId|secure_c_ses|host_c_oses|api_key|password)\"?\s*[:=]\s*\"?)"
                 r"[^\"\s,}]+"), r"\1[redacted]"),
+    # a URL's key parameter (Gemini's clients may send theirs as ?key=)
+    (re.compile(r"([?&](?:key|api_key)=)[^&#\s\"']+"), r"\1[redacted]"),
 ]
 _SECRETS = SecretSet()
 _STANDARD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -10,7 +10,7 @@ from flask import Flask, g, request
 
 log = logging.getLogger("gbp.http")
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_HIDDEN_HEADERS = {"authorization", "cookie", "x-api-key", "proxy-authorization"}
+_HIDDEN_HEADERS = {"authorization", "cookie", "x-api-key", "x-goog-api-key", "proxy-authorization"}
 
 
 def _before() -> None:

@@ -44,6 +44,21 @@ def test_no_secret_reaches_the_logs_or_responses(proxy, simulator):
     assert "[redacted]" in logs  # the redaction really ran on the Authorization header
 
 
+def test_geminis_key_places_never_reach_the_logs(proxy):
+    """Gemini's clients send the key as x-goog-api-key or ?key=: a wrong one (no literal the
+    gateway registered) must not be printed either, the debug line of the request's headers included."""
+    header_key, query_key = "goog-wrong-key-8c1f", "query-wrong-key-5e2d"
+    url = f"{proxy.url}/v1beta/models/gemini-2.5-flash:generateContent"
+    body = {"contents": [{"parts": [{"text": "hi"}]}]}
+    assert requests.post(url, headers={"x-goog-api-key": header_key}, json=body, timeout=10).status_code == 401
+    assert requests.post(f"{url}?key={query_key}", json=body, timeout=10).status_code == 401
+    assert requests.post(f"{url}?key={API_KEY}&alt=sse", json=body, timeout=10).status_code == 200
+    logs = "\n".join(proxy.output())
+    assert "/v1beta/models/gemini-2.5-flash:generateContent" in logs
+    for secret in (header_key, query_key, API_KEY):
+        assert secret not in logs, f"{secret} leaked into the logs"
+
+
 IMAP_CANARY = "imap-canary-pass-31337"
 
 

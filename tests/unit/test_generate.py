@@ -11,6 +11,7 @@ from app.errors import ApiError
 from app.generate.render import StreamRenderer, error_body, whole
 from app.generate.request import json_schema, parse_generate
 from app.inputs import load
+from app.logs import redact
 from app.tools.calls import Call
 from app.tools.spec import AUTO, NAMED, NONE, REQUIRED
 
@@ -166,6 +167,11 @@ def test_a_whole_answer_with_thoughts_and_files():
         {"inlineData": {"mimeType": "image/png", "data": "iVBORw0="}},
         {"fileData": {"mimeType": "image/png", "fileUri": "https://gw/v1/files/f/content?s=1"}}]
     assert [p for p in whole("m", False, reply)["candidates"][0]["content"]["parts"] if p.get("thought")] == []
+
+
+def test_a_key_in_a_url_is_redacted_from_log_lines():
+    assert redact("POST /v1beta/models/m:generateContent?alt=sse&key=AIzaSy-secret") == \
+        "POST /v1beta/models/m:generateContent?alt=sse&key=[redacted]"
 
 
 def test_consecutive_model_contents_are_one_answer():
