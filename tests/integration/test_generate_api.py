@@ -215,3 +215,17 @@ def test_an_sdk_chat_continues_in_one_upstream_session(proxy, simulator, stream)
     first, *later = stream_assist_queries(simulator)
     assert first.startswith("<system>\nBe brief.\n</system>") and questions[0] in first
     assert later == questions[1:]  # only the new message goes upstream: the session holds the rest
+
+
+def test_keepalives_while_the_upstream_is_quiet_break_neither_framing(proxy, simulator):
+    """A quiet upstream (KEEPALIVE_INTERVAL 0.5 s, the first element after 1.6 s) gets keep-alives:
+    the SDK reads every line that is not `data:` as JSON, so they must be bare line breaks."""
+    simulator.control("PATCH", "settings", json={"ttfb": 1.6})
+    gemini = client(proxy)
+    assert "".join(c.text or "" for c in gemini.models.generate_content_stream(
+        model=MODEL, contents="Hello there")) == expected("Hello there").text
+    url = f"{proxy.url}/v1beta/models/{MODEL}:streamGenerateContent"
+    reply = requests.post(url, headers={"x-goog-api-key": API_KEY}, timeout=30,
+                          json={"contents": [{"parts": [{"text": "Hello there"}]}]})
+    assert reply.text.startswith("[\n\n")  # kept alive before the first element came
+    assert json.loads(reply.text)[-1]["candidates"][0]["finishReason"] == "STOP"
