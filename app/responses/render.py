@@ -124,7 +124,8 @@ def whole(shape: ResponseShape, namespaces: dict, reply: Reply) -> dict:
 class EventRenderer:
     """The events of one streamed Response, one answer event at a time. Counters only: the
     sequence number, the output index, the open item (its id and the text it has so far, which
-    its `done` events repeat) and the items finished (which response.completed lists)."""
+    its `done` events repeat), the items finished (which response.completed lists), and a
+    message's output_item.done held until the next event says whether it was cut short."""
 
     def __init__(self, shape: ResponseShape, namespaces: dict):
         self.shape = shape
@@ -134,6 +135,9 @@ class EventRenderer:
         self.item_id = ""              # the open item's
         self.call = None               # the open function_call's CallHead
         self.text: list[str] = []      # the open item's text so far
+        # a finished message whose output_item.done waits for the next event: cut by
+        # max_output_tokens (the Finish after it says so), its status is "incomplete"
+        self.held: dict | None = None
         self.response: dict | None = None  # the last Response sent: completed, incomplete or failed
 
     def head(self) -> Iterable[str]:
@@ -141,6 +145,9 @@ class EventRenderer:
         yield self._event("response.in_progress", response=self.shape.body("in_progress", []))
 
     def event(self, event) -> Iterable[str]:
+        if isinstance(event, (PartStart, FileOut, Finish)):
+            cut = isinstance(event, Finish) and status_of(event.reason)[0] == "incomplete"
+            yield from self._release("incomplete" if cut else "completed")
         if isinstance(event, PartStart):
             yield from self._start(event)
         elif isinstance(event, Delta):
@@ -153,6 +160,7 @@ class EventRenderer:
             self.text.append(file_markdown(event))
             yield from self._delta(TEXT, self.text[0])
             yield from self._end(TEXT)
+            yield from self._release("completed")
         elif isinstance(event, Finish):
             status, incomplete = status_of(event.reason)
             kind = "response.completed" if status == "completed" else "response.incomplete"
@@ -163,8 +171,9 @@ class EventRenderer:
         body = error.body()["error"]
         code = body["code"] if body["code"] in RESPONSE_ERROR_CODES else (
             "rate_limit_exceeded" if error.status == 429 else "server_error")
+        released = "".join(self._release("incomplete"))
         self.response = self.shape.body("failed", self.output, error={"code": code, "message": body["message"]})
-        return (self._event("error", code=body["code"], message=body["message"], param=body["param"])
+        return released + (self._event("error", code=body["code"], message=body["message"], param=body["param"])
                 + self._event("response.failed", response=self.response))
 
     def tail(self) -> Iterable[str]:
@@ -214,9 +223,17 @@ class EventRenderer:
             else:
                 yield self._event("response.output_text.done", **self._at(), content_index=0, text=text, logprobs=[])
             yield self._event("response.content_part.done", **self._at(), content_index=0, part=self._part(kind, text))
-            item = message_item(self.item_id, [self._part(kind, text)])
+            self.held = message_item(self.item_id, [self._part(kind, text)])
+            return
         yield self._item("done", item)
         self.output.append(item)
+
+    def _release(self, status: str) -> Iterable[str]:
+        """The held message's output_item.done, with its status now known."""
+        if self.held is not None:
+            item, self.held = {**self.held, "status": status}, None
+            yield self._item("done", item)
+            self.output.append(item)
 
     @staticmethod
     def _part(kind: str, text: str) -> dict:

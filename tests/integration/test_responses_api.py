@@ -133,6 +133,8 @@ def test_max_output_tokens_is_incomplete(proxy):
     events = events_of(client.responses.create(model=MODEL, input="Hello there", max_output_tokens=3, stream=True))
     assert events[-1].type == "response.incomplete"
     assert events[-1].response.incomplete_details.reason == "max_output_tokens"
+    assert events[-2].type == "response.output_item.done" and events[-2].item.status == "incomplete"
+    assert whole.output[-1].status == "incomplete"
 
 
 @pytest.mark.parametrize("body, param", [

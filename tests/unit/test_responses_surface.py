@@ -225,6 +225,11 @@ def test_a_refusal_and_a_cut_answer():
     assert [f["type"] for f in frames if "refusal" in f["type"]] == ["response.refusal.delta", "response.refusal.done"]
     assert frames[-1]["type"] == "response.incomplete"
     assert frames[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    # the message cut short says so, in its done event and in the Response (as a whole one does)
+    done = [f["item"] for f in frames if f["type"] == "response.output_item.done"]
+    assert [item["status"] for item in done] == ["completed", "incomplete"]
+    assert [item["status"] for item in frames[-1]["response"]["output"]] == ["completed", "incomplete"]
+    assert frames[-2]["type"] == "response.output_item.done"
 
 
 def test_an_error_after_the_first_byte_is_an_error_event_then_failed():
@@ -234,6 +239,9 @@ def test_an_error_after_the_first_byte_is_an_error_event_then_failed():
     failed = frames[-1]["response"]
     assert failed["status"] == "failed" and failed["error"] == {"code": "server_error", "message": "Upstream broke."}
     assert [i["type"] for i in failed["output"]] == ["reasoning"]  # the items finished before it
+    cut = rendered([PartStart(TEXT, 0), Delta(TEXT, "Hi", 0), PartEnd(TEXT, 0)], ApiError(502, "x"))
+    assert [f["type"] for f in cut[-3:]] == ["response.output_item.done", "error", "response.failed"]
+    assert cut[-3]["item"]["status"] == "incomplete" and cut[-1]["response"]["output"][0]["status"] == "incomplete"
     assert rendered([], ApiError(429, "Slow down.", code="rate_limit_exceeded"))[-1]["response"]["error"][
         "code"] == "rate_limit_exceeded"
 
