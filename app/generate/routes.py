@@ -1,6 +1,6 @@
 """Gemini's own API, for Gemini-native clients (the google-genai SDKs): models/{model}
 :generateContent and :streamGenerateContent (server-sent events with `?alt=sse`, which the SDK
-asks for; a JSON array otherwise) under /v1beta and under /v1 (the Python SDK's default version
+asks for; a JSON array otherwise) and :countTokens (an estimate) under /v1beta and under /v1 (the Python SDK's default version
 since 3.0; no path of OpenAI's API takes a POST there); the catalogue in Gemini's shape at
 /v1beta/models and /v1beta/models/{model} (/v1/models is OpenAI's).
 
@@ -19,8 +19,10 @@ from ..answer.driver import respond
 from ..auth import client_id, require_gemini_client
 from ..body import json_body
 from ..continuation import plan
-from ..dialogue import Message, refuse_format_for_media
+from ..dialogue import Message, refuse_format_for_media, turn_of
 from ..errors import ApiError, use_envelope
+from ..openai.fields import expect
+from ..output import estimate_tokens
 from ..tools.calls import Call
 from ..upstream.models import Model
 from .render import StreamRenderer, envelope, whole
@@ -31,7 +33,7 @@ bp = Blueprint("generate", __name__)
 bp.before_request(require_gemini_client)
 use_envelope(bp, envelope, paths=("/v1beta/",))
 
-ACTIONS = ("generateContent", "streamGenerateContent")
+ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 
 
 
@@ -55,7 +57,9 @@ def generate(target: str):
     name, _, action = target.rpartition(":")
     if action not in ACTIONS or not name:
         raise ApiError(404, f"Unknown method '{action or target}': this gateway serves "
-                            f"models/{{model}}:{' and :'.join(ACTIONS)}.", code="unknown_url")
+                            f"models/{{model}}:{', :'.join(ACTIONS)}.", code="unknown_url")
+    if action == "countTokens":
+        return count_tokens(name)
     stream = action == "streamGenerateContent"
     request = parse_generate(json_body(), name, stream)
     model = _model(request.model)
@@ -63,6 +67,19 @@ def generate(target: str):
     turn = plan(request, model, current_app.extensions["gbp.conversations"], client_id(), answered)
     renderer = StreamRenderer(request.model, request.include_thoughts, http_request.args.get("alt") == "sse")
     return respond(_services(), turn, stream, renderer, partial(whole, request.model, request.include_thoughts), log)
+
+
+def count_tokens(name: str):
+    """An estimate of the query this request would send (~4 characters a token; files are not
+    counted), as the usage of an answer reports it: Gemini Business counts nothing. The body is
+    `{"contents", ...}` (the SDK's) or `{"generateContentRequest": {...}}`."""
+    body = json_body()
+    inner = body.get("generateContentRequest")
+    if inner is not None:
+        body = expect(inner, dict, "generateContentRequest")
+    request = parse_generate(body, name, False)
+    turn = turn_of(request, _model(request.model))
+    return jsonify({"totalTokens": estimate_tokens(turn.text)})
 
 
 def _model_body(model: Model, name: str | None = None) -> dict:

@@ -539,6 +539,9 @@ class Fuzzed:
             answers = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a response"))
             answers = answers if isinstance(answers, list) else [answers]
         assert answers and not any("error" in answer for answer in answers), text[-500:]
+        if "totalTokens" in answers[-1]:  # countTokens
+            assert type(answers[-1]["totalTokens"]) is int and answers[-1]["totalTokens"] >= 0, answers
+            return
         assert answers[-1]["candidates"][0]["finishReason"] in ("STOP", "MAX_TOKENS", "SAFETY"), text[-500:]
 
     @staticmethod
@@ -619,7 +622,8 @@ def test_responses(fuzzed, body):
        model=weighted((4, st.sampled_from(["gemini-2.5-flash", "gemini-business", "gpt-4o"])),
                       (1, st.sampled_from(["nano-banana-2", "nope", "models/x", "a:b", ""]))),
        action=weighted((2, st.sampled_from(["generateContent", "streamGenerateContent?alt=sse"])),
-                       (1, st.sampled_from(["streamGenerateContent", "countTokens", "", "generateContent?alt=sse"]))),
+                       (1, st.sampled_from(["streamGenerateContent", "countTokens", "", "generateContent?alt=sse",
+                                            "embedContent"]))),
        key=st.sampled_from(["x-goog-api-key", "query", "bearer"]))
 def test_generate_content(fuzzed, body, root, model, action, key):
     headers = {"Content-Type": "application/json"}

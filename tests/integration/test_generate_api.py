@@ -178,6 +178,17 @@ def test_the_json_array_stream_and_the_key_in_the_query(proxy):
     assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
 
 
+def test_count_tokens_is_the_estimate_of_the_query(proxy):
+    gemini = client(proxy)
+    short = gemini.models.count_tokens(model=MODEL, contents="Hello there").total_tokens
+    long = gemini.models.count_tokens(model=MODEL, contents="Hello there " * 40).total_tokens
+    assert 0 < short < long
+    nested = requests.post(f"{proxy.url}/v1beta/models/{MODEL}:countTokens", headers={"x-goog-api-key": API_KEY},
+                           json={"generateContentRequest": {"contents": [{"parts": [{"text": "Hello there"}]}]}},
+                           timeout=10)
+    assert nested.json() == {"totalTokens": short}
+
+
 def test_the_catalogue_in_geminis_shape(proxy):
     gemini = client(proxy, version="v1beta")
     names = [model.name for model in gemini.models.list()]
