@@ -154,9 +154,11 @@ def test_vercel_ai_sdk_generate_and_stream_text_run_tool_steps(proxy, simulator,
         assert (step["calls"][0]["id"], name, content) in sent
 
 
-# opencode's bundled providers: chat completions (any OpenAI-compatible server), or OpenAI's own
-# (the Responses API: /v1/responses, streamed, with max_output_tokens and store false)
-PROVIDERS = {"chat": "@ai-sdk/openai-compatible", "responses": "@ai-sdk/openai"}
+# opencode's bundled providers: chat completions (any OpenAI-compatible server), OpenAI's own
+# (the Responses API: /v1/responses, streamed, with max_output_tokens and store false), or
+# Anthropic's (the Messages API: /v1/messages, x-api-key, cache_control on blocks)
+PROVIDERS = {"chat": "@ai-sdk/openai-compatible", "responses": "@ai-sdk/openai", "anthropic": "@ai-sdk/anthropic"}
+PATHS = {"chat": "/v1/chat/completions", "responses": "/v1/responses", "anthropic": "/v1/messages"}
 
 
 def opencode_config(proxy, wire: str = "chat") -> dict:
@@ -186,12 +188,13 @@ TASKS = {
 
 @pytest.mark.parametrize("tool, drift, wire", [("write", "none", "chat"), ("write", "fenced", "chat"),
                                                ("write", "truncated", "chat"), ("bash", "none", "chat"),
-                                               ("write", "none", "responses")])
+                                               ("write", "none", "responses"), ("write", "none", "anthropic")])
 def test_opencode_run_writes_a_file(proxy, simulator, npm_clients, tmp_path_factory, tool, drift, wire):
     """opencode's streamed agent loop with its write tool, or its bash tool; also when the model
     fences its call, or cuts it off (the gateway's corrective retry, mid-stream, before opencode
-    sees anything of the call); over chat completions, and over the Responses API (the AI SDK's
-    OpenAI provider, which checks each streamed event against its schemas)."""
+    sees anything of the call); over chat completions, over the Responses API (the AI SDK's
+    OpenAI provider, which checks each streamed event against its schemas), and over Anthropic's
+    Messages API."""
     simulator.control("PATCH", "settings", json={"model_drift": drift})
     binary = npm_clients / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
     assert binary.exists(), f"opencode is not installed at {binary}"
@@ -220,7 +223,7 @@ def test_opencode_run_writes_a_file(proxy, simulator, npm_clients, tmp_path_fact
     assert done.returncode == 0, f"opencode failed:\n{done.stdout}\n{done.stderr}"
     assert target.exists() and target.read_text() == content, done.stdout + done.stderr
     paths = {entry.get("path") for entry in proxy.json_logs()[seen:] if entry.get("message") == "request done"}
-    assert paths == {"/v1/responses" if wire == "responses" else "/v1/chat/completions"}, paths
+    assert paths == {PATHS[wire]}, paths
     results = results_upstream(simulator)
     assert [name for _, name, _ in results] == [tool] and results[0][0], results
     report = results[0][2].strip()  # opencode's own report of the tool's run
