@@ -240,3 +240,22 @@ def test_keepalives_while_the_upstream_is_quiet_break_neither_framing(proxy, sim
                           json={"contents": [{"parts": [{"text": "Hello there"}]}]})
     assert reply.text.startswith("[\n\n")  # kept alive before the first element came
     assert json.loads(reply.text)[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_the_sdks_automatic_function_calling_runs_a_python_function(proxy, simulator):
+    """The SDK's own loop: a Python function as the tool, declared, called and answered by the SDK."""
+    called = []
+
+    def get_weather(city: str) -> str:
+        """Current weather in a city."""
+        called.append(city)
+        return f"sunny in {city}"
+
+    gemini = client(proxy)
+    answer = gemini.models.generate_content(model=MODEL, contents=ASK_WEATHER,
+                                            config=types.GenerateContentConfig(tools=[get_weather]))
+    assert called == ["Paris"]
+    assert "The tool get_weather returned:" in answer.text and "sunny in Paris" in answer.text
+    [history_call] = [p.function_call for c in answer.automatic_function_calling_history for p in c.parts
+                      if p.function_call]
+    assert history_call.name == "get_weather"
