@@ -183,3 +183,19 @@ def test_the_whole_message():
 ])
 def test_the_envelope(error, status, kind):
     assert anthropic_envelope(error) == (status, {"type": "error", "error": {"type": kind, "message": error.message}})
+
+
+def test_each_surface_words_its_own_errors(tmp_path):
+    """The envelope follows the request's blueprint (or its path, when no route matched)."""
+    from app import create_app
+    from app.config import Config
+    app = create_app(Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error", "API_KEYS": "k"}))
+    http = app.test_client()
+    wrong = http.post("/v1/messages", json={}, headers={"x-api-key": "nope"})
+    assert wrong.status_code == 401 and wrong.json == {"type": "error", "error": {
+        "type": "authentication_error", "message": "Incorrect API key provided."}}
+    unrouted = http.get("/v1/messages/nowhere", headers={"x-api-key": "k"})
+    assert unrouted.status_code == 404 and unrouted.json["error"]["type"] == "not_found_error"
+    assert http.get("/v1/messages", headers={"x-api-key": "k"}).json["type"] == "error"  # a 405
+    chat = http.post("/v1/chat/completions", json={}, headers={"Authorization": "Bearer nope"})
+    assert chat.status_code == 401 and chat.json["error"]["code"] == "invalid_api_key"
