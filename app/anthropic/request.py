@@ -35,6 +35,7 @@ FILE_BLOCKS = ("image", "document")
 # Claude Code's first system block is metadata for Anthropic's billing, not words to the model
 # (its version and entry point); it is left out of the query
 BILLING_HEADER = "x-anthropic-billing-header:"
+WEB_SEARCH = "web_search_"  # Anthropic's web search server tool: web_search_20250305, web_search_20260209…
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def parse_messages(body: dict, count_only: bool = False) -> MessagesRequest:
             raise bad_request("max_tokens: must be greater than or equal to 1", "max_tokens")
     _tuning(body)
     optional(body, "metadata", dict)
-    tools = _tools(body.get("tools"))
+    tools, searches = _tools(body.get("tools"))
     messages = (*_system(body.get("system")), *_messages(body.get("messages")))
     return MessagesRequest(
         model=model,
@@ -68,7 +69,7 @@ def parse_messages(body: dict, count_only: bool = False) -> MessagesRequest:
         max_tokens=max_tokens,
         stream=False if count_only else bool(optional(body, "stream", bool)),
         stop=_stop(body.get("stop_sequences")),
-        tooling=_tooling(tools, body.get("tool_choice")),
+        tooling=_tooling(tools, searches, body.get("tool_choice")),
         output_format=_output_format(body.get("output_config")),
         thinking=_thinking(body.get("thinking")),
     )
@@ -323,32 +324,40 @@ def _document(block: dict, here: str, text: str) -> str:
 
 
 # --- tools ----------------------------------------------------------------------------------------
-def _tools(value) -> tuple[ToolSpec, ...]:
-    """Custom tools (`input_schema`); a server tool (a `type` such as web_search_20250305) is a
-    400 naming it: Gemini Business runs none of Anthropic's server tools."""
+def _tools(value) -> tuple[tuple[ToolSpec, ...], frozenset[str]]:
+    """Custom tools (`input_schema`), and the names of the web search server tools, which are
+    honoured as they are: Gemini Business grounds its text answers in Google Search by itself
+    (as the Responses API's web_search). Any other server tool (code execution, web fetch, bash,
+    text editor, …) is a 400 naming it: Gemini Business runs none of them."""
     if value is None:
-        return ()
+        return (), frozenset()
     expect(value, list, "tools")
     if len(value) > MAX_TOOLS:
         raise bad_request(f"tools may hold at most {MAX_TOOLS} tools", "tools")
-    tools = []
+    tools, searches = [], set()
     for k, item in enumerate(value):
         here = f"tools[{k}]"
         expect(item, dict, here)
         kind = item.get("type")
+        if isinstance(kind, str) and kind.startswith(WEB_SEARCH):
+            searches.add(optional(item, "name", str, f"{here}.name") or "web_search")
+            continue
         if kind not in (None, "custom"):
             raise bad_request(f"{here}.type: the server tool {kind!r} is not available through this gateway "
-                              "(Gemini Business runs none of Anthropic's server tools); offer a custom tool with "
-                              "an input_schema instead", f"{here}.type", "unsupported_value")
+                              "(Gemini Business runs none of Anthropic's server tools but its own web search); "
+                              "offer a custom tool with an input_schema instead", f"{here}.type", "unsupported_value")
         optional(item, "defer_loading", bool, f"{here}.defer_loading")  # offered like the others: no tool search
         tools.append((here, item))
-    return function_specs(tools, "input_schema", required=True, name_rule=NAME, longest=128)
+    specs = function_specs(tools, "input_schema", required=True, name_rule=NAME, longest=128)
+    return specs, frozenset(searches)
 
 
 CHOICES = {"auto": AUTO, "any": REQUIRED, "none": NONE, "tool": NAMED}
 
 
-def _tooling(specs: tuple[ToolSpec, ...], value) -> Tooling:
+def _tooling(specs: tuple[ToolSpec, ...], searches: frozenset[str], value) -> Tooling:
+    """`searches`: the web search tools offered, which the upstream runs by itself: a choice
+    that forces one of them (or `any` with no other tool) forces nothing."""
     choice, parallel = ToolChoice(AUTO), True
     if value is not None:
         expect(value, dict, "tool_choice")
@@ -358,12 +367,13 @@ def _tooling(specs: tuple[ToolSpec, ...], value) -> Tooling:
         parallel = not optional(value, "disable_parallel_tool_use", bool, "tool_choice.disable_parallel_tool_use")
         if kind == "tool":
             name = expect(value.get("name"), str, "tool_choice.name")
-            if not any(s.name == name for s in specs):
+            if name not in searches and not any(s.name == name for s in specs):
                 raise bad_request(f"tool_choice.name: no tool named {name!r} was given", "tool_choice.name")
-            choice = ToolChoice(NAMED, name)
-        else:
-            if kind == "any" and not specs:
+            choice = ToolChoice(AUTO) if name in searches else ToolChoice(NAMED, name)
+        elif kind == "any" and not specs:
+            if not searches:
                 raise bad_request("tool_choice 'any' needs tools", "tool_choice")
+        else:
             choice = ToolChoice(CHOICES[kind])
     if not specs:
         return NO_TOOLS

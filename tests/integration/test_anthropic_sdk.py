@@ -198,8 +198,8 @@ def test_errors_are_in_anthropics_envelope(proxy):
     assert unknown.value.body["type"] == "error" and unknown.value.body["error"]["type"] == "not_found_error"
     with pytest.raises(anthropic.BadRequestError) as server_tool:
         client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ASK,
-                                      tools=[{"type": "web_search_20250305", "name": "web_search"}])
-    assert "web_search_20250305" in server_tool.value.body["error"]["message"]
+                                      tools=[{"type": "code_execution_20250825", "name": "code_execution"}])
+    assert "code_execution_20250825" in server_tool.value.body["error"]["message"]
     bearer = requests.post(f"{proxy.url}/v1/messages", timeout=10, headers={"Authorization": f"Bearer {API_KEY}"},
                            json={"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": "nope"})
     assert bearer.status_code == 400 and bearer.json() == {"type": "error", "error": {

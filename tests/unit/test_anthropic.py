@@ -81,7 +81,7 @@ def test_blocks_files_and_choices():
     ({"max_tokens": 0, "messages": [{"role": "user", "content": "hi"}]}, "max_tokens"),
     ({"max_tokens": 9, "messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
     ({"max_tokens": 9, "messages": [{"role": "user", "content": "hi"}],
-      "tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
+      "tools": [{"type": "code_execution_20250825", "name": "code_execution"}]}, "tools[0].type"),
     ({"max_tokens": 9, "messages": [{"role": "user", "content": [{"type": "tool_use", "id": "x", "name": "y"}]}]},
      "messages[0].content[0].type"),
     ({"max_tokens": 9, "messages": [{"role": "user", "content": "hi"}], "tool_choice": {"type": "tool", "name": "x"},
@@ -94,6 +94,19 @@ def test_bad_fields_are_400s_naming_them(body, param):
     with pytest.raises(ApiError) as refused:
         parse_messages({"model": "claude-sonnet-4-5", **body})
     assert refused.value.status == 400 and refused.value.param == param
+
+
+def test_web_search_is_the_upstreams_own():
+    """Claude Code's WebSearch asks for Anthropic's web_search server tool, forced: Gemini Business
+    grounds its answers in Google Search by itself, so nothing is offered or forced."""
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}
+    request = parse_messages({"model": "m", "max_tokens": 9, "tools": [search], "messages": [
+        {"role": "user", "content": "Perform a web search for the query: gemini"}],
+        "tool_choice": {"type": "tool", "name": "web_search"}})
+    assert not request.tooling.offered
+    beside = parse_messages({"model": "m", "max_tokens": 9, "tools": [search, BASH], "messages": [
+        {"role": "user", "content": "hi"}], "tool_choice": {"type": "tool", "name": "web_search"}})
+    assert [t.name for t in beside.tooling.tools] == ["Bash"] and not beside.tooling.must_call
 
 
 def test_count_tokens_needs_no_max_tokens():
