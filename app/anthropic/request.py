@@ -6,7 +6,7 @@ What Claude Code sends is taken as it comes (agent-clients.md): a `system` role 
 `output_config`, `defer_loading` tools, `metadata`, the beta header. Fields that only tune a model
 (temperature, top_p, top_k, effort) are checked for their type and otherwise have no effect:
 Gemini Business takes none of them. A wrong type is a 400 naming the field, in Anthropic's
-envelope (app/anthropic/errors.py).
+envelope (render.anthropic_envelope).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from ..dialogue import Dialogue, Message
 from ..errors import bad_request
 from ..inputs import FileSource
 from ..openai.fields import expect, optional
-from ..dialogue import Dialogue, Message
 from ..openai.tooling import function_specs
 from ..tools import structured
 from ..tools.calls import Call

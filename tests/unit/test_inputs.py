@@ -51,7 +51,8 @@ def test_an_image_url_that_points_at_this_machine_is_refused_with_its_param():
 
 class _Images(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body, kind = (b"\x89PNG-bytes", "image/png") if self.path.endswith(".png") else (b"<html>", "text/html")
+        body, kind = {".png": (b"\x89PNG-bytes", "image/png"), ".pdf": (b"%PDF-1.4", "application/pdf")}.get(
+            self.path[-4:], (b"<html>", "text/html"))
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -88,3 +89,13 @@ def test_an_http_url_that_serves_no_image_is_refused_with_its_param(image_host):
     assert excinfo.value.param == P and "text/html" in excinfo.value.message
     with pytest.raises(fetch_url.FileTooLarge):
         load(FileSource(f"{image_host}/cat.png", P, image=True, remote=True), 4)
+
+
+def test_a_url_of_other_types_is_fetched_when_its_part_takes_them(image_host):
+    """Anthropic's document block takes a PDF by URL (remote_types); an image part never does."""
+    pdf = FileSource(f"{image_host}/doc.pdf", P, remote=True, remote_types=("application/pdf",))
+    assert load(pdf, 100).mime_type == "application/pdf"
+    with pytest.raises(fetch_url.UnsupportedFileType):
+        load(FileSource(f"{image_host}/doc.pdf", P, image=True, remote=True), 100)
+    with pytest.raises(fetch_url.UnsupportedFileType):
+        load(FileSource(f"{image_host}/cat.png", P, remote=True, remote_types=("application/pdf",)), 100)
