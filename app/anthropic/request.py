@@ -61,6 +61,10 @@ def parse_messages(body: dict, count_only: bool = False) -> MessagesRequest:
             raise bad_request("max_tokens: must be greater than or equal to 1", "max_tokens")
     _tuning(body)
     optional(body, "metadata", dict)
+    if optional(body, "mcp_servers", list):  # ignored, the answer would lack the tools the client counts on
+        raise bad_request("mcp_servers: remote MCP servers are not available through this gateway (Gemini Business "
+                          "calls no tools itself); offer their tools as custom tools and run them in the client",
+                          "mcp_servers", "unsupported_value")
     tools, searches = _tools(body.get("tools"))
     messages = (*_system(body.get("system")), *_messages(body.get("messages")))
     return MessagesRequest(

@@ -87,6 +87,8 @@ def test_blocks_files_and_choices():
     ({"max_tokens": 9, "messages": [{"role": "user", "content": "hi"}], "tool_choice": {"type": "tool", "name": "x"},
       "tools": [BASH]}, "tool_choice.name"),
     ({"max_tokens": 9, "messages": [{"role": "user", "content": "hi"}], "thinking": {"type": "on"}}, "thinking.type"),
+    ({"max_tokens": 9, "messages": [{"role": "user", "content": "hi"}],
+      "mcp_servers": [{"type": "url", "url": "https://mcp.example.com/sse", "name": "x"}]}, "mcp_servers"),
     ({"max_tokens": 9, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "file", "file_id": "f"}}]}]}, "messages[0].content[0].source.type"),
 ])
