@@ -212,6 +212,20 @@ def test_an_overloaded_pool_is_a_529(proxy, simulator):
         client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ASK)
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"
+    assert int(overloaded.value.response.headers["retry-after"]) >= 1  # when to come back, as for a 503
+
+
+def test_a_pool_with_no_account_free_is_a_529(proxy, simulator):
+    """A 429 cools the only account: that request is Anthropic's rate_limit_error, the next finds
+    no account to serve it (the pool is overloaded) and is a 529 saying when one is back."""
+    simulator.fault("http_429", verb="widgetStreamAssist")
+    with pytest.raises(anthropic.RateLimitError):
+        client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ASK)
+    with pytest.raises(anthropic.APIStatusError) as overloaded:
+        client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ASK)
+    assert overloaded.value.status_code == 529 and overloaded.value.body["error"]["type"] == "overloaded_error"
+    assert "No Gemini Business account can serve now" in overloaded.value.body["error"]["message"]
+    assert int(overloaded.value.response.headers["retry-after"]) >= 1
 
 
 def raw_stream(proxy, body):
