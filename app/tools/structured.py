@@ -104,8 +104,7 @@ def extract(text: str, output: OutputFormat) -> tuple[str | None, str | None]:
     """(the JSON text to give the client, None) when `text` holds a value that fits `output`;
     else (None, what is wrong, in words the model can act on). The model's own text is given
     when it is exactly that value; else the value written out."""
-    whole = jsontext.whole_value(text)
-    every = [whole] if whole else jsontext.find_values(text)
+    every = _candidates(text)
     found = [f for f in every if not f.fragment]
     if not found:
         return None, "it holds no complete JSON value" + (" (it looks cut off)" if every else "")
@@ -116,6 +115,16 @@ def extract(text: str, output: OutputFormat) -> tuple[str | None, str | None]:
             return _written(text, value), None
         problems.append(problem)
     return None, "the value does not match the schema: " + problems[0]
+
+
+def _candidates(text: str) -> list:
+    """The values `text` may mean, most likely first: the whole text as one value, then each
+    value found in it, then the values inside a string among them (a model that quoted its
+    JSON: '{"a": 1}' reads as a string first)."""
+    whole = jsontext.whole_value(text)
+    found = ([whole] if whole else []) + [f for f in jsontext.find_values(text) if not whole or f.value != whole.value]
+    inside = [f for s in found if isinstance(s.value, str) and not s.fragment for f in jsontext.find_values(s.value)]
+    return found + inside
 
 
 def _written(text: str, value) -> str:

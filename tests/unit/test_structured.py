@@ -220,6 +220,14 @@ _OBJECTS = st.dictionaries(st.text(), st.recursive(_LEAVES, lambda inner: st.lis
                            max_size=5)
 
 
+@pytest.mark.parametrize("text", ["'\n{\"\\u001f\": null}\n'", "'{\"a\": 1}'", '"{\\"a\\": 1}"',
+                                  "Here: '{\"a\": 1}'"])
+def test_an_object_the_model_quoted_as_a_string_is_the_object(text):
+    # hypothesis found the first: the whole text read as one single-quoted string hid the object
+    shown, problem = extract(text, OutputFormat(OBJECT))
+    assert problem is None and isinstance(json.loads(shown), dict), (shown, problem)
+
+
 @settings(max_examples=200)
 @given(_OBJECTS, _PROSE, _PROSE, st.sampled_from(["{}", "```json\n{}\n```", "~~~\n{}\n~~~"]))
 def test_any_object_in_prose_or_a_fence_is_what_json_object_gives(value, before, after, wrapping):
