@@ -23,6 +23,7 @@ from ..errors import ApiError
 from ..openai.render import file_markdown
 from ..tools.calls import Call
 from ..upstream.models import CREATED, Model
+from .request import OFF, OMITTED, SHOWN
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 # Anthropic's error types by status (https://docs.anthropic.com/en/api/errors)
@@ -32,7 +33,6 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "
 # No account can serve now (all busy, cooling or signing in) or the upstream is unavailable:
 # Anthropic's "overloaded" (529), which its clients retry with back-off
 OVERLOADED = {"account_unavailable", "upstream_unavailable"}
-SHOWN, OMITTED, OFF = "shown", "omitted", "off"  # what thinking blocks hold (request.MessagesRequest.thinking)
 
 
 def anthropic_envelope(error: ApiError) -> tuple[int, dict]:

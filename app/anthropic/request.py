@@ -31,6 +31,7 @@ PDF = "application/pdf"
 # A document fetched by URL: Anthropic's url source is a PDF
 DOCUMENT_TYPES = (PDF,)
 THINKING_TYPES = ("enabled", "adaptive", "disabled")
+SHOWN, OMITTED, OFF = "shown", "omitted", "off"  # what thinking blocks hold (MessagesRequest.thinking)
 FILE_BLOCKS = ("image", "document")
 # Claude Code's first system block is metadata for Anthropic's billing, not words to the model
 # (its version and entry point); it is left out of the query
@@ -40,7 +41,7 @@ WEB_SEARCH = "web_search_"  # Anthropic's web search server tool: web_search_202
 
 @dataclass(frozen=True)
 class MessagesRequest(Dialogue):
-    thinking: str = "off"  # "shown": thinking blocks with the upstream's thoughts; "omitted": empty ones; "off"
+    thinking: str = OFF  # SHOWN: thinking blocks with the upstream's thoughts; OMITTED: empty ones; OFF: none
 
 
 def parse_messages(body: dict, count_only: bool = False) -> MessagesRequest:
@@ -92,13 +93,13 @@ def _tuning(body: dict) -> None:
 
 def _thinking(value) -> str:
     if value is None:
-        return "off"
+        return OFF
     expect(value, dict, "thinking")
     kind = value.get("type")
     if kind not in THINKING_TYPES:
         raise bad_request(f"thinking.type must be one of {', '.join(THINKING_TYPES)}", "thinking.type")
     if kind == "disabled":
-        return "off"
+        return OFF
     if kind == "enabled":
         budget = value.get("budget_tokens")
         if budget is not None:
@@ -106,7 +107,7 @@ def _thinking(value) -> str:
     display = optional(value, "display", str, "thinking.display")
     if display not in (None, "summarized", "omitted"):
         raise bad_request("thinking.display must be summarized or omitted", "thinking.display")
-    return "omitted" if display == "omitted" else "shown"
+    return OMITTED if display == "omitted" else SHOWN
 
 
 def _stop(value) -> tuple[str, ...]:
