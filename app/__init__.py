@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from . import errors, headers, logs, observe, redirects, shutdown
+from . import cors, errors, headers, logs, observe, redirects, shutdown
 from .accounts import sources
 from .accounts.keepalive import KeepAlive
 from .accounts.pool import AccountPool
@@ -82,6 +82,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
     observe.install(app)
+    cors.install(app, config.cors_origins)  # after observe: a preflight gets its request id and log line
     headers.install(app)
     redirects.install(app)
     shutdown.install(app)  # after observe: a refused request still gets its id and log line

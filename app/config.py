@@ -82,6 +82,7 @@ class Config:
     auth_failure_limit: int = 10
     auth_failure_window: float = 60.0
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+    cors_origins: tuple[str, ...] = ()  # web pages allowed to call the API from a browser (app/cors.py)
     header_timeout: float = 10.0
     body_timeout: float = 20.0
     # accounts: sources, the pool, sign-in
@@ -223,6 +224,7 @@ class _Reader(EnvReader):
             auth_failure_limit=self.integer("AUTH_FAILURE_LIMIT", 10, 0),
             auth_failure_window=self.number("AUTH_FAILURE_WINDOW", 60.0, minimum=1),
             forwarded_allow_ips=self.addresses("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
+            cors_origins=self.origins("CORS_ORIGINS"),
             header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
             body_timeout=self.number("BODY_TIMEOUT", 20.0, minimum=0.1),
             simulator_port=self.integer("SIMULATOR_PORT", 8765, 1, 65535),

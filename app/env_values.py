@@ -116,6 +116,23 @@ class EnvReader:
             raise ConfigError(f"{name} must be an IANA time zone such as America/Los_Angeles, got {value!r}") from None
         return value
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Comma-separated web origins (scheme://host[:port], as a browser sends them in
+        `Origin`: no path, lowercase), or * alone for any."""
+        values = self.words(name)
+        if "*" in values:
+            if len(values) > 1:
+                raise ConfigError(f"{name} is either * alone or a list of origins, got {', '.join(values)!r}")
+            return values
+        origins = []
+        for value in values:
+            parts = urlsplit(value)
+            if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/")
+                    or parts.query or parts.fragment or parts.username or parts.password):
+                raise ConfigError(f"{name} must list origins such as https://app.example.com (or *), got {value!r}")
+            origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return tuple(origins)
+
     def addresses(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """Comma-separated IP addresses or networks (a.b.c.d/nn), or * for any."""
         values = self.words(name, default)
