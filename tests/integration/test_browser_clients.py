@@ -6,10 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
 from tests.integration.conftest import API_KEY, proxy_env
-from tests.integration.test_admin_page import CHROMIUM_ARGS
+from tests.integration.test_admin_page import browser  # noqa: F401  (the same headless Chromium fixture)
 from tests.servers import Gunicorn
 
 
@@ -42,14 +41,6 @@ def cors_proxy(simulator, tmp_path_factory, page_host):
                                 CORS_ORIGINS=f"http://127.0.0.1:{page_host}"), workers=1)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 # The page's script: a streamed chat completion read chunk by chunk, as a chat front end does.
