@@ -1,4 +1,4 @@
-"""GeminiBusiness: the widget API over one pooled requests.Session per worker.
+"""GeminiBusiness: the widget API over one pooled requests.Session per worker (app/upstream/http.py).
 
 Every call signs in with a cached JWT; a 401 gets one fresh JWT and one retry (§3.5), after
 which the failure is the account's. Errors surface as app.upstream.errors exceptions.
@@ -15,11 +15,11 @@ from urllib.parse import urljoin
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from .credential import Credential
 from ..config import Config
 from . import errors, files, identity
+from .http import http_session
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
 from .stream import ArrayScanner
 from .tokens import TokenSource
@@ -28,15 +28,6 @@ log = logging.getLogger("gbp.upstream")
 SESSION_CALL_TIMEOUT = 30.0
 READ_SIZE = 64 * 1024
 MAX_DOWNLOAD_REDIRECTS = 3
-
-
-def http_session() -> requests.Session:
-    session = requests.Session()
-    # Many concurrent streams per gevent worker: keep a generous pool per host.
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=128, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 class GeminiBusiness:
