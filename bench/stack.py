@@ -75,6 +75,22 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def gateway_env(sim: str, data_dir: str) -> dict:
+    """Settings of a gateway pointed at the simulator at `sim` with its demo account."""
+    return {
+        "ENV_FILE": "/nonexistent",  # a developer's .env must not change what is measured
+        "GEMINI_BUSINESS_URL": sim, "API_BASE_URL": f"{sim}/v1alpha", "AUTH_URL": sim,
+        "GEMINI_BUSINESS_SECURE_C_SES": DEMO_ACCOUNT["secure_c_ses"],
+        "GEMINI_BUSINESS_HOST_C_OSES": DEMO_ACCOUNT["host_c_oses"],
+        "GEMINI_BUSINESS_CSESIDX": DEMO_ACCOUNT["csesidx"],
+        "GEMINI_BUSINESS_CONFIG_ID": DEMO_ACCOUNT["config_id"],
+        "ACCOUNT_EMAIL": DEMO_ACCOUNT["id"],
+        "API_KEYS": "", "JWT_SECRET": "",
+        "DATA_DIR": data_dir,
+        "LOG_LEVEL": "info", "LOG_FORMAT": "json",  # the defaults: one log line per request
+    }
+
+
 def _ok(url: str) -> bool:
     return requests.get(url, timeout=1).ok
 
@@ -123,21 +139,8 @@ class Stack:
         return found
 
     def proxy_env(self) -> dict:
-        sim = f"http://127.0.0.1:{self.sim_port}"
-        return {
-            "GUNICORN_BIND": f"127.0.0.1:{self.proxy_port}",
-            "WEB_CONCURRENCY": str(self.workers),
-            "ENV_FILE": "/nonexistent",  # a developer's .env must not change what is measured
-            "GEMINI_BUSINESS_URL": sim, "API_BASE_URL": f"{sim}/v1alpha", "AUTH_URL": sim,
-            "GEMINI_BUSINESS_SECURE_C_SES": DEMO_ACCOUNT["secure_c_ses"],
-            "GEMINI_BUSINESS_HOST_C_OSES": DEMO_ACCOUNT["host_c_oses"],
-            "GEMINI_BUSINESS_CSESIDX": DEMO_ACCOUNT["csesidx"],
-            "GEMINI_BUSINESS_CONFIG_ID": DEMO_ACCOUNT["config_id"],
-            "ACCOUNT_EMAIL": DEMO_ACCOUNT["id"],
-            "API_KEYS": "", "JWT_SECRET": "",
-            "DATA_DIR": str(self.tmp / "data"),
-            "LOG_LEVEL": "info", "LOG_FORMAT": "json",  # the defaults: one log line per request
-        }
+        return {"GUNICORN_BIND": f"127.0.0.1:{self.proxy_port}", "WEB_CONCURRENCY": str(self.workers),
+                **gateway_env(f"http://127.0.0.1:{self.sim_port}", str(self.tmp / "data"))}
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU used so far by each started program (all its processes), and by this one."""
