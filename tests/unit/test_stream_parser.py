@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from app.upstream import errors
 from app.upstream.events import SessionInfo, Skipped, Text, Thought, events_of
@@ -151,3 +152,22 @@ def test_a_file_reply_is_a_typed_event():
         {"groundedContent": {"content": {"file": {"fileId": "12"}}}}]}}}
     assert events_of(element) == [FileReply("2754614484524472783", "video/mp4", "generated_video.mp4"),
                                   FileReply("12", "image/png", "")]
+
+
+_JSON_TEXT = st.text(alphabet=st.sampled_from(list('ab{}[]",\\:é🙂\n ')), max_size=12)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(elements=st.lists(st.dictionaries(_JSON_TEXT, _JSON_VALUES, max_size=4), min_size=1, max_size=4),
+       indent=st.sampled_from([None, 1]), cuts=st.lists(st.integers(min_value=0), max_size=6))
+def test_any_elements_cut_anywhere_are_read_back(elements, indent, cuts):
+    """Brackets, quotes and escapes inside strings, nested runs of brackets that open and close
+    in one read, elements that end and start in the same read (the scan skips whole runs)."""
+    body = json.dumps(elements, ensure_ascii=False, indent=indent).encode()
+    points = sorted({cut % (len(body) + 1) for cut in cuts})
+    pieces = [body[a:b] for a, b in zip([0, *points], [*points, len(body)])]
+    assert scan(pieces) == elements
