@@ -61,6 +61,7 @@ def test_token_estimates():
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
     assert estimate_tokens("你好") == 2
+    assert estimate_tokens("café 你好 🙂 \ud800 and ASCII") == (len("café   and ASCII") + 3) // 4 + 5  # mixed, a lone surrogate
     counted = usage("abcd", "abcdefgh", "abcd")
     assert counted["total_tokens"] == counted["prompt_tokens"] + counted["completion_tokens"] == 1 + 3
     assert counted["completion_tokens_details"]["reasoning_tokens"] == 1
