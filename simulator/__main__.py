@@ -7,6 +7,7 @@ monkey.patch_all()  # before anything else imports socket, ssl or threading
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -33,6 +34,18 @@ class SimHandler(WSGIHandler):
         environ = super().get_environ()
         environ[SOCKET_KEY] = self.socket
         return environ
+
+
+def allow_many_connections() -> None:
+    """Lifts the soft limit on open files to the hard one: each connection holds a descriptor,
+    and the usual soft limit (1,024, Docker's default too) would refuse connections long before
+    the thousands of streams a benchmark holds. Left as it is where the system says no."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -96,6 +109,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:  # bad file, bad JSON, bad setting or account
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
+    allow_many_connections()
     server = WSGIServer((args.host, args.port), app, handler_class=SimHandler, log=None)
     server.start()
     host, port = server.address[:2]

@@ -6,15 +6,24 @@ immediately), `ttfb` before the first element, `chunk_delay` between elements an
 `piece_delay` between the pieces of one element. While it waits, the stream watches its
 client socket, so a client that disconnects is logged as "aborted" even during a long
 pause and not only at the next write.
+
+The watch is one poll per wait (gevent's, under the server's monkey patching), never
+select(): select() cannot take a descriptor numbered 1024 or more, so past ~1,020 open
+connections every new stream failed. Each wait blocks only its greenlet until the client
+hangs up, the time is up or (gate, hang) the release comes, so thousands of waiting
+streams cost nothing between events.
 """
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
 
+import gevent
 from flask import Response
+from gevent.monkey import get_original
 
 from .elements import StreamPlan
 from .errors import JSON_TYPE
@@ -22,7 +31,7 @@ from .framing import OPEN, element_units, split_pieces
 from .settings import Settings
 
 SOCKET_KEY = "simulator.socket"  # the server puts the client socket here (__main__)
-WATCH_STEP = 0.05  # seconds between checks of the client socket while waiting
+_now_poll = get_original("select", "poll")  # the unpatched poll(2)
 
 
 class ClientGone(Exception):
@@ -39,22 +48,52 @@ class ClientWatch:
         self.sock = sock
 
     def wait(self, seconds: float, event=None) -> None:
+        """Waits `seconds` (inf: until the event), less if the event is set; raises
+        ClientGone as soon as the client has hung up."""
         if self.sock is None:
             if event is not None:
-                event.wait(seconds)
+                event.wait(None if math.isinf(seconds) else seconds)
             elif seconds > 0:
                 time.sleep(seconds)
             return
+        seconds = max(seconds, 0.0)
+        until = time.monotonic() + seconds
         try:
-            readable, _, _ = select.select([self.sock], [], [], seconds)
+            readable = self._readable(seconds, event)
             # Readable with no data means EOF; data means a pipelined request, not a hang-up.
-            gone = bool(readable) and self.sock.recv(1, socket.MSG_PEEK) == b""
+            gone = readable and self.sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             gone = True
         if gone:
             raise ClientGone()
-        if readable:
-            time.sleep(seconds)
+        if readable:  # nothing more to learn from the socket: wait out the rest
+            left = None if math.isinf(seconds) else max(until - time.monotonic(), 0.0)
+            if event is not None:
+                event.wait(left)
+            elif left:
+                time.sleep(left)
+
+    def _readable(self, seconds: float, event) -> bool:
+        """Blocks this greenlet until the socket is readable (True), the event is set or
+        `seconds` (inf: no limit) are up (False)."""
+        if seconds == 0:  # a look, not a wait: the real poll(2), which gevent's skips at 0
+            poller = _now_poll()
+            poller.register(self.sock, select.POLLIN)
+            return bool(poller.poll(0))
+        poller = select.poll()  # gevent's: a libev watcher, whatever the descriptor's number
+        poller.register(self.sock, select.POLLIN)
+        timeout = None if math.isinf(seconds) else seconds
+        if event is None:
+            return bool(poller.poll(None if timeout is None else timeout * 1000))
+        # One poll cannot also wait for an event (a threading.Event, made before the server
+        # patched threading): each waits in a greenlet of its own, the first to end wins.
+        reader = gevent.spawn(poller.poll, None)
+        waiters = [reader, gevent.spawn(event.wait)]
+        try:
+            gevent.wait(waiters, timeout=timeout, count=1)
+            return reader.ready() and bool(reader.get())  # before the kill makes it "successful"
+        finally:
+            gevent.killall(waiters)
 
 
 class StreamRun:
@@ -109,17 +148,14 @@ class StreamRun:
         deadline = time.monotonic() + self.plan.hold_seconds
         with self.faults.holding():
             while not event.is_set() and (left := deadline - time.monotonic()) > 0:
-                self.watch.wait(min(WATCH_STEP, left), event)
+                self.watch.wait(left, event)
         if self.plan.stop == "hang":
             self.outcome = "hang"
             return True
         return False
 
     def _pause(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        self.watch.wait(0)
-        while (left := deadline - time.monotonic()) > 0:
-            self.watch.wait(min(WATCH_STEP, left))
+        self.watch.wait(max(seconds, 0.0))  # even a zero pause sees a client that has left
 
     def _send(self, unit: bytes, index: int, final: bool):
         pieces = split_pieces(unit, f"{self.seed}\x00{index}")
