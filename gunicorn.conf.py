@@ -4,7 +4,9 @@ gevent workers: one greenlet per request, so long streams cost a greenlet, not a
 Patch before anything imports ssl, requests or urllib3 (gunicorn reads this file first).
 """
 import os
+import shutil
 import sys
+import tempfile
 
 from gevent import monkey
 
@@ -14,6 +16,15 @@ monkey.patch_all()
 chdir = os.path.dirname(os.path.abspath(__file__))
 os.chdir(chdir)
 sys.path.insert(0, chdir)
+
+# /metrics counts every worker (app/metrics.py): prometheus_client's multiprocess mode, where each
+# worker writes its values into files of one directory that a scrape reads together. The variable
+# must be set before anything imports prometheus_client (importing app.config below imports the
+# app package), so here; unless the operator names a directory, each run gets a fresh one, which
+# the master empties at start, and removes at exit (on_starting, on_exit below).
+_METRICS_PREFIX = "gbp-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set already: an operator's, or ours after a reload (HUP)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_PREFIX)
 
 from app.config import Config, ConfigError  # noqa: E402  (after patching, on purpose)
 
@@ -44,3 +55,30 @@ loglevel = {"DEBUG": "debug", "WARNING": "warning", "ERROR": "error"}.get(_confi
 # The app reads the same list to find a client's address behind a proxy (app/client_address.py).
 forwarded_allow_ips = ",".join(_config.forwarded_allow_ips)
 control_socket_disable = True  # gunicorn 27's admin socket is unused; several instances would share its path
+
+
+def on_starting(server):
+    """Start the metrics from zero: files a previous run left in an operator's directory would
+    be read as this run's workers."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+    except OSError as exc:
+        sys.exit(f"gemini-business-proxy: PROMETHEUS_MULTIPROC_DIR {directory}: {exc.strerror}")
+
+
+def child_exit(server, worker):
+    """A worker ended (stopped, crashed, replaced): its counts stay, its open streams leave."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(directory).startswith(_METRICS_PREFIX) and \
+            os.path.dirname(directory) == tempfile.gettempdir():  # ours, not an operator's
+        shutil.rmtree(directory, ignore_errors=True)

@@ -81,7 +81,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
-    observe.install(app)
+    observe.install(app, app.extensions["gbp"].catalogue.models)
     cors.install(app, config.cors_origins)  # after observe: a preflight gets its request id and log line
     headers.install(app)
     redirects.install(app)
@@ -98,12 +98,14 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .gemini.routes import bp as gemini_bp
     from .generate.routes import bp as generate_bp
     from .health import bp as health_bp
+    from .metrics_endpoint import bp as metrics_bp
     from .openai.routes import bp as openai_bp
     from .responses.retrieval import bp as responses_stored_bp
     from .responses.routes import bp as responses_bp
 
     app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)  # 404 unless METRICS_KEY or METRICS_ALLOW is set
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
         app.register_blueprint(responses_bp)

@@ -22,6 +22,8 @@ from typing import Callable, Generic, Iterator, TypeVar
 from gevent import getcurrent, kill
 from gevent.monkey import is_module_patched
 
+from . import exchange
+
 T = TypeVar("T")
 Tick = TypeVar("Tick")
 WATCH_INTERVAL = 1.0  # seconds between two calls of a waiter's `watch`, as app/pump.py's
@@ -38,7 +40,7 @@ class Job(Generic[T]):
         self._error: BaseException | None = None
         self._cancelled = False
         self._greenlet = None  # the call's greenlet under gevent, once it runs: what cancel() kills
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        threading.Thread(target=exchange.carried(self._run), name=name, daemon=True).start()
 
     def _run(self) -> None:
         if is_module_patched("threading"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable
 
-from . import shutdown
+from . import exchange, metrics, shutdown
 from .accounts.account import Account
 from .accounts.pool import AccountPool
 from .accounts.quota import TEXT
@@ -140,6 +140,7 @@ class Answer:
         upstream events. The session holds the answer being corrected, so only the correction
         goes; no files (the session has them)."""
         self.pump.close()
+        metrics.RETRIES.inc()
         self.pool.also_asked(self.account, self.kind)  # a query the account's daily limit counts
         stream = self.upstream.stream_assist(self.account, self.session, text, self.turn.model.upstream_id,
                                              tool=self.turn.model.tool)
@@ -153,6 +154,7 @@ class Answer:
         client is told of in-band), never a reply that silently lacks the file."""
         data, mime_type = self.upstream.download_file(self.account, self.session, file.file_id)
         mime_type = mime_type or file.mime_type
+        metrics.generated_file(mime_type)
         return FileOut(self.publish(data, mime_type, file.name), mime_type, file.name)
 
     def close(self, error: BaseException | None = None, completed: bool = False) -> None:
@@ -291,6 +293,7 @@ def on_an_account(services: Services, attempt, pinned: str | None = None, kind: 
             if last is not None:
                 raise last from None  # the real reason the accounts tried so far failed
             raise
+        exchange.note_account(account.id)
         try:
             return attempt(account)
         except errors.UpstreamError as exc:
@@ -301,6 +304,7 @@ def on_an_account(services: Services, attempt, pinned: str | None = None, kind: 
             last = exc
             if pinned or not exc.may_failover or len(tried) >= services.config.failover_attempts:
                 raise
+            metrics.FAILOVERS.labels(type(exc).__name__).inc()  # a class of app/upstream/errors.py: bounded
             log.warning("trying another account: %s", exc.public_message(), extra={"account": account.id})
         except BaseException:
             pool.release(account)

@@ -18,16 +18,21 @@ class ClientAddress:
         self.networks = [ipaddress.ip_network(value, strict=False) for value in trusted if value != "*"]
 
     def of(self, environ: Mapping) -> str:
+        """The client as the throttle counts it (an IPv6 client by its /64)."""
+        return _group(self.address(environ))
+
+    def address(self, environ: Mapping):
+        """The client's own address (an ipaddress object), or None for a unix socket peer."""
         peer = _parse(environ.get("REMOTE_ADDR") or "")
         if not self._trusted(peer, unix_ok=True):
-            return _group(peer)
+            return peer
         chain = [_parse(hop) for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
         for hop in reversed(chain):
             if hop is None:
                 break  # unreadable: believe nothing further left
             if self.trust_any or not self._trusted(hop):
-                return _group(hop)
-        return _group(peer)
+                return hop
+        return peer
 
     def _trusted(self, address, unix_ok: bool = False) -> bool:
         if address is None:

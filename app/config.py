@@ -85,6 +85,9 @@ class Config:
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call the API from a browser (app/cors.py)
     header_timeout: float = 10.0
     body_timeout: float = 20.0
+    # GET /metrics (app/metrics_endpoint.py): off (404) unless one of them is set; both: both needed
+    metrics_key: str = field(default="", repr=False)
+    metrics_allow: tuple[str, ...] = ()
     # accounts: sources, the pool, sign-in
     accounts_file: str = ""
     admin_key: str = ""
@@ -137,7 +140,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a response."""
         store_password = urlsplit(self.store_url).password or ""
-        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.imap_password,
+        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.metrics_key, self.imap_password,
                             self.media_url_secret, *self.api_keys, store_password, unquote(store_password)) if s]
 
     @classmethod
@@ -227,6 +230,8 @@ class _Reader(EnvReader):
             cors_origins=self.origins("CORS_ORIGINS"),
             header_timeout=self.number("HEADER_TIMEOUT", 10.0, minimum=0.1),
             body_timeout=self.number("BODY_TIMEOUT", 20.0, minimum=0.1),
+            metrics_key=self.text("METRICS_KEY"),
+            metrics_allow=self.addresses("METRICS_ALLOW", ()),
             simulator_port=self.integer("SIMULATOR_PORT", 8765, 1, 65535),
             **self.media_settings(),
             **self.accounts_settings(),

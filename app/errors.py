@@ -15,6 +15,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import exchange
 from .fetch_url import FetchError
 from .store.base import StoreUnavailable
 from .upstream import errors as up
@@ -122,6 +123,7 @@ def envelope_of_request() -> Envelope:
 
 
 def render(error: ApiError):
+    exchange.note_outcome(error.code or error.type)  # the access line's outcome (app/observe.py)
     status, body = envelope_of_request()(error)
     response = jsonify(body)
     response.status_code = status

@@ -12,8 +12,7 @@ import re
 import sys
 import time
 
-from flask import g, has_request_context
-
+from . import exchange
 from .secretset import SecretSet
 
 _PATTERNS = [
@@ -77,11 +76,14 @@ class TextFormatter(logging.Formatter):
 
 
 class RequestIdFilter(logging.Filter):
+    """The current request's id on every line logged for it: in the view, in a stream's body,
+    and in the greenlets working for it (app/exchange.py `carried`)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id") and has_request_context():
-            request_id = g.get("request_id")
-            if request_id:
-                record.request_id = request_id
+        if not hasattr(record, "request_id"):
+            current = exchange.current()
+            if current is not None:
+                record.request_id = current.request_id
         return True
 
 

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Callable, Iterable, Iterator
 
+from . import exchange
+
 KEEPALIVE = object()  # yielded by events() when nothing arrived within the interval
 _END = object()
 WATCH_INTERVAL = 1.0  # seconds between two calls of a pump's `watch`
@@ -29,7 +31,7 @@ class EventPump:
         self._closed = False
         self._buffer: list = []
         self._done = False
-        threading.Thread(target=self._run, name="upstream-reader", daemon=True).start()
+        threading.Thread(target=exchange.carried(self._run), name="upstream-reader", daemon=True).start()
 
     def _run(self) -> None:
         try:

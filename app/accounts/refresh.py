@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from .. import metrics
 from ..config import Config
 from .handoff import free_slots, lock_name, release_slot, take_slot
 from .records import Accounts, Record, State, can_sign_in
@@ -103,6 +104,7 @@ class Refresher:
         except OSError:
             self._free(account_id, owner)
             log.exception("could not start the login process", extra={"account": account_id})
+            metrics.sign_in_ended(None)
             return "failed"
         log.info("sign-in started: %s", reason, extra={"account": account_id, "login_pid": process.pid})
         if not self._children:
@@ -137,6 +139,7 @@ class Refresher:
 
     def _reap(self, process: subprocess.Popen, account_id: str, owner: str) -> None:
         code = process.wait()
+        metrics.sign_in_ended(code)
         self._children.pop(process.pid, None)
         try:  # the process frees both itself; one that was killed could not
             self._free(account_id, owner)

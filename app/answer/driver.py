@@ -10,11 +10,12 @@ closing the answer (cancelling the upstream call when the client hangs up, recor
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable, Iterable, Iterator, Protocol
 
 from flask import Response, current_app, jsonify, request
 
-from .. import chat, hangup, media, sse
+from .. import chat, exchange, hangup, media, metrics, sse
 from ..background import Job
 from ..errors import ApiError, client_error, from_upstream
 from ..upstream.errors import UpstreamError
@@ -89,18 +90,34 @@ def read_whole(services: chat.Services, turn: chat.Turn, publish: chat.Publish,
 
 def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> Response:
     ping = getattr(renderer, "keepalive", sse.KEEPALIVE)
+    current = exchange.current()  # the request's: its first content event is timed (app/observe.py)
 
     def frames() -> Iterator[str]:
         yield from renderer.head()
-        for event in answer.events(keepalive):
+        events = iter(answer.events(keepalive))
+        for event in events:  # until the first content event, which is timed
+            if event is KEEPALIVE:
+                yield ping
+                continue
+            if current is not None:
+                current.first_chunk = time.monotonic()
+            yield from renderer.event(event)
+            break
+        for event in events:
             if event is KEEPALIVE:
                 yield ping
             else:
                 yield from renderer.event(event)
 
     def body() -> Iterator[str]:
-        yield from guarded(frames(), renderer.error, answer.close, log)
-        yield from renderer.tail()
+        # counted while the body is sent: once at its start and once at its end, never per chunk
+        open_streams = metrics.child(metrics.OPEN_STREAMS, current.surface if current is not None else metrics.NONE)
+        open_streams.inc()
+        try:
+            yield from guarded(frames(), renderer.error, answer.close, log)
+            yield from renderer.tail()
+        finally:
+            open_streams.dec()
 
     return sse.response(body(), getattr(renderer, "mimetype", "text/event-stream"))
 
@@ -119,7 +136,9 @@ def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
     except UpstreamError as exc:
         error = exc
         log.warning("upstream failed mid-stream: %s", exc.public_message())
-        yield error_frame(from_upstream(exc))
+        known = from_upstream(exc)
+        outcome = known.code or known.type
+        yield error_frame(known)
     except GeneratorExit:
         outcome = "client_gone"
         raise
@@ -131,7 +150,9 @@ def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
             known = ApiError(500, "Internal error while streaming.")
         else:  # an end we chose (shutdown.ShuttingDown), a file of the turn that could not be loaded...
             log.warning("stream ended early: %s", known.message, extra={"code": known.code})
+        outcome = known.code or known.type
         yield error_frame(known)
     finally:
         finish(error, outcome == "ok")
+        exchange.note_outcome(outcome)  # the access line's outcome: the status says 200 either way
         log.info("stream finished", extra={"outcome": outcome})

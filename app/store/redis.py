@@ -54,6 +54,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ReadOnlyError, WatchError
 from redis.retry import Retry
 
+from .. import metrics
 from .base import Change, StoreUnavailable, check_ttl, count, decode, encode
 
 PREFIX = "gbp:"
@@ -197,6 +198,7 @@ class RedisStore:
         try:
             return operation(self._redis())
         except UNAVAILABLE as exc:
+            metrics.STORE_ERRORS.labels("redis").inc()
             raise StoreUnavailable(f"redis store {self.where}: {exc}") from exc
 
     def _px(self, expires_at: float | None) -> int | None:

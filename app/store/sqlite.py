@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 
+from .. import metrics
 from .base import Change, StoreUnavailable, check_ttl, count, decode, encode
 
 SCHEMA = """
@@ -97,6 +98,7 @@ class SqliteStore:
             try:
                 yield self._db()
             except sqlite3.OperationalError as exc:
+                metrics.STORE_ERRORS.labels("sqlite").inc()
                 raise StoreUnavailable(f"sqlite store {self.path}: {exc}") from exc
 
     def _wrote(self, db: sqlite3.Connection) -> None:

@@ -17,6 +17,7 @@ import requests
 import urllib3
 
 from .credential import Credential
+from .. import metrics
 from ..config import Config
 from . import errors, files, identity
 from .http import http_session
@@ -155,9 +156,12 @@ class GeminiBusiness:
                 response = self.http.request(method, url, data=body, headers=headers, timeout=timeout,
                                              stream=stream, allow_redirects=allow_redirects)
             except requests.Timeout as exc:
+                metrics.upstream_call(verb, "timeout")
                 raise errors.UpstreamTimeout(f"{verb} timed out") from exc
             except requests.RequestException as exc:
+                metrics.upstream_call(verb, "unreachable")
                 raise errors.UpstreamFailed(f"{verb} could not reach Gemini Business: {type(exc).__name__}") from exc
+            metrics.upstream_call(verb, response.status_code)
             log.debug("upstream exchange", extra={
                 "verb": verb, "status": response.status_code, "account": account.id, "attempt": attempt,
                 "ms": round((time.monotonic() - started) * 1000, 1),
@@ -266,6 +270,8 @@ class AssistStream:
         """Cancel from another thread (the client went away). Closing the response there would
         race the reader inside the same buffered file, so shut the socket: the blocked read
         returns at once and the reader closes the response itself."""
+        if not (self.closed or self.aborted):  # an answer cut off, not one that had ended
+            metrics.UPSTREAM_CANCELLED.inc()
         self.aborted = True
         sock = getattr(getattr(self.response.raw, "connection", None), "sock", None)
         if sock is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from .. import exchange
 from ..config import AUTO_MODEL, Config
 
 CREATED = 1735689600  # a fixed date (2025-01-01) so model objects never change between calls
@@ -99,4 +100,5 @@ class Catalogue:
             raise ModelUnavailable(f"The model '{name}' generates {model.kind}s, and this gateway cannot "
                                    f"deliver {model.kind} output yet; use a text model such as "
                                    f"'{self.default.id}'.", 400, "unsupported_value")
+        exchange.note_model(model.id)  # the request's model in its access line and metrics: a catalogue id
         return model

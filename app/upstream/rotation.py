@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .. import metrics
 from .credential import Credential
 from . import errors, identity
 
@@ -60,9 +61,12 @@ def follow(http: requests.Session, redirect: requests.Response, account: Credent
         answer = http.get(target, headers=headers,
                           timeout=timeout, allow_redirects=False)
     except requests.Timeout as exc:
+        metrics.upstream_call("refreshcookies", "timeout")
         raise errors.UpstreamTimeout("refreshcookies timed out") from exc
     except requests.RequestException as exc:
+        metrics.upstream_call("refreshcookies", "unreachable")
         raise errors.UpstreamFailed(f"refreshcookies failed: {type(exc).__name__}") from exc
+    metrics.upstream_call("refreshcookies", answer.status_code)
     try:
         found.update(set_cookies(answer, clock))
     finally:

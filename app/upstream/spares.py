@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 
+from .. import exchange
 from .credential import Credential
 from ..store.base import Store, StoreUnavailable
 from .errors import UpstreamError
@@ -71,7 +72,9 @@ class SpareSessions:
         if not self.enabled or account.id in self._filling:
             return
         self._filling.add(account.id)
-        threading.Thread(target=self._fill, args=(account,), name="spare-session", daemon=True).start()
+        # made for the request that took the last one: its lines carry that request's id
+        fill = exchange.carried(lambda: self._fill(account))
+        threading.Thread(target=fill, name="spare-session", daemon=True).start()
 
     def _pop(self, account: Credential) -> str | None:
         taken: list[dict | None] = [None]

@@ -18,7 +18,7 @@ from typing import Callable
 import requests
 from cachetools import TTLCache
 
-from .. import hs256, logs
+from .. import hs256, logs, metrics
 from .credential import Credential
 from . import errors, identity, rotation
 from .rotation import Rotated
@@ -103,9 +103,12 @@ class TokenSource:
                                      headers=self.footprint.getoxsrf_headers(account.cookie_header()),
                                      timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as exc:
+            metrics.upstream_call("getoxsrf", "timeout")
             raise errors.UpstreamTimeout("getoxsrf timed out") from exc
         except requests.RequestException as exc:
+            metrics.upstream_call("getoxsrf", "unreachable")
             raise errors.UpstreamFailed(f"getoxsrf failed: {type(exc).__name__}") from exc
+        metrics.upstream_call("getoxsrf", response.status_code)
         log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status_code,
                                               "account": account.id,
                                               "ms": round((self.clock() - started) * 1000, 1)})

@@ -140,3 +140,44 @@ def test_a_multipart_body_is_left_to_the_view_at_debug(proxy, simulator):
     logged = [json.loads(line) for line in proxy.output() if '"request received"' in line]
     edits = [line for line in logged if line.get("path") == "/v1/images/edits"]
     assert edits and edits[-1]["body"].startswith("[multipart/form-data, ")
+
+
+def lines_of(proxy, request_id: str) -> list[dict]:
+    """Every line the request's worker wrote from its 'request received' to its 'request done'."""
+    pid = proxy.pid_of(request_id)  # waits for 'request done'
+    entries = [entry for entry in proxy.json_logs() if entry.get("pid") == pid]
+    start = next(i for i, e in enumerate(entries)
+                 if e.get("request_id") == request_id and e["message"] == "request received")
+    end = next(i for i, e in enumerate(entries) if e.get("request_id") == request_id and e["message"] == "request done")
+    return entries[start:end + 1]
+
+
+def test_every_line_of_a_request_carries_its_id_and_the_access_line_says_what_happened(proxy, simulator):
+    for stream in (True, False):
+        time.sleep(0.5)  # the spare session an earlier test's chat made is in its own lines by now
+        request_id = f"traced-{stream}-{time.monotonic_ns()}"
+        response = requests.post(f"{proxy.url}/v1/chat/completions", timeout=20,
+                                 headers={**auth(), "X-Request-Id": request_id},
+                                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+                                       "stream": stream})
+        assert response.status_code == 200
+        lines = lines_of(proxy, request_id)
+        # the upstream calls, the spare session made for the next chat in its own greenlet, the end
+        assert sum(e["message"] == "upstream exchange" for e in lines) >= 2
+        assert [e for e in lines if e.get("request_id") != request_id] == []
+        done = lines[-1]
+        assert done["bytes"] == len(response.content) and done["ms"] > 0
+        assert (done["surface"], done["model"], done["account"], done["outcome"], done["status"]) == \
+            ("openai", "gemini-business", CANARY["id"], "ok", 200)
+        assert done.get("streamed", False) is stream
+
+
+def test_the_access_line_of_a_refused_request_names_its_error(proxy):
+    request_id = f"refused-{time.monotonic_ns()}"
+    response = requests.post(f"{proxy.url}/v1/chat/completions", timeout=20,
+                             headers={**auth(), "X-Request-Id": request_id},
+                             json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 404
+    done = lines_of(proxy, request_id)[-1]
+    assert (done["outcome"], done["status"], done["surface"]) == ("model_not_found", 404, "openai")
+    assert "model" not in done and "account" not in done
