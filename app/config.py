@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import account_ids  # a leaf: config, the lowest layer, depends on no package above it
 from .env_values import ConfigError, EnvReader  # ConfigError is part of this module's API
-from .upstream import identity
+from .upstream import identity, proxies
 
 # Model ids the upstream accepts today (upstream-protocol.md §7.1 and §14: gemini-3-pro-preview
 # left the service in 2026-03/04; its successor is gemini-3.1-pro-preview). MODELS replaces the
@@ -113,6 +113,7 @@ class Config:
     browser_executable: str = "/usr/bin/chromium"
     browser_headless: bool = True
     browser_proxy: str = ""
+    upstream_proxy: str = field(default="", repr=False)  # accounts without their own (app/upstream/proxies.py)
     browser_driver: str = "playwright"
     imap_host: str = ""
     imap_port: int = 993
@@ -140,8 +141,10 @@ class Config:
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a response."""
         store_password = urlsplit(self.store_url).password or ""
-        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.metrics_key, self.imap_password,
-                            self.media_url_secret, *self.api_keys, store_password, unquote(store_password)) if s]
+        return [s for s in (self.secure_c_ses, self.host_c_oses, self.jwt_secret, self.admin_key, self.metrics_key,
+                            self.imap_password, self.media_url_secret, *self.api_keys, store_password,
+                            unquote(store_password), *proxies.password(self.upstream_proxy),
+                            *proxies.password(self.browser_proxy)) if s]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -301,6 +304,7 @@ class _Reader(EnvReader):
             "browser_executable": self.text("BROWSER_EXECUTABLE", default="/usr/bin/chromium"),
             "browser_headless": self.boolean("BROWSER_HEADLESS", True),
             "browser_proxy": self.text("BROWSER_PROXY"),
+            "upstream_proxy": self.proxy("UPSTREAM_PROXY"),
             "browser_driver": self.choice("BROWSER_DRIVER", "playwright", ("playwright", "patchright")),
             "imap_host": imap_host,
             "imap_port": self.integer("IMAP_PORT", 993, 1, 65535),
@@ -309,6 +313,13 @@ class _Reader(EnvReader):
             "imap_ssl": self.boolean("IMAP_SSL", True),
             "mail_sender": self.text("MAIL_SENDER", default="noreply-googlecloud@google.com"),
         }
+
+    def proxy(self, name: str) -> str:
+        """A proxy URL (app/upstream/proxies.py), "none" or unset."""
+        try:
+            return proxies.parse(self.text(name))
+        except proxies.InvalidProxy as exc:
+            raise ConfigError(f"{name}: {exc}") from None
 
     def aliases(self, default_model: str, catalogue: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         value = self.raw("MODEL_ALIASES")[1]

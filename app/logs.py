@@ -21,6 +21,8 @@ _PATTERNS = [
     (re.compile(r"(__(?:Secure|Host)-[A-Za-z0-9_]+)=[^;\s\"',]+"), r"\1=[redacted]"),
     (re.compile(r"(?i)(\"?(?:xsrfToken|keyId|secure_c_ses|host_c_oses|api_key|password)\"?\s*[:=]\s*\"?)"
                 r"[^\"\s,}]+"), r"\1[redacted]"),
+    # a URL's password (an outbound proxy's: http://user:pass@host:port), however short
+    (re.compile(r"(?i)\b((?:https?|socks5h?)://[^:/@\s\"']*:)[^@/\s\"']+@"), r"\1[redacted]@"),
     # a URL's key parameter (Gemini's clients may send theirs as ?key=)
     (re.compile(r"([?&](?:key|api_key)=)[^&#\s\"']+"), r"\1[redacted]"),
 ]

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--enable", action="store_true")
     update.add_argument("--email")
     update.add_argument("--clear-cooldown", action="store_true")
+    update.add_argument("--proxy", metavar="URL",
+                        help="its outbound proxy: http(s)://user:pass@host:port, socks5(h)://…, none (direct) "
+                             "or '' (UPSTREAM_PROXY)")
     update.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="secure_c_ses, host_c_oses, csesidx, config_id or expires_at")
     delete = commands.add_parser("delete", help="remove an account")
@@ -83,6 +86,8 @@ def _run(args, config: Config, store, admin: AccountAdmin) -> int:
             changes["email"] = args.email
         if args.clear_cooldown:
             changes["clear_cooldown"] = True
+        if args.proxy is not None:
+            changes["proxy"] = args.proxy
         print(_table([admin.update(args.id, changes)]))
     elif args.command == "delete":
         admin.delete(args.id)
@@ -138,6 +143,8 @@ def _table(rows: list[dict]) -> str:
         expires = row.get("cookie_expires_at")
         if expires:
             detail += f" (cookies expire in {max(0, expires - now) / 3600:.1f} h)"
+        if row.get("proxy"):  # masked: the password never shows
+            detail += f" [proxy {row['proxy']}]"
         state = "banned" if row.get("banned") else row["state"]
         lines.append(f"{row['id'][:32]:32} {state:13} {cooldown:>8} {row['requests']:>8} "
                      f"{row['errors']:>6}  {detail[:160]}")

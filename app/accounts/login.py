@@ -16,6 +16,7 @@ import time
 from .. import logs
 from ..config import Config, ConfigError
 from ..store import open_store
+from ..upstream import proxies
 from .handoff import lock_name, release_slot, take_code
 from .pool import refused
 from .records import Accounts
@@ -48,7 +49,7 @@ def run(config: Config, account_id: str, owner: str) -> int:
             return 2
         _progress(accounts, account_id, "running", "browser", "starting the browser", started)
         browser = BrowserSettings(executable=config.browser_executable, headless=config.browser_headless,
-                                  proxy=config.browser_proxy or None, driver=config.browser_driver)
+                                  proxy=browser_proxy(config, record.proxy or ""), driver=config.browser_driver)
         result = sign_in(
             email, auth_url=config.auth_url, business_url=config.gemini_business_url,
             codes=code_sources(config, store, account_id, email, started), browser=browser,
@@ -79,6 +80,14 @@ def run(config: Config, account_id: str, owner: str) -> int:
         store.release_lock(lock_name(account_id), owner)
         release_slot(store, owner, config.login_concurrency)
         store.close()
+
+
+def browser_proxy(config: Config, own: str) -> str | None:
+    """The browser signs in from where the account's calls come from: its own proxy, else
+    UPSTREAM_PROXY; "none" is direct. With neither set, BROWSER_PROXY (the browser's alone)."""
+    if not own and not config.upstream_proxy:
+        return config.browser_proxy or None
+    return proxies.effective(own, config.upstream_proxy) or None
 
 
 def _status_of(step: str) -> str:

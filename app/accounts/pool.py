@@ -294,10 +294,11 @@ class AccountPool:
                 cool(state, kind, now + (exc.retry_after or self.overload_cooldown), cause)
             elif cause == quota.QUOTA:
                 cool(state, kind, max(self.resets.next_reset(now), now + (exc.retry_after or 0)), cause)
-            elif cause == quota.RATE_LIMIT:
+            elif cause in (quota.RATE_LIMIT, quota.PROXY):
                 level = state.get("cooldown_level", 0)
-                cool(state, kind, now + (exc.retry_after or min(self.cooldown_base * 2 ** level, self.cooldown_max)),
-                     cause)
+                # A dead proxy fails every kind alike; it is asked again when the cooldown ends.
+                cool(state, TEXT if cause == quota.PROXY else kind,
+                     now + (exc.retry_after or min(self.cooldown_base * 2 ** level, self.cooldown_max)), cause)
                 state["cooldown_level"] = level + 1
             if needs_login:
                 state["needs_login"], state["needs_login_reason"] = True, message
@@ -306,7 +307,7 @@ class AccountPool:
         if effect == errors.REFUSED:
             refused(self.accounts, account.id, message)
         if limited:
-            log.warning("account cooling down for %s: %s", "every kind" if kind == TEXT else kind,
+            log.warning("account cooling down for %s: %s", "every kind" if kind == TEXT or cause == quota.PROXY else kind,
                         CAUSE_TEXT[cause], extra={"account": account.id})
         if needs_login:
             log.warning("account needs a new sign-in: %s", message, extra={"account": account.id})

@@ -18,13 +18,17 @@ __all__ = ["IMAGE", "KINDS", "TEXT", "VIDEO", "ResetClock", "cause", "daily_limi
 
 # Why an account cools down, as stored per kind and shown to operators.
 OVERLOAD, QUOTA, DAILY_LIMIT, RATE_LIMIT = "overloaded", "quota", "daily_limit", "rate_limit"
+PROXY = "proxy"  # the account's outbound proxy failed: not a quota, but the account cannot serve
 OVERLOAD_REASONS = frozenset({"LLM_OVERLOADED"})
 QUOTA_REASONS = frozenset({"QUOTA_EXCEEDED"})
 QUOTA_FAILURE_TYPE = "type.googleapis.com/google.rpc.QuotaFailure"
 
 
-def cause(exc: errors.RateLimited) -> str:
-    """OVERLOAD, QUOTA or RATE_LIMIT (a 429 that says neither: the doubling back-off)."""
+def cause(exc: errors.UpstreamError) -> str:
+    """OVERLOAD, QUOTA or RATE_LIMIT (a 429 that says neither: the doubling back-off); PROXY
+    for the account's proxy failing (the same back-off, every kind)."""
+    if isinstance(exc, errors.ProxyUnreachable):
+        return PROXY
     reasons = set(exc.detail_reasons)
     if reasons & QUOTA_REASONS or QUOTA_FAILURE_TYPE in exc.detail_types:
         return QUOTA

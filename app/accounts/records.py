@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import logs
+from ..upstream import proxies
 from . import quota
 from .account import Account, fingerprint
 from .quota import KINDS, TEXT, ResetClock
@@ -46,6 +47,9 @@ class Record:
     disabled_by: str = ""           # "operator" (admin API, CLI) or "upstream" (refused: a 403, "Access Restricted")
     disabled_reason: str = ""       # shown to operators; cleared when the account is enabled again
     disabled_at: float | None = None
+    # Its own outbound proxy URL, "none" (direct) or "" (UPSTREAM_PROXY); app/upstream/proxies.py.
+    # None only in an import that did not name one: the account keeps the proxy it has.
+    proxy: str | None = ""
     source: str = "admin"           # env, file, admin or login: where the credentials came from
     source_fingerprint: str = ""    # what env/file last gave, so a restart never undoes a newer login
     added_at: float = 0.0
@@ -59,7 +63,16 @@ class Record:
         # Any worker that is about to use these cookies learns to scrub them from its logs.
         logs.add_secret(self.secure_c_ses, slot=(self.id, "secure_c_ses"))
         logs.add_secret(self.host_c_oses, slot=(self.id, "host_c_oses"))
-        return Account(self.id, self.secure_c_ses, self.csesidx, self.config_id, self.host_c_oses)
+        register_proxy(self.id, self.proxy or "")
+        return Account(self.id, self.secure_c_ses, self.csesidx, self.config_id, self.host_c_oses,
+                       proxy=self.proxy or "")
+
+
+def register_proxy(account_id: str, proxy: str) -> None:
+    """The password in an account's proxy URL is a secret like its cookies."""
+    written, *decoded = proxies.password(proxy) or [""]
+    logs.add_secret(written, slot=(account_id, "proxy"))
+    logs.add_secret(decoded[0] if decoded else "", slot=(account_id, "proxy-decoded"))
 
 
 @dataclass
@@ -123,7 +136,7 @@ def cooldowns(state: State, now: float, resets: ResetClock | None = None) -> dic
 
 
 CAUSE_TEXT = {quota.QUOTA: "quota spent", quota.DAILY_LIMIT: "daily limit reached",
-              quota.OVERLOAD: "overloaded", quota.RATE_LIMIT: "rate limited"}
+              quota.OVERLOAD: "overloaded", quota.RATE_LIMIT: "rate limited", quota.PROXY: "proxy unreachable"}
 
 
 def public(record: Record, state: State, now: float, resets: ResetClock | None = None) -> dict:
@@ -144,6 +157,7 @@ def public(record: Record, state: State, now: float, resets: ResetClock | None =
         "config_id": record.config_id,
         "cookie_fingerprint": fingerprint(record.secure_c_ses),
         "has_host_c_oses": bool(record.host_c_oses),
+        "proxy": proxies.masked(record.proxy or ""),  # "" UPSTREAM_PROXY, "none" direct; password ***
         "cookie_expires_at": record.cookie_expires_at,
         "source": record.source,
         "requests": state.requests,
@@ -275,12 +289,13 @@ class Accounts:
         def apply(current):
             if current is None:
                 outcome["result"] = "added"
-                return {**vars(record), "added_at": now, "updated_at": now}
+                return {**vars(record), "proxy": record.proxy or "", "added_at": now, "updated_at": now}
             if only_if_source_changed and current.get("source_fingerprint") == record.source_fingerprint:
                 outcome["result"] = "unchanged"
                 return current
             outcome["result"] = "updated"
             keep = {"added_at": current.get("added_at", now),
+                    **({"proxy": current.get("proxy", "")} if record.proxy is None else {}),
                     **{name: current[name] for name in DISABLING if name in current}}
             return {**vars(record), **keep, "updated_at": now}
 

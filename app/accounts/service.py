@@ -7,7 +7,7 @@ import time
 from . import sources
 from .handoff import submit_code
 from .quota import ResetClock
-from .records import OPERATOR, Accounts, Record, can_sign_in, public
+from .records import OPERATOR, Accounts, Record, can_sign_in, public, register_proxy
 from .refresh import Refresher
 
 CODE = re.compile(r"[A-Za-z0-9]{6}")
@@ -65,13 +65,16 @@ class AccountAdmin:
                     raise ValueError("needs_login must be a boolean")
                 state_changes.update(needs_login=value, needs_login_reason="marked by an operator" if value else "")
                 continue
+            if name == "proxy":  # its own outbound proxy; "" back to UPSTREAM_PROXY, "none" direct
+                fields["proxy"] = sources.parse_proxy(value, "proxy")
+                continue
             if name in ("expires_at", "cookie_expires_at"):
                 fields["cookie_expires_at"] = sources.parse_expiry(value, name)
                 continue
             kind = EDITABLE.get(name)
             if kind is None:
                 raise ValueError(f"{name} cannot be changed (editable: "
-                                 f"{', '.join([*EDITABLE, 'expires_at', 'clear_cooldown', 'needs_login'])})")
+                                 f"{', '.join([*EDITABLE, 'proxy', 'expires_at', 'clear_cooldown', 'needs_login'])})")
             if not isinstance(value, kind):
                 raise ValueError(f"{name} must be a {'boolean' if kind is bool else 'string'}")
             fields[name] = value.strip() if isinstance(value, str) else value
@@ -80,6 +83,8 @@ class AccountAdmin:
         if {"secure_c_ses", "host_c_oses", "csesidx", "config_id"} & fields.keys():
             fields["source"] = "admin"  # new cookies: whatever was wrong with the old ones is past
             state_changes.update(needs_login=False, needs_login_reason="")
+        if fields.get("proxy"):
+            register_proxy(account_id, fields["proxy"])
         disabled = fields.pop("disabled", None)
         if fields:
             self.accounts.change(account_id, **fields)

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import unquote, urlsplit
 
 from .mailbox import CodeSource
 from .signin_flow import REASONS, Flow, SignInError, SignInResult, first_line
@@ -88,11 +89,24 @@ def _driver(name: str):
         raise SignInError("browser", f"{name} is not installed") from None
 
 
+def playwright_proxy(url: str) -> dict:
+    """Playwright's proxy option: the server without its credentials, which go apart (Chromium
+    answers the proxy's 407 with them). socks5h is socks5 there: Chromium always resolves names
+    through a SOCKS5 proxy. Loopback goes through the proxy too (Playwright's default)."""
+    parts = urlsplit(url)
+    scheme = "socks5" if parts.scheme.lower() == "socks5h" else parts.scheme.lower()
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    option = {"server": f"{scheme}://{host}:{parts.port}" if parts.port else f"{scheme}://{host}"}
+    if parts.username:
+        option.update(username=unquote(parts.username), password=unquote(parts.password or ""))
+    return option
+
+
 def _launch(playwright, settings: BrowserSettings, driver):
     options = {"executable_path": settings.executable, "headless": settings.headless,
                "args": CHROMIUM_ARGS}
     if settings.proxy:
-        options["proxy"] = {"server": settings.proxy}
+        options["proxy"] = playwright_proxy(settings.proxy)
     try:
         return playwright.chromium.launch(**options)
     except driver.Error as exc:

@@ -6,6 +6,8 @@ Accepted shapes (one object or a list of them):
   * a browser cookie export: {"email"/"id", "csesidx", "config_id", "cookies": [{"name", "value",
     "expirationDate" | "expires"}, ...]} or {"cookie": "__Secure-C_SES=…; __Host-C_OSES=…"}
   * an email alone ({"id": "<email>"} or {"email": …}): the proxy signs it in by itself.
+Any of them may name the account's outbound proxy: "proxy": "http://user:pass@host:port"
+(https, socks5, socks5h too), "none" for direct; without it the account keeps the one it has.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 from .. import account_ids, logs, strict_json
 from ..config import Config, ConfigError
-from .records import Accounts, Record
+from ..upstream import proxies
+from .records import Accounts, Record, register_proxy
 
 BEIJING = timezone(timedelta(hours=8))  # the import format writes naive times in UTC+8 (§2.2)
 SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"
@@ -36,7 +39,18 @@ def parse(payload) -> list[Record]:
     for record in records:
         logs.add_secret(record.secure_c_ses, slot=(record.id, "secure_c_ses"))
         logs.add_secret(record.host_c_oses, slot=(record.id, "host_c_oses"))
+        register_proxy(record.id, record.proxy or "")
     return records
+
+
+def parse_proxy(value, where: str) -> str:
+    """An account's proxy setting, checked (proxies.parse); InvalidAccount names the field."""
+    if not isinstance(value, str):
+        raise InvalidAccount(f"{where} must be a string: a proxy URL, or 'none' for direct")
+    try:
+        return proxies.parse(value)
+    except proxies.InvalidProxy as exc:
+        raise InvalidAccount(f"{where}: {exc}") from None
 
 
 def _record(item, where: str) -> Record:
@@ -64,8 +78,9 @@ def _record(item, where: str) -> Record:
     expires = parse_expiry(item.get("expires_at"), f"account{where}.expires_at")
     if expires is None:
         expires = cookies.get(SECURE, ("", None))[1]
+    proxy = parse_proxy(item["proxy"], f"account{where}.proxy") if item.get("proxy") is not None else None
     return Record(id=account_id, email=email, secure_c_ses=secure, host_c_oses=host, csesidx=csesidx,
-                  config_id=config_id, cookie_expires_at=expires)
+                  config_id=config_id, cookie_expires_at=expires, proxy=proxy)
 
 
 def _text(item: dict, name: str, where: str) -> str:
@@ -126,7 +141,9 @@ def parse_expiry(value, where: str) -> float | None:
 
 
 def fingerprint(record: Record) -> str:
-    basis = json.dumps([record.secure_c_ses, record.host_c_oses, record.csesidx, record.config_id, record.email])
+    # The proxy only when set: the fingerprints of records without one stay what they were.
+    basis = json.dumps([record.secure_c_ses, record.host_c_oses, record.csesidx, record.config_id, record.email,
+                        *([record.proxy] if record.proxy else [])])
     return hashlib.sha256(basis.encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""GeminiBusiness: the widget API over one pooled requests.Session per worker (app/upstream/http.py).
+"""GeminiBusiness: the widget API over one pooled requests.Session per worker (app/upstream/http.py),
+and one per outbound proxy that accounts use (app/upstream/proxies.py).
 
 Every call signs in with a cached JWT; a 401 gets one fresh JWT and one retry (§3.5), after
 which the failure is the account's. Errors surface as app.upstream.errors exceptions.
@@ -19,7 +20,7 @@ import urllib3
 from .credential import Credential
 from .. import metrics
 from ..config import Config
-from . import errors, files, identity
+from . import errors, files, identity, proxies
 from .http import http_session
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
 from .stream import ArrayScanner
@@ -35,13 +36,15 @@ class GeminiBusiness:
     def __init__(self, config: Config, http: requests.Session | None = None, clock=time.time, renew=None):
         self.config = config
         self.http = http or http_session()
+        self.routes = proxies.Routes(self.http, config.upstream_proxy, http_session)
         self.api = config.api_base_url
         connect = config.upstream_connect_timeout
         self.session_timeout = (connect, min(SESSION_CALL_TIMEOUT, config.upstream_read_timeout))
         self.stream_timeout = (connect, config.upstream_read_timeout)
         self.footprint = identity.Footprint.from_config(config)
         self.tokens = TokenSource(self.http, config.gemini_business_url, self.session_timeout, clock,
-                                  hosts=(config.auth_url,), renew=renew, footprint=self.footprint)
+                                  hosts=(config.auth_url,), renew=renew, footprint=self.footprint,
+                                  routes=self.routes)
 
     def create_session(self, account: Credential) -> str:
         response = self._post(account, "widgetCreateSession", {"session": {"name": "", "displayName": ""}})
@@ -149,17 +152,19 @@ class GeminiBusiness:
         """One call signed with the account's JWT: a 401 gets one fresh JWT and one retry (§3.5);
         any answer but 200 (or a redirect, when not followed) raises its upstream error."""
         timeout = self.stream_timeout if stream else self.session_timeout
+        http, proxy = self.routes.session(account), self.routes.proxy_of(account)
         for attempt in (1, 2):
             headers = headers_of(self.tokens.bearer(account))
             started = time.monotonic()
             try:
-                response = self.http.request(method, url, data=body, headers=headers, timeout=timeout,
-                                             stream=stream, allow_redirects=allow_redirects)
-            except requests.Timeout as exc:
-                metrics.upstream_call(verb, "timeout")
-                raise errors.UpstreamTimeout(f"{verb} timed out") from exc
+                response = http.request(method, url, data=body, headers=headers, timeout=timeout,
+                                        stream=stream, allow_redirects=allow_redirects)
             except requests.RequestException as exc:
-                metrics.upstream_call(verb, "unreachable")
+                timed_out = isinstance(exc, requests.Timeout)
+                metrics.upstream_call(verb, "timeout" if timed_out else "unreachable")
+                proxies.blame(exc, proxy, verb)  # the account's proxy failed, not the upstream
+                if timed_out:
+                    raise errors.UpstreamTimeout(f"{verb} timed out") from exc
                 raise errors.UpstreamFailed(f"{verb} could not reach Gemini Business: {type(exc).__name__}") from exc
             metrics.upstream_call(verb, response.status_code)
             log.debug("upstream exchange", extra={

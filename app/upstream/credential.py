@@ -18,6 +18,7 @@ class Credential:
     csesidx: str          # decimal string, also the JWT subject
     config_id: str        # the UUID after /cid/ in the web app URL
     host_c_oses: str = "" # cookie __Host-C_OSES, sent only when known
+    proxy: str = ""       # its own outbound proxy URL, "none" (direct) or "" (UPSTREAM_PROXY): proxies.py
 
     def cookie_header(self) -> str:
         cookie = f"__Secure-C_SES={self.secure_c_ses}"

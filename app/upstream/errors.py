@@ -179,6 +179,16 @@ class UpstreamFailed(UpstreamError):
     may_failover = True
 
 
+class ProxyUnreachable(UpstreamFailed):
+    """The account's own outbound proxy (app/upstream/proxies.py) refused or failed the
+    connection. The upstream never saw the call: the account cools down (cause "proxy") and
+    the turn moves to another account; it is never taken for a ban or a dead sign-in."""
+
+    error_code = "proxy_unreachable"
+    summary = "An account's outbound proxy failed"
+    account_effect = COOLDOWN  # (the message names scheme://host:port only, never its credentials)
+
+
 class UpstreamTimeout(UpstreamError):
     """Connect or read timeout."""
 

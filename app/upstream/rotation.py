@@ -18,7 +18,7 @@ import requests
 
 from .. import metrics
 from .credential import Credential
-from . import errors, identity
+from . import errors, identity, proxies
 
 REDIRECTS = (301, 302, 303, 307, 308)
 SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"  # the only cookies an account holds (§2.1)
@@ -45,7 +45,8 @@ def origins(urls: Iterable[str]) -> frozenset:
 
 
 def follow(http: requests.Session, redirect: requests.Response, account: Credential, allowed: frozenset,
-           timeout: tuple[float, float], clock=time.time, footprint: identity.Footprint | None = None) -> Rotated:
+           timeout: tuple[float, float], clock=time.time, footprint: identity.Footprint | None = None,
+           proxy: str = "") -> Rotated:
     """Ask the refreshcookies URL `redirect` points at, with the account's cookies; the
     account with whatever new cookies the two answers set."""
     target = urljoin(redirect.url, redirect.headers.get("location", ""))
@@ -60,11 +61,12 @@ def follow(http: requests.Session, redirect: requests.Response, account: Credent
         headers = (footprint or identity.Footprint()).getoxsrf_headers(account.cookie_header())
         answer = http.get(target, headers=headers,
                           timeout=timeout, allow_redirects=False)
-    except requests.Timeout as exc:
-        metrics.upstream_call("refreshcookies", "timeout")
-        raise errors.UpstreamTimeout("refreshcookies timed out") from exc
     except requests.RequestException as exc:
-        metrics.upstream_call("refreshcookies", "unreachable")
+        timed_out = isinstance(exc, requests.Timeout)
+        metrics.upstream_call("refreshcookies", "timeout" if timed_out else "unreachable")
+        proxies.blame(exc, proxy, "refreshcookies")  # `http` goes through the account's proxy
+        if timed_out:
+            raise errors.UpstreamTimeout("refreshcookies timed out") from exc
         raise errors.UpstreamFailed(f"refreshcookies failed: {type(exc).__name__}") from exc
     metrics.upstream_call("refreshcookies", answer.status_code)
     try:

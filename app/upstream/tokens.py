@@ -20,7 +20,7 @@ from cachetools import TTLCache
 
 from .. import hs256, logs, metrics
 from .credential import Credential
-from . import errors, identity, rotation
+from . import errors, identity, proxies, rotation
 from .rotation import Rotated
 
 log = logging.getLogger("gbp.upstream.tokens")
@@ -37,8 +37,9 @@ def _rotate_alone(account: Credential, rotate: Callable[[], Rotated]) -> Credent
 class TokenSource:
     def __init__(self, http: requests.Session, base_url: str, timeout: tuple[float, float],
                  clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None,
-                 footprint: identity.Footprint | None = None):
-        self.http = http
+                 footprint: identity.Footprint | None = None, routes: proxies.Routes | None = None):
+        # Each account's getoxsrf and cookie rotation go through its own proxy, as its calls do.
+        self.routes = routes or proxies.Routes(http, "", requests.Session)
         self.footprint = footprint or identity.Footprint()
         self.base_url = base_url
         self.timeout = timeout
@@ -86,8 +87,9 @@ class TokenSource:
         response = self._getoxsrf(account)
         if rotation.is_refresh(response):
             response.close()
-            account = self.renew(account, lambda: rotation.follow(self.http, response, account, self.hosts,
-                                                                  self.timeout, self.clock, self.footprint))
+            account = self.renew(account, lambda: rotation.follow(self.routes.session(account), response, account,
+                                                                  self.hosts, self.timeout, self.clock, self.footprint,
+                                                                  proxy=self.routes.proxy_of(account)))
             response = self._getoxsrf(account)
             if rotation.is_refresh(response):
                 raise errors.CookieExpired("the account's cookies need a new sign-in: getoxsrf still asks to "
@@ -99,14 +101,16 @@ class TokenSource:
         url = f"{self.base_url}/auth/getoxsrf"
         started = self.clock()
         try:
-            response = self.http.get(url, params={"csesidx": account.csesidx},
-                                     headers=self.footprint.getoxsrf_headers(account.cookie_header()),
-                                     timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout as exc:
-            metrics.upstream_call("getoxsrf", "timeout")
-            raise errors.UpstreamTimeout("getoxsrf timed out") from exc
+            response = self.routes.session(account).get(
+                url, params={"csesidx": account.csesidx},
+                headers=self.footprint.getoxsrf_headers(account.cookie_header()),
+                timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            metrics.upstream_call("getoxsrf", "unreachable")
+            timed_out = isinstance(exc, requests.Timeout)
+            metrics.upstream_call("getoxsrf", "timeout" if timed_out else "unreachable")
+            proxies.blame(exc, self.routes.proxy_of(account), "getoxsrf")
+            if timed_out:
+                raise errors.UpstreamTimeout("getoxsrf timed out") from exc
             raise errors.UpstreamFailed(f"getoxsrf failed: {type(exc).__name__}") from exc
         metrics.upstream_call("getoxsrf", response.status_code)
         log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status_code,

@@ -292,6 +292,25 @@ def test_deleting_asks_first(page, admin_proxy):
     assert api(admin_proxy, "GET", "/admin/accounts/gone@example.com").status_code == 404
 
 
+def test_setting_an_outbound_proxy_shows_it_masked(page, admin_proxy):
+    opened(page, admin_proxy)
+    shown = row(page, "page3@example.com").locator(".proxy")
+    expect(shown).to_have_text("proxy: default")
+    page.once("dialog", lambda dialog: dialog.accept("http://op:page-proxy-pw-51@127.0.0.1:3128"))
+    page.get_by_role("button", name="Set the outbound proxy of page3@example.com").click()
+    expect(shown).to_have_text("proxy: http://op:***@127.0.0.1:3128")
+    assert "page-proxy-pw-51" not in page.content()
+    assert api(admin_proxy, "GET", "/admin/accounts/page3@example.com").json()["proxy"] == \
+        "http://op:***@127.0.0.1:3128"
+    page.once("dialog", lambda dialog: dialog.accept("none"))
+    page.get_by_role("button", name="Set the outbound proxy of page3@example.com").click()
+    expect(shown).to_have_text("proxy: none (direct)")
+    page.once("dialog", lambda dialog: dialog.accept("ftp://nope:1"))
+    page.get_by_role("button", name="Set the outbound proxy of page3@example.com").click()
+    expect(page.locator("#notice")).to_contain_text("proxy must start with")
+    api(admin_proxy, "PATCH", "/admin/accounts/page3@example.com", json={"proxy": ""})
+
+
 def test_a_code_typed_for_a_waiting_sign_in_is_stored_and_survives_refreshes(page, admin_proxy, accounts):
     accounts.change_state("page1@example.com", login={"status": "waiting_for_code", "step": "waiting_for_code",
                                                        "message": "code sent to page1@example.com",

@@ -34,6 +34,7 @@ TABLE = {
     "UpstreamOverloaded":  (503, UNAVAILABLE, "upstream_unavailable", None, True, COUNTED),
     "UpstreamFailed":      (502, SERVER, "upstream_error", None, True, COUNTED),
     "UpstreamTimeout":     (504, SERVER, "timeout", None, True, COUNTED),
+    "ProxyUnreachable":    (502, SERVER, "proxy_unreachable", None, True, COOLDOWN),
     "StreamBroken":        (502, SERVER, "upstream_error", None, True, COUNTED),
     "EmptyAnswer":         (502, SERVER, "upstream_error", None, True, COUNTED),
     "UnsupportedFileType": (400, INVALID, "unsupported_file_type", None, False, NOTHING),

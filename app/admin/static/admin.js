@@ -77,6 +77,7 @@
     });
     const parts = {
       id: el("strong", { className: "id" }), origin: el("small", { className: "muted" }),
+      proxy: el("small", { className: "muted proxy" }),
       badge: el("span"), reason: el("small", { className: "muted" }),
       countdown: el("span", { className: "countdown" }),
       kinds: el("small", { className: "muted kinds" }),
@@ -87,16 +88,18 @@
       error: el("span", { className: "last-error" }), errorAt: el("small", { className: "muted" }),
       signIn: el("button", { type: "button", textContent: "Sign in" }),
       toggle: el("button", { type: "button" }),
+      setProxy: el("button", { type: "button", textContent: "Set proxy", className: "small" }),
       clear: el("button", { type: "button", textContent: "Clear", className: "small" }),
       remove: el("button", { type: "button", textContent: "Delete", className: "danger" }),
     };
     parts.codeForm = el("form", { className: "code-form", method: "post" }, parts.code,
       el("button", { type: "submit", textContent: "Send code" }));
     parts.code.setAttribute("aria-label", `One-time code for ${id}`);
-    for (const [name, verb] of [["signIn", "Sign in"], ["clear", "Clear cooldown of"], ["remove", "Delete"]]) {
+    for (const [name, verb] of [["signIn", "Sign in"], ["clear", "Clear cooldown of"], ["remove", "Delete"],
+      ["setProxy", "Set the outbound proxy of"]]) {
       parts[name].setAttribute("aria-label", `${verb} ${id}`);
     }
-    cells[0].append(parts.id, parts.origin);
+    cells[0].append(parts.id, parts.origin, parts.proxy, parts.setProxy);
     cells[1].append(parts.badge, parts.reason);
     cells[2].append(parts.countdown, parts.clear, parts.kinds);
     cells[3].append(parts.login, parts.loginDetail, parts.codeForm);
@@ -116,6 +119,8 @@
     tr.className = `state-${a.state}`;
     p.id.textContent = a.id;
     p.origin.textContent = [a.email && a.email !== a.id ? a.email : "", `from ${a.source}`].filter(Boolean).join(" · ");
+    // Its outbound proxy, password masked by the API: "" is UPSTREAM_PROXY, "none" direct.
+    p.proxy.textContent = a.proxy === "none" ? "proxy: none (direct)" : a.proxy ? `proxy: ${a.proxy}` : "proxy: default";
     // Refused by the upstream (a second 403, or "Access Restricted" at sign-in): only Enable brings it back.
     p.badge.textContent = a.banned ? "banned" : STATES[a.state] || a.state;
     p.badge.className = `badge ${a.banned ? "banned" : a.state}`;
@@ -153,7 +158,7 @@
     p.errorAt.textContent = a.last_error && a.last_error_at ? relative(a.last_error_at) : "";
     p.toggle.textContent = a.disabled ? "Enable" : "Disable";
     p.toggle.setAttribute("aria-label", `${a.disabled ? "Enable" : "Disable"} ${a.id}`);
-    for (const button of [p.signIn, p.toggle, p.clear, p.remove]) enable(button, true); // a running sign-in answers 409
+    for (const button of [p.signIn, p.toggle, p.clear, p.remove, p.setProxy]) enable(button, true); // a running sign-in answers 409
     p.clear.hidden = !a.cooldown_seconds && !kinds.length;
   }
 
@@ -225,6 +230,13 @@
       (a) => `${a.id} is ${a.disabled ? "disabled" : "enabled"}.`));
     p.clear.addEventListener("click", () => act(p.clear,
       () => api("PATCH", accountPath(id), { clear_cooldown: true }), () => `Cooldown of ${id} cleared.`));
+    p.setProxy.addEventListener("click", () => {
+      const url = prompt(`Outbound proxy of ${id}: http://user:pass@host:port (https, socks5, socks5h too), ` +
+        "none for direct, empty for the default (UPSTREAM_PROXY).", "");
+      if (url === null) return;
+      act(p.setProxy, () => api("PATCH", accountPath(id), { proxy: url.trim() }),
+        (a) => `Proxy of ${a.id}: ${a.proxy || "the default"}.`);
+    });
     p.remove.addEventListener("click", () => {
       if (!confirm(`Delete ${id}? Its cookies and state are removed from the proxy.`)) return;
       act(p.remove, () => api("DELETE", accountPath(id)), () => `${id} deleted.`);
