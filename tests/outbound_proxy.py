@@ -175,6 +175,13 @@ class HttpProxy(_Proxy):
             if length:
                 upstream.sendall(self.rfile.read(length))
             try:
+                head = b""
+                while b"\r\n\r\n" not in head and (data := upstream.recv(65536)):
+                    head += data
+                # One request per connection here: the client must not reuse it.
+                status, _, rest = head.partition(b"\r\n")
+                rest = re.sub(rb"(?im)^connection:[^\r\n]*\r\n", b"", rest)
+                self.wfile.write(status + b"\r\nConnection: close\r\n" + rest)
                 while data := upstream.recv(65536):
                     self.wfile.write(data)
                     self.wfile.flush()

@@ -13,6 +13,7 @@ The URL's password is a secret: registered for redaction, shown masked (`masked`
 """
 from __future__ import annotations
 
+import http.client
 import threading
 from collections import OrderedDict
 from typing import Callable
@@ -134,10 +135,17 @@ def blame(exc: requests.RequestException, proxy: str, verb: str) -> None:
         return
     reason = exc.args[0] if exc.args else None
     cause = getattr(reason, "reason", reason)  # requests wraps urllib3's MaxRetryError
+    # urllib3 calls a pooled connection the proxy has since closed "Unable to connect to proxy"
+    # too: that is a stale keep-alive (the request may move on as any broken call), not a proxy
+    # that is down. Down is: no connection (refused, unreachable, timed out) or a refused tunnel.
+    original = getattr(cause, "original_error", cause)
+    if isinstance(original, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
+                             urllib3.exceptions.ProtocolError)):
+        return
     if isinstance(exc, requests.exceptions.ProxyError) or isinstance(
             cause, (urllib3.exceptions.ProxyError, urllib3.exceptions.NewConnectionError,
                     urllib3.exceptions.ConnectTimeoutError)):
-        raise errors.ProxyUnreachable(f"proxy unreachable: {where(proxy)} ({_why(cause or exc)}) during {verb}",
+        raise errors.ProxyUnreachable(f"proxy unreachable: {where(proxy)} ({_why(original or exc)}) during {verb}",
                                       reason="proxy") from None
 
 

@@ -1,0 +1,85 @@
+"""Outbound proxy settings (app/upstream/proxies.py): what is accepted, what operators see, which
+failures are the proxy's, and which proxy the sign-in's browser uses."""
+import http.client
+
+import pytest
+import requests
+import urllib3
+
+from app import logs
+from app.accounts.login import browser_proxy
+from app.accounts.signin import playwright_proxy
+from app.config import Config, ConfigError
+from app.upstream import errors, proxies
+from tests.servers import free_port
+
+
+@pytest.mark.parametrize("value, stored", [
+    ("", ""), ("none", "none"), (" NONE ", "none"), ("http://h:3128", "http://h:3128"),
+    ("https://u:p@h:443", "https://u:p@h:443"), ("socks5://h:1080", "socks5://h:1080"),
+    ("socks5h://u:p%40x@h:1080", "socks5h://u:p%40x@h:1080"),
+])
+def test_accepted(value, stored):
+    assert proxies.parse(value) == stored
+
+
+@pytest.mark.parametrize("value", ["ftp://h:21", "h:3128", "http://h", "http://u:secret-pw@h:1/path",
+                                   "http://h:99999", "socks4://h:1080"])
+def test_refused_without_showing_the_password(value):
+    with pytest.raises(proxies.InvalidProxy) as caught:
+        proxies.parse(value)
+    assert "secret-pw" not in str(caught.value)
+
+
+def test_masked_and_redacted():
+    assert proxies.masked("http://alice:pw@h:1") == "http://alice:***@h:1"
+    assert proxies.masked("http://h:1") == "http://h:1" and proxies.masked("none") == "none"
+    assert proxies.password("http://a:p%3Aw@h:1") and set(proxies.password("http://a:p%3Aw@h:1")) == {"p%3Aw", "p:w"}
+    assert logs.redact("via socks5h://bob:x@h:1080 and http://a:longer-secret@h:2") == \
+        "via socks5h://bob:[redacted]@h:1080 and http://a:[redacted]@h:2"
+
+
+def test_the_account_setting_wins_over_the_default():
+    assert proxies.effective("http://a:1", "http://d:1") == "http://a:1"
+    assert proxies.effective("", "http://d:1") == "http://d:1"
+    assert proxies.effective("none", "http://d:1") == "" and proxies.effective("", "none") == ""
+
+
+def test_upstream_proxy_setting():
+    config = Config.from_env({"UPSTREAM_PROXY": "socks5://u:sockspw@127.0.0.1:1080"})
+    assert config.upstream_proxy == "socks5://u:sockspw@127.0.0.1:1080" and "sockspw" in config.secrets()
+    assert "sockspw" not in repr(config)
+    with pytest.raises(ConfigError, match="UPSTREAM_PROXY"):
+        Config.from_env({"UPSTREAM_PROXY": "gopher://h:1"})
+
+
+def test_the_browser_signs_in_through_the_account_proxy():
+    plain = Config.from_env({"BROWSER_PROXY": "http://b:1"})
+    default = Config.from_env({"BROWSER_PROXY": "http://b:1", "UPSTREAM_PROXY": "http://d:1"})
+    assert browser_proxy(plain, "") == "http://b:1"          # nothing else set: as before
+    assert browser_proxy(plain, "http://a:1") == "http://a:1"
+    assert browser_proxy(default, "") == "http://d:1"
+    assert browser_proxy(default, "none") is None
+    assert playwright_proxy("socks5h://u:p%40x@h:1080") == \
+        {"server": "socks5://h:1080", "username": "u", "password": "p@x"}
+
+
+def test_a_refused_connection_is_the_proxys_fault():
+    http = requests.Session()
+    http.trust_env = False
+    dead = f"http://u:pw@127.0.0.1:{free_port()}"
+    with pytest.raises(requests.RequestException) as caught:
+        http.get("http://127.0.0.1:9/x", proxies={"http": dead}, timeout=5)
+    with pytest.raises(errors.ProxyUnreachable) as blamed:
+        proxies.blame(caught.value, dead, "getoxsrf")
+    assert str(blamed.value).startswith("proxy unreachable: http://127.0.0.1:")
+    assert "(connection refused) during getoxsrf" in str(blamed.value) and "pw" not in str(blamed.value)
+    proxies.blame(caught.value, "", "getoxsrf")  # no proxy: not this module's to judge
+
+
+def test_a_stale_pooled_connection_is_not_a_dead_proxy():
+    """urllib3 names a kept-alive connection the proxy closed "Unable to connect to proxy" too."""
+    stale = urllib3.exceptions.ProxyError("Unable to connect to proxy",
+                                          http.client.RemoteDisconnected("Remote end closed connection"))
+    exc = requests.exceptions.ProxyError(urllib3.exceptions.MaxRetryError(None, "http://x/", stale))
+    proxies.blame(exc, "http://h:1", "widgetStreamAssist")  # returns: an ordinary broken call
