@@ -60,6 +60,8 @@ STORE_ERRORS = Counter("gbp_store_errors", "Store operations that failed (unreac
                        ("backend",), registry=_local)
 GENERATED_FILES = Counter("gbp_generated_files", "Images and videos downloaded from answers and handed to "
                           "clients", ("kind",), registry=_local)
+STREAM_ENDINGS = Counter("gbp_stream_endings", "How streamed answers ended (their status is 200 whatever "
+                         "happened): ok, client_gone, or the in-band error's code", ("outcome",), registry=_local)
 RETRIES = Counter("gbp_corrective_retries", "Corrective queries after a tool call or a JSON answer the "
                   "gateway could not use (app/tools/)", registry=_local)
 
@@ -89,6 +91,11 @@ def bounded(value: str | None, allowed: Iterable[str] | frozenset) -> str:
     if value is None:
         return NONE
     return value if value in allowed else OTHER
+
+
+def code_label(code: str) -> str:
+    """An error code of ours (ApiError.code, `snake_case`) as a label, else "other"."""
+    return code if len(code) <= 48 and code.replace("_", "").isalpha() and code.islower() else OTHER
 
 
 def status_label(status: int | str) -> str:

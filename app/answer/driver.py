@@ -155,4 +155,5 @@ def guarded(frames: Iterator[str], error_frame: Callable[[ApiError], str],
     finally:
         finish(error, outcome == "ok")
         exchange.note_outcome(outcome)  # the access line's outcome: the status says 200 either way
+        metrics.child(metrics.STREAM_ENDINGS, metrics.code_label(outcome)).inc()
         log.info("stream finished", extra={"outcome": outcome})

@@ -86,6 +86,8 @@ def test_a_stream_is_an_open_stream_while_it_is_open_and_no_longer_after(server,
 
     after = wait_for(lambda: (s := scrape(server)) and ended(s) and s, timeout=10, what="the stream to end")
     assert total(after, "gbp_open_streams") == 0
+    assert total(after, "gbp_stream_endings_total", outcome="ok") - total(before, "gbp_stream_endings_total",
+                                                                         outcome="ok") == 1
     assert total(after, "gbp_time_to_first_chunk_seconds_count", surface="openai") - \
         total(before, "gbp_time_to_first_chunk_seconds_count", surface="openai") == 1
     assert total(after, "gbp_request_duration_seconds_count", surface="openai", streamed="true") - \
@@ -109,7 +111,10 @@ def test_a_client_that_leaves_a_stream_cancels_its_upstream_call_and_is_counted(
                      > total(before, "gbp_upstream_cancellations_total") and s, timeout=15,
                      what="the cancellation to be counted")
     server.pid_of(request_id)  # its access line: the request is counted too, before the next test looks
-    assert total(scrape(server), "gbp_open_streams") == 0
+    after = scrape(server)
+    assert total(after, "gbp_open_streams") == 0
+    assert total(after, "gbp_stream_endings_total", outcome="client_gone") - \
+        total(before, "gbp_stream_endings_total", outcome="client_gone") == 1
 
 
 def test_without_a_metrics_setting_there_is_no_endpoint(proxy):

@@ -84,3 +84,9 @@ def test_the_metrics_key_is_a_secret_of_the_logs(tmp_path):
     from app import logs
     build(tmp_path, METRICS_KEY=KEY)
     assert KEY not in logs.redact(f"scraped with {KEY}")
+
+
+def test_only_our_error_codes_name_how_a_stream_ended():
+    assert [metrics.code_label(c) for c in ("ok", "client_gone", "rate_limit_exceeded")] == \
+        ["ok", "client_gone", "rate_limit_exceeded"]
+    assert {metrics.code_label(c) for c in (HOSTILE, "Evil", "a b", "x" * 60, "")} == {"other"}
