@@ -212,7 +212,13 @@ def _message_value(message: Message) -> dict:
             "files": [asdict(f) for f in message.files], "calls": [asdict(c) for c in message.calls]}
 
 
+def _file_source(value: dict) -> FileSource:
+    # JSON has no tuples: the list read back would make the Message unequal to the one stored
+    # (and its digest another conversation's)
+    return FileSource(**{**value, "remote_types": tuple(value.get("remote_types", ()))})
+
+
 def _message(value: dict) -> Message:
     return Message(value["role"], value["text"], value.get("name", ""),
-                   tuple(FileSource(**f) for f in value.get("files", ())),
+                   tuple(_file_source(f) for f in value.get("files", ())),
                    tuple(Call(**c) for c in value.get("calls", ())), value.get("call_id", ""))

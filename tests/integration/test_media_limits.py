@@ -17,7 +17,10 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def gateway(simulator, tmp_path_factory):
-    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, MEDIA_MAX_MB="1", MAX_FILE_MB="2"),
+    server = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY, MEDIA_MAX_MB="1", MAX_FILE_MB="2",
+                                # a hang guard only: making a video of several MB on a loaded
+                                # machine took longer than the fixtures' 3 s (a 504, not the limit)
+                                UPSTREAM_READ_TIMEOUT="30"),
                       workers=1)
     yield server
     server.stop()
