@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from . import cors, errors, headers, logs, observe, redirects, shutdown
+from . import converters, cors, errors, headers, logs, observe, redirects, shutdown
 from .accounts import sources
 from .accounts.keepalive import KeepAlive
 from .accounts.pool import AccountPool
@@ -44,6 +44,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    converters.install(app)  # before any blueprint's rules are built
     store = open_store(config)
     accounts = Accounts(store)
     upstream = upstream or GeminiBusiness(config, renew=Renewal(accounts))
@@ -100,12 +101,14 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .health import bp as health_bp
     from .metrics_endpoint import bp as metrics_bp
     from .openai.routes import bp as openai_bp
+    from .openapi import bp as openapi_bp
     from .responses.retrieval import bp as responses_stored_bp
     from .responses.routes import bp as responses_bp
 
     app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)  # 404 unless METRICS_KEY or METRICS_ALLOW is set
+    app.register_blueprint(openapi_bp)  # /openapi.json and /docs: the API's shape, no key
     if config.openai_compatible:
         app.register_blueprint(openai_bp)
         app.register_blueprint(responses_bp)

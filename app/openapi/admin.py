@@ -1,0 +1,68 @@
+"""The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes. Behind ADMIN_KEY;
+the whole surface answers 404 while it is unset. Never opened to other origins (app/cors.py)."""
+from .schema import (ADMIN, ANY_OBJECT, BOOLEAN, INTEGER, PUBLIC, STRING, answer, array, errors, nullable, obj,
+                     operation, path_param, ref)
+
+TAG = "Admin"
+
+SCHEMAS = {
+    "Account": obj({
+        "id": STRING, "email": STRING, "state": STRING, "disabled": BOOLEAN, "banned": BOOLEAN,
+        "disabled_reason": STRING, "cooldown_until": nullable({"type": "number"}), "cooldown_seconds": INTEGER,
+        "cooldowns": ANY_OBJECT, "csesidx": STRING, "config_id": STRING, "cookie_fingerprint": STRING,
+        "source": STRING, "requests": INTEGER, "errors": INTEGER, "login": ANY_OBJECT,
+    }, ("id", "state", "disabled"), description="an account as the admin API shows it: never its cookies"),
+    "AccountList": obj({"accounts": array(ref("Account"))}, ("accounts",)),
+    "AccountImport": {"description": "one account or a list, in the import format (README: accounts); "
+                                     "cookies as fields or a browser's cookie export",
+                      "anyOf": [ANY_OBJECT, array(ANY_OBJECT)]},
+    "AccountsImported": obj({"added": array(STRING), "updated": array(STRING)}, ("added", "updated")),
+    "AccountChanges": obj({"email": STRING, "disabled": BOOLEAN, "clear_cooldown": BOOLEAN,
+                           "needs_login": BOOLEAN}, description="the fields to change (at least one)"),
+    "AccountDeleted": obj({"id": STRING, "deleted": {"const": True}}, ("id", "deleted")),
+    "OneTimeCode": obj({"code": STRING}, ("code",)),
+}
+
+_ID = path_param("account_id", "an account id (its email, or the id it was imported with)")
+_ERRORS = (400, 401, 404, 409, 413, 429, 500, 503)
+
+
+def _json(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def paths() -> dict:
+    return {
+        "/admin/": {"get": operation(
+            "The admin page", TAG, security=PUBLIC, description="HTML; it asks for the key in the browser",
+            responses={"200": {"description": "the page", "content": {"text/html": {"schema": STRING}}},
+                       **errors("OpenAIError", (404,))})},
+        "/admin/accounts": {
+            "get": operation("List accounts", TAG, security=ADMIN,
+                             responses={"200": answer("the accounts", ref("AccountList")),
+                                        **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+            "post": operation("Import accounts", TAG, security=ADMIN, request=_json(ref("AccountImport")),
+                              responses={"201": answer("what was added or updated", ref("AccountsImported")),
+                                         **errors("OpenAIError", _ERRORS)}),
+        },
+        "/admin/accounts/{account_id}": {
+            "get": operation("Show an account", TAG, security=ADMIN, parameters=[_ID],
+                             responses={"200": answer("the account", ref("Account")),
+                                        **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+            "patch": operation("Change an account", TAG, security=ADMIN, parameters=[_ID],
+                               request=_json(ref("AccountChanges")),
+                               responses={"200": answer("the account", ref("Account")),
+                                          **errors("OpenAIError", _ERRORS)}),
+            "delete": operation("Delete an account", TAG, security=ADMIN, parameters=[_ID],
+                                responses={"200": answer("deleted", ref("AccountDeleted")),
+                                           **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+        },
+        "/admin/accounts/{account_id}/login": {"post": operation(
+            "Start a sign-in in the browser", TAG, security=ADMIN, parameters=[_ID],
+            responses={"202": answer("the account, its sign-in started", ref("Account")),
+                       **errors("OpenAIError", _ERRORS)})},
+        "/admin/accounts/{account_id}/code": {"post": operation(
+            "Hand a running sign-in its one-time code", TAG, security=ADMIN, parameters=[_ID],
+            request=_json(ref("OneTimeCode")),
+            responses={"202": answer("the account", ref("Account")), **errors("OpenAIError", _ERRORS)})},
+    }
