@@ -80,3 +80,21 @@ def test_list_shows_each_kind_an_account_cannot_serve(tmp_path):
     assert "active" in lines[1], "text still works"
     assert lines[2].strip() == f"image quota spent until {ResetClock('Asia/Tokyo').label(reset)}"
     assert lines[2].strip().endswith(" 05:00 JST")
+
+
+def test_an_accounts_outbound_proxy(tmp_path):
+    """Set with the import or `update --proxy`, shown masked, kept by a re-import that names none."""
+    account = {"id": "px@example.com", "secure_c_ses": "px-cookie", "csesidx": "5", "config_id": UUID,
+               "proxy": "socks5h://op:cli-proxy-pw-77@127.0.0.1:1080"}
+    assert cli(tmp_path, "add", "-", stdin=json.dumps(account)).returncode == 0
+    listed = cli(tmp_path, "list")
+    assert "[proxy socks5h://op:***@127.0.0.1:1080]" in listed.stdout and "cli-proxy-pw-77" not in listed.stdout
+    again = {key: value for key, value in account.items() if key != "proxy"} | {"secure_c_ses": "px-cookie-2"}
+    assert cli(tmp_path, "add", "-", stdin=json.dumps(again)).returncode == 0
+    assert json.loads(cli(tmp_path, "list", "--json").stdout)[0]["proxy"] == "socks5h://op:***@127.0.0.1:1080"
+    changed = cli(tmp_path, "update", "px@example.com", "--proxy", "http://u:pw2@10.0.0.1:3128")
+    assert changed.returncode == 0 and "[proxy http://u:***@10.0.0.1:3128]" in changed.stdout
+    assert cli(tmp_path, "update", "px@example.com", "--proxy", "none").returncode == 0
+    assert json.loads(cli(tmp_path, "list", "--json").stdout)[0]["proxy"] == "none"
+    bad = cli(tmp_path, "update", "px@example.com", "--proxy", "ftp://x:1")
+    assert bad.returncode == 1 and "proxy must start with" in bad.stderr
