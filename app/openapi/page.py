@@ -3,6 +3,7 @@ offline), every endpoint with its parameters, request body, answers and their sc
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from html import escape
 
@@ -13,8 +14,11 @@ h2{border-bottom:1px solid #ccc;margin-top:2em}.op{margin:1em 0;border:1px solid
 overflow:auto}details{margin:.3em 0}summary{cursor:pointer}"""
 
 
-def _schema(schema: dict) -> str:
-    return f"<pre>{escape(json.dumps(schema, indent=2, ensure_ascii=False))}</pre>"
+def _schema(schema) -> str:
+    text = json.dumps(schema, indent=2, ensure_ascii=False)
+    names = re.findall(r'"#/components/schemas/([\w.-]+)"', text)
+    links = ", ".join(f'<a href="#schema-{escape(n)}">{escape(n)}</a>' for n in dict.fromkeys(names))
+    return f"<pre>{escape(text)}</pre>" + (f"<p>see {links}</p>" if links else "")
 
 
 def _operation(path: str, method: str, op: dict) -> str:
@@ -30,8 +34,10 @@ def _operation(path: str, method: str, op: dict) -> str:
                    f"{escape(param.get('description', ''))}</div>")
     if "requestBody" in op:
         for media, content in op["requestBody"]["content"].items():
+            examples = "".join(f"<p>example:</p>{_schema(example['value'])}"
+                               for example in content.get("examples", {}).values())
             out.append(f"<details><summary>request <code>{escape(media)}</code></summary>"
-                       f"{_schema(content['schema'])}</details>")
+                       f"{_schema(content['schema'])}{examples}</details>")
     for status, answer in op["responses"].items():
         for media, content in answer.get("content", {"": {}}).items():
             inner = _schema(content["schema"]) if "schema" in content else ""
@@ -62,4 +68,4 @@ def _cached(text: str) -> str:
 
 
 def render_page(document: dict) -> str:
-    return _cached(json.dumps(document, sort_keys=True))
+    return _cached(json.dumps(document))  # the surfaces in the document's order
