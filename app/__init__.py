@@ -57,7 +57,8 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                        overload_cooldown=config.overload_cooldown, daily_limits=daily_limits(config))
     # Looked up when a keep-alive runs, not now: tests build apps with stand-in upstreams.
     keepalive = KeepAlive(accounts, snapshot, lambda account: upstream.tokens.refresh(account),
-                          config.keepalive_refresh_interval, on_needs_login=refresher.request)
+                          config.keepalive_refresh_interval, on_needs_login=refresher.request,
+                          on_failure=pool.failed)
     upkeep = Upkeep(accounts, snapshot, sources.from_config(config), keepalive=keepalive)
     try:
         upkeep.import_configured()

@@ -32,13 +32,15 @@ log = logging.getLogger("gbp.accounts.keepalive")
 
 class KeepAlive:
     def __init__(self, accounts: Accounts, snapshot: Snapshot, refresh: Callable[[Account], Account],
-                 interval: float, clock=time.time, on_needs_login: Callable[[str], None] | None = None):
+                 interval: float, clock=time.time, on_needs_login: Callable[[str], None] | None = None,
+                 on_failure: Callable[[Account, errors.UpstreamError], None] | None = None):
         self.accounts = accounts
         self.snapshot = snapshot
         self.refresh = refresh  # TokenSource.refresh: getoxsrf now, rotating if asked to
         self.interval = interval
         self.clock = clock
         self.on_needs_login = on_needs_login
+        self.on_failure = on_failure  # AccountPool.failed: what a request's failure would do
         self._next: dict[str, float] = {}  # this worker's next try per account
         self._busy = False
 
@@ -87,6 +89,13 @@ class KeepAlive:
             kept = self.refresh(account)
         except errors.CookieExpired as exc:
             self._dead(account, exc)
+            return True
+        except errors.ProxyUnreachable as exc:
+            # The account's own proxy is down: the health check of an idle account. Shown on the
+            # account and cooled down as a request would, so none is sent to it meanwhile.
+            log.warning("keep-alive: %s", exc.public_message(), extra={"account": account_id})
+            if self.on_failure is not None:
+                self.on_failure(account, exc)
             return True
         except errors.UpstreamError as exc:  # the upstream is unwell, not the cookies: next interval
             log.info("keep-alive: %s", exc.public_message(), extra={"account": account_id})

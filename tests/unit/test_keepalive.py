@@ -53,3 +53,21 @@ def test_dead_cookies_met_by_the_keep_alive_ask_for_a_sign_in(tmp_path):
     assert workers[0].keep("a0")
     assert accounts.state("a0").needs_login and needs == ["a0"]
     assert not workers[1].keep("a0")  # done this interval
+
+
+def test_a_dead_proxy_met_by_the_keep_alive_is_shown_on_the_idle_account(tmp_path):
+    """The keep-alive is the health check of idle accounts' proxies: the failure goes where a
+    request's would (AccountPool.failed: last error, cooldown cause "proxy"), never a sign-in."""
+    from app.accounts.pool import AccountPool
+
+    def refresh(account):
+        raise errors.ProxyUnreachable("proxy unreachable: http://127.0.0.1:9 (connection refused) during getoxsrf",
+                                      reason="proxy")
+
+    clock, accounts, workers, needs = rig(tmp_path, refresh)
+    workers[0].on_failure = AccountPool(accounts, clock=clock).failed
+    assert workers[0].keep("a0")
+    state = accounts.state("a0")
+    assert state.last_error.startswith("proxy unreachable: http://127.0.0.1:9 (connection refused)")
+    assert state.cooldown_until > clock.now and state.cooldown_causes == {"text": "proxy"}
+    assert not state.needs_login and needs == []
