@@ -6,9 +6,11 @@ A: its own HTTP proxy with a password. B: its own SOCKS5 proxy (socks5h) with a 
 C: "none", direct although UPSTREAM_PROXY is set. D: nothing of its own, so UPSTREAM_PROXY.
 E: a proxy where nothing listens: the account shows "proxy unreachable", cools down, is not
 banned, and the turn fails over."""
+import base64
 import json
 
 import pytest
+import requests
 
 from tests.integration.conftest import API_KEY
 from tests.integration.helpers import wait_for
@@ -77,7 +79,8 @@ def test_each_account_goes_through_its_own_proxy(setup, proxies):
         response, _ = chat(server, f"through {name}")
         assert response.status_code == 200, response.text
         mine = ACCOUNTS[name]["csesidx"]
-        evidence[name] = {key: sorted({(s.form, s.target, s.path.split("?")[0], s.csesidx) for s in proxy.seen})
+        evidence[name] = {key: sorted({f"{s.form} {s.target}{s.path.split('?')[0]} [csesidx {s.csesidx or '-'}, "
+                                       f"auth {s.auth.split(':')[0] or '-'}]" for s in proxy.seen})
                           for key, proxy in proxies.items()}
         for key, proxy in proxies.items():
             if key == name:
@@ -91,6 +94,32 @@ def test_each_account_goes_through_its_own_proxy(setup, proxies):
             else:  # C ("none") reached no proxy at all, though UPSTREAM_PROXY (D's) is set
                 assert mine not in carried(proxy), (name, key, evidence[name])
     print("\nwhat each proxy carried, per account in turn:\n" + json.dumps(evidence, indent=1))
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_files_up_and_down_go_through_the_accounts_proxy(setup, proxies):
+    """An uploaded picture (widgetAddContextFile) and a generated image (downloadFile) go
+    through B's SOCKS5 proxy, as B's questions do."""
+    _, server = setup
+    only(server, "B")
+    for proxy in proxies.values():
+        proxy.clear()
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    sent = requests.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=30, json={
+        "model": "gemini-2.5-flash", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}]}]})
+    assert sent.status_code == 200, sent.text
+    made = requests.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=30, json={
+        "model": "nano-banana-2", "messages": [{"role": "user", "content": "a picture"}]})
+    assert made.status_code == 200, made.text
+    paths = {path.split("?")[0].rsplit("/", 1)[-1] for path in proxies["B"].paths()}
+    assert "widgetAddContextFile" in paths and any(path.endswith(":downloadFile") for path in paths), paths
+    assert carried(proxies["B"]) == {ACCOUNTS["B"]["csesidx"]}
+    assert not carried(proxies["A"]) and not carried(proxies["D"])
 
 
 def test_admin_shows_the_proxy_masked(setup, proxies):
