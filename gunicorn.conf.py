@@ -4,6 +4,7 @@ gevent workers: one greenlet per request, so long streams cost a greenlet, not a
 Patch before anything imports ssl, requests or urllib3 (gunicorn reads this file first).
 """
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -42,6 +43,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 # see app/worker.py.
 worker_class = "app.worker.GatewayWorker"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
+# Each open request holds a descriptor for its client and one for the upstream: the usual soft
+# limit on open files (1,024, Docker's default too) ends a worker near 500 requests. Lift it to
+# the hard limit here, in the master, so every worker inherits it (run.sh and the image alike).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if _soft != _hard:
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
+    except (ValueError, OSError):  # not allowed here: keep the limit the system gave
+        pass
 # The gevent worker's heartbeat runs in its own greenlet, so a long stream never trips this;
 # it only catches a worker whose loop is truly stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 120)

@@ -36,6 +36,12 @@ class SimHandler(WSGIHandler):
         return environ
 
 
+# Connections not yet accepted wait in this queue (the kernel caps it at net.core.somaxconn).
+# gevent's default, 128, dropped part of a burst of a thousand new upstream connections (a
+# gateway under load opening its pool): they failed to connect instead of waiting their turn.
+LISTEN_BACKLOG = 4096
+
+
 def allow_many_connections() -> None:
     """Lifts the soft limit on open files to the hard one: each connection holds a descriptor,
     and the usual soft limit (1,024, Docker's default too) would refuse connections long before
@@ -110,7 +116,7 @@ def main(argv=None) -> int:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
     allow_many_connections()
-    server = WSGIServer((args.host, args.port), app, handler_class=SimHandler, log=None)
+    server = WSGIServer((args.host, args.port), app, handler_class=SimHandler, log=None, backlog=LISTEN_BACKLOG)
     server.start()
     host, port = server.address[:2]
     print(f"simulator listening on http://{host}:{port}", flush=True)
