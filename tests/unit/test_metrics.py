@@ -90,3 +90,40 @@ def test_only_our_error_codes_name_how_a_stream_ended():
     assert [metrics.code_label(c) for c in ("ok", "client_gone", "rate_limit_exceeded")] == \
         ["ok", "client_gone", "rate_limit_exceeded"]
     assert {metrics.code_label(c) for c in (HOSTILE, "Evil", "a b", "x" * 60, "")} == {"other"}
+
+
+def scraped(app) -> dict:
+    response = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples(response.get_data(as_text=True))}
+
+
+def test_a_store_that_does_not_answer_is_said_and_its_errors_counted(tmp_path, monkeypatch):
+    import sqlite3
+
+    from app.store.base import StoreUnavailable
+    app = build(tmp_path, METRICS_KEY=KEY)
+    assert scraped(app)[("gbp_store_up", ())] == 1
+    before = scraped(app).get(("gbp_store_errors_total", (("backend", "sqlite"),)), 0)
+    store = app.extensions["gbp"].store
+    with pytest.raises(StoreUnavailable):
+        with store._session():
+            raise sqlite3.OperationalError("database is locked")
+    assert scraped(app)[("gbp_store_errors_total", (("backend", "sqlite"),))] == before + 1
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("the store has not answered within 2 s")
+    monkeypatch.setattr(app.extensions["gbp.upkeep"], "read", down)
+    after = scraped(app)  # the accounts as last seen, and the store said to be down
+    assert after[("gbp_store_up", ())] == 0 and ("gbp_accounts", (("state", "active"),)) in after
+
+
+def test_sign_ins_are_counted_by_how_their_process_ended(tmp_path):
+    app = build(tmp_path, METRICS_KEY=KEY)
+
+    def counts():
+        found = scraped(app)
+        return [found.get(("gbp_sign_ins_total", (("outcome", o),)), 0) for o in ("succeeded", "stopped", "failed")]
+    before = counts()
+    for exit_code in (0, 130, 1, 2, -9, None):  # None: the process could not be started
+        metrics.sign_in_ended(exit_code)
+    assert [a - b for a, b in zip(counts(), before)] == [1, 1, 4]
