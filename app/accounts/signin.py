@@ -95,6 +95,9 @@ def playwright_proxy(url: str) -> dict:
     through a SOCKS5 proxy. Loopback goes through the proxy too (Playwright's default)."""
     parts = urlsplit(url)
     scheme = "socks5" if parts.scheme.lower() == "socks5h" else parts.scheme.lower()
+    if scheme == "socks5" and parts.username:
+        raise SignInError("browser", "Chromium cannot send a SOCKS5 proxy's password: give the account an "
+                                     "HTTP proxy while it signs in, or import cookies signed in elsewhere")
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     option = {"server": f"{scheme}://{host}:{parts.port}" if parts.port else f"{scheme}://{host}"}
     if parts.username:

@@ -11,6 +11,8 @@ SCHEMAS = {
         "disabled_reason": STRING, "cooldown_until": nullable({"type": "number"}), "cooldown_seconds": INTEGER,
         "cooldowns": ANY_OBJECT, "csesidx": STRING, "config_id": STRING, "cookie_fingerprint": STRING,
         "source": STRING, "requests": INTEGER, "errors": INTEGER, "login": ANY_OBJECT,
+        "proxy": {"type": "string", "description": "its outbound proxy, password masked (http://user:***@host:port);"
+                                                   " \"none\": direct; \"\": UPSTREAM_PROXY"},
     }, ("id", "state", "disabled"), description="an account as the admin API shows it: never its cookies"),
     "AccountList": obj({"accounts": array(ref("Account"))}, ("accounts",)),
     "AccountImport": {"description": "one account or a list, in the import format (README: accounts); "
@@ -18,7 +20,11 @@ SCHEMAS = {
                       "anyOf": [ANY_OBJECT, array(ANY_OBJECT)]},
     "AccountsImported": obj({"added": array(STRING), "updated": array(STRING)}, ("added", "updated")),
     "AccountChanges": obj({"email": STRING, "disabled": BOOLEAN, "clear_cooldown": BOOLEAN,
-                           "needs_login": BOOLEAN}, description="the fields to change (at least one)"),
+                           "needs_login": BOOLEAN,
+                           "proxy": {"type": "string", "description": "its outbound proxy: http(s)://user:pass@host:port, "
+                                                                     "socks5(h)://…, \"none\" (direct) or \"\" "
+                                                                     "(UPSTREAM_PROXY)"}},
+                          description="the fields to change (at least one)"),
     "AccountDeleted": obj({"id": STRING, "deleted": {"const": True}}, ("id", "deleted")),
     "OneTimeCode": obj({"code": STRING}, ("code",)),
 }

@@ -8,7 +8,7 @@ import urllib3
 
 from app import logs
 from app.accounts.login import browser_proxy
-from app.accounts.signin import playwright_proxy
+from app.accounts.signin import SignInError, playwright_proxy
 from app.config import Config, ConfigError
 from app.upstream import errors, proxies
 from tests.servers import free_port
@@ -60,8 +60,11 @@ def test_the_browser_signs_in_through_the_account_proxy():
     assert browser_proxy(plain, "http://a:1") == "http://a:1"
     assert browser_proxy(default, "") == "http://d:1"
     assert browser_proxy(default, "none") is None
-    assert playwright_proxy("socks5h://u:p%40x@h:1080") == \
-        {"server": "socks5://h:1080", "username": "u", "password": "p@x"}
+    assert playwright_proxy("socks5h://h:1080") == {"server": "socks5://h:1080"}
+    assert playwright_proxy("http://u:p%40x@h:3128") == {"server": "http://h:3128", "username": "u", "password": "p@x"}
+    with pytest.raises(SignInError, match="SOCKS5 proxy's password") as caught:
+        playwright_proxy("socks5h://u:secret-socks@h:1080")  # Chromium has no SOCKS5 authentication
+    assert caught.value.reason == "browser" and "secret-socks" not in str(caught.value)
 
 
 def test_a_refused_connection_is_the_proxys_fault():
