@@ -1,0 +1,339 @@
+"""`python -m bench.sidebyside [--quick] [--install-litellm]`: this gateway next to nginx and LiteLLM.
+
+Starts every contestant (bench/contestants.py) on this machine, runs the same load generator
+(bench/loadgen.py) against each, prints the side-by-side table of BENCHMARKS.md and writes the
+figures as JSON. The upstreams answer at once by default (`--ttfb 0 --chunk-delay 0`, 20-chunk
+answers) so each contestant's own cost dominates; "added" figures subtract the contestant's
+floor measured in the same round: the fake OpenAI upstream for nginx and LiteLLM, the simulator
+called as the gateway calls it (createSession + streamAssist) for the gateway.
+
+Phases: generator ceiling (closed loop against the fake upstream); ROUNDS of concurrency-1
+requests, non-stream then stream, contestants interleaved round by round so machine noise hits
+all alike (percentiles per round; the table gives the median round and the spread min–max);
+CPU per request from /proc over those rounds; the highest open-loop rate whose p95 ≤ 100 ms
+with no error or dropped arrival (rates raised until one fails); streams held open at
+each level (the upstream slowed so a stream lasts the whole ramp), with RSS, fds, stalls and
+time to first content under that load. Never run by the tests; nothing here is asserted.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402  (after patching, on purpose)
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.pool import Group  # noqa: E402
+
+from . import contestants as c  # noqa: E402
+from .loadgen import Pool, Result, closed_loop, now, open_loop, percentile, saturate  # noqa: E402
+
+SLO_P95 = 0.100
+MODES = {  # quick: a couple of minutes; full: the figures for BENCHMARKS.md on a quiet machine
+    "quick": dict(rounds=3, requests=150, rates=[50, 100, 200, 400, 800], step=3.0, streams=[100, 1000]),
+    "full": dict(rounds=7, requests=1000, rates=[25, 50, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400],
+                 step=10.0, streams=[100, 1000, 5000]),
+}
+
+
+def ms(seconds):
+    return None if seconds is None else round(1000 * seconds, 3)
+
+
+def spread(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def ok_times(results: list[Result], metric: str) -> list[float]:
+    return [getattr(r, metric) for r in results if r.error is None]
+
+
+# ---------------------------------------------------------------- phases
+
+def ceiling(direct: c.Direct, seconds: float) -> dict:
+    """What the generator (with the fake upstream answering) can do at most: a closed loop at
+    concurrency 32 against the fake itself, and how busy each side was."""
+    pool = Pool(direct.port)
+    before_self, before_fake = os.times(), direct.stats().cpu
+    done, wall, errors = saturate(pool, direct.exchange(False), 32, seconds)
+    after_self = os.times()
+    pool.close()
+    own = (after_self.user + after_self.system) - (before_self.user + before_self.system)
+    return {"requests_per_s": round(done / wall), "errors": errors,
+            "generator_cpu_share": round(own / wall, 2), "fake_cpu_share": round((direct.stats().cpu - before_fake) / wall, 2)}
+
+
+def rounds(players: list, rounds_: int, count: int) -> dict:
+    """Concurrency 1, non-stream then stream, each contestant in turn, `rounds_` times."""
+    out = {p.name: {"plain": [], "stream": [], "cpu_plain": [], "cpu_stream": [], "errors": []} for p in players}
+    pools = {p.name: Pool(p.port) for p in players}
+    for number in range(rounds_):
+        order = players[number % len(players):] + players[:number % len(players)]  # rotate who goes first
+        for player in order:
+            for mode, metric in (("plain", "total"), ("stream", "first_content")):
+                before = player.stats().cpu
+                results = closed_loop(pools[player.name], player.exchange(mode == "stream"), count)
+                out[player.name][f"cpu_{mode}"].append((player.stats().cpu - before) / count)
+                times = ok_times(results, metric)
+                out[player.name][mode].append({p: percentile(times, p) for p in (50, 90, 99)})
+                out[player.name]["errors"] += [r.error for r in results if r.error]
+        print(f"  round {number + 1}/{rounds_} done", flush=True)
+    for pool in pools.values():
+        pool.close()
+    return out
+
+
+def added(out: dict, player, mode: str) -> dict:
+    """Per percentile: the spread over rounds of (contestant − its floor in the same round)."""
+    floor = out[player.floor][mode]
+    mine = out[player.name][mode]
+    result = {}
+    for p in (50, 90, 99):
+        diffs = [m[p] - f[p] for m, f in zip(mine, floor) if m[p] is not None and f[p] is not None]
+        result[p] = spread(diffs)
+    return result
+
+
+def rate_search(players: list, rates: list[float], step: float) -> dict:
+    """The highest open-loop rate with p95 ≤ 100 ms and no error or dropped arrival."""
+    best = {p.name: None for p in players}
+    steps = {p.name: [] for p in players}
+    alive = list(players)
+    for rate in rates:
+        for player in list(alive):
+            pool = Pool(player.port, timeout=10.0)
+            run = open_loop(pool, player.exchange(False), rate, step)
+            pool.close()
+            times = ok_times(run.results, "total")
+            errors = sum(r.error is not None for r in run.results)
+            p95 = percentile(times, 95)
+            # Late arrivals (the generator behind its schedule) are not a failure: their latency
+            # counts from the intended time, so the lateness is charged to the p95 already.
+            passed = p95 is not None and p95 <= SLO_P95 and not errors and not run.dropped
+            steps[player.name].append({"rate": rate, "p95_ms": ms(p95), "errors": errors, "late": run.late,
+                                       "dropped": run.dropped, "passed": passed})
+            if passed:
+                best[player.name] = rate
+            else:
+                alive.remove(player)
+            gevent.sleep(0.5)  # let sockets in TIME_WAIT and backlogs settle
+        print(f"  rate {rate}/s: " + ", ".join(f"{n}={'ok' if s[-1]['passed'] else 'fail'}"
+                                               for n, s in steps.items() if s and s[-1]["rate"] == rate), flush=True)
+        if not alive:
+            break
+    return {"best": best, "steps": steps, "ceiling_reached": bool(alive)}
+
+
+def hold(player, upstream, count: int, chunks: int) -> dict:
+    """`count` streams opened evenly over a ramp, all open at once for a while: RSS, fds,
+    stalls (a pause between pieces over 3 chunk delays), time to first content."""
+    ramp = max(1.0, count / 250)
+    chunk_delay = (ramp + 5.0) / chunks  # a stream outlives the ramp and the sample after it
+    upstream.set_timing(0.0, chunk_delay)
+    idle = player.stats()
+    pool = Pool(player.port, timeout=chunk_delay * chunks + 60)
+    exchange, results, group = player.exchange(True), [], Group()
+    start = now()
+    try:
+        for i in range(count):
+            intended = start + i * ramp / count
+            if intended > now():
+                gevent.sleep(intended - now())
+            group.spawn(lambda t: results.append(pool.run(exchange, t)), intended)
+        gevent.sleep(max(0.0, start + ramp + 2.0 - now()))
+        loaded, open_now = player.stats(), count - len(results)
+        group.join(timeout=pool.timeout + 10)
+        group.kill(block=False)
+    finally:
+        pool.close()
+        upstream.set_timing(0.0, 0.0)
+    stall_gap = 3 * chunk_delay
+    good = [r for r in results if r.error is None]
+    # The simulator sends two thought elements before the first text: its own first content is
+    # two chunk delays in; the fake OpenAI upstream's is at once.
+    floor = 2 * chunk_delay if player.floor == "simulator" else 0.0
+    first = [r.first_content - floor for r in good]
+    errors = sorted({r.error for r in results if r.error})
+    return {"streams": count, "completed": len(good), "errors": count - len(good), "open_at_sample": open_now,
+            "stalls": sum(r.max_gap > stall_gap for r in good), "chunk_delay_ms": ms(chunk_delay),
+            "added_first_content_ms": {"p50": ms(percentile(first, 50)), "p99": ms(percentile(first, 99))},
+            "rss_idle": idle.rss, "rss_loaded": loaded.rss, "fds_idle": idle.fds, "fds_loaded": loaded.fds,
+            "rss_per_stream": (loaded.rss - idle.rss) / open_now if open_now else None,
+            "error_examples": errors[:3]}
+
+
+# ---------------------------------------------------------------- table
+
+def cell_ms(s: dict | None) -> str:
+    return "–" if s is None else f"{1000 * s['median']:.2f}"
+
+
+def table(result: dict) -> str:
+    names = [n for n in ("gateway", "litellm", "nginx") if n in result["players"]]
+    header = {"gateway": "this gateway", "litellm": f"LiteLLM {c.LITELLM_VERSION} (1 worker)", "nginx": "nginx (1 worker)"}
+    rows = [("| |" + "|".join(f" {header[n]} " for n in names) + "|"), "|---|" + "---|" * len(names)]
+
+    def row(label: str, cell) -> None:
+        rows.append(f"| {label} |" + "|".join(f" {cell(n)} " for n in names) + "|")
+
+    for mode, label in (("plain", "added latency, non-stream, c=1, p50 / p90 / p99 ms"),
+                        ("stream", "added time to first content chunk, p50 / p90 / p99 ms")):
+        row(label, lambda n: " / ".join(cell_ms(result["added"][n][mode][p]) for p in ("50", "90", "99")))
+        row(f"… spread of that p50 over {result['settings']['rounds']} rounds (min–max)",
+            lambda n: "{:.2f}–{:.2f}".format(*(1000 * result["added"][n][mode]["50"][k] for k in ("min", "max")))
+            if result["added"][n][mode]["50"] else "–")
+    for mode, label in (("plain", "CPU per non-stream request, ms"), ("stream", "CPU per streamed request, ms")):
+        row(label, lambda n: "{:.2f} ({:.2f}–{:.2f})".format(*(1000 * result["cpu"][n][mode][k] for k in ("median", "min", "max"))))
+    rates = result["rates"]
+    row("highest rate with p95 ≤ 100 ms, 0 errors (req/s)",
+        lambda n: ("≥ " if rates["best"][n] == result["settings"]["rates"][-1] else "")
+        + (str(rates["best"][n]) if rates["best"][n] else f"< {result['settings']['rates'][0]}"))
+    for level in result["settings"]["streams"]:
+        def held(n, level=level):
+            h = result["streams"].get(n, {}).get(str(level))
+            if not h or not h["completed"]:
+                return "–" if not h else f"0/{h['streams']} ok: {(h['error_examples'] or ['?'])[0][:60]}"
+            per = "–" if h["rss_per_stream"] is None else f"{h['rss_per_stream'] / 1024:.0f} KB/stream"
+            return (f"{h['completed']}/{h['streams']} ok, {h['stalls']} stalls, {per}, {h['fds_loaded']} fds, "
+                    f"added first content p50 / p99 {h['added_first_content_ms']['p50']:.0f} / "
+                    f"{h['added_first_content_ms']['p99']:.0f} ms")
+        row(f"{level:,} streams held", held)
+    row("RSS idle (serving processes)", lambda n: f"{result['idle_rss'][n] / 2**20:.1f} MB")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- main
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(), "python": platform.python_version(),
+            "loadavg_start": os.getloadavg()}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.sidebyside", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a couple of minutes (default: the full run, ~15 min)")
+    parser.add_argument("--install-litellm", action="store_true",
+                        help=f"install litellm[proxy]=={c.LITELLM_VERSION} into {c.LITELLM_HOME} first (outside the repository)")
+    parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out")
+    parser.add_argument("--rounds", type=int, help="concurrency-1 rounds (quick 3, full 7)")
+    parser.add_argument("--requests", type=int, help="requests per contestant, mode and round (quick 150, full 1000)")
+    parser.add_argument("--streams", help="comma-separated stream levels (quick 100,1000; full 100,1000,5000)")
+    parser.add_argument("--ttfb", type=float, default=0.0, help="upstream seconds before the first chunk (0)")
+    parser.add_argument("--chunks", type=int, default=20, help="content chunks per answer (20)")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="upstream seconds between chunks (0)")
+    parser.add_argument("--json", default="bench-sidebyside.json", help="where the figures go (bench-sidebyside.json)")
+    args = parser.parse_args(argv)
+    settings = dict(MODES["quick" if args.quick else "full"])
+    settings.update({k: v for k, v in (("rounds", args.rounds), ("requests", args.requests)) if v})
+    if args.streams:
+        settings["streams"] = [int(x) for x in args.streams.split(",") if x]
+    args.settings = settings
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    settings = args.settings
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it: thousands of streams
+    os.sched_setaffinity(0, c.generator_cpus())  # the contestants get the last CPU (taskset)
+    if args.install_litellm:
+        c.install_litellm()
+    started, tmp, players = now(), Path(tempfile.mkdtemp(prefix="gbp-sidebyside-")), []
+    knobs = (args.ttfb, args.chunks, args.chunk_delay)
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "settings": {**settings, "ttfb": args.ttfb, "chunks": args.chunks,
+                                                 "chunk_delay": args.chunk_delay}}
+    try:
+        direct = c.Direct(tmp, *knobs)
+        players.append(direct)
+        simulator = c.SimulatorDirect(tmp, *knobs)
+        players.append(simulator)
+        players.append(c.Gateway(tmp, simulator))
+        players.append(nginx := c.Nginx(tmp, direct))
+        versions = {"gateway": c.Gateway.version(), "nginx": nginx.version()}
+        if args.no_litellm:
+            print("LiteLLM: left out (--no-litellm)")
+        elif not c.litellm_binary().exists():
+            print(f"LiteLLM: skipped, not installed at {c.LITELLM_HOME} (pass --install-litellm to install "
+                  f"litellm[proxy]=={c.LITELLM_VERSION} there, outside the repository)")
+        else:
+            players.append(c.LiteLLM(tmp, direct))
+            versions["litellm"] = c.LiteLLM.version()
+        result["versions"] = versions
+        result["players"] = [p.name for p in players]
+        print(f"contestants: {', '.join(f'{p.name} :{p.port}' for p in players)}; versions {versions}", flush=True)
+
+        for player in players:  # warm: connections, the gateway's token, LiteLLM's first-call imports
+            pool = Pool(player.port)
+            for stream in (False, True):
+                bad = [r.error for r in closed_loop(pool, player.exchange(stream), 30) if r.error]
+                if bad:
+                    raise RuntimeError(f"{player.name} fails while warming up: {bad[0]}")
+            pool.close()
+        result["idle_rss"] = {p.name: p.stats().rss for p in players}
+
+        result["generator"] = ceiling(direct, 3.0)
+        print(f"generator ceiling (closed loop, c=32, against the fake upstream): {result['generator']}", flush=True)
+
+        print(f"concurrency 1: {settings['rounds']} rounds × {settings['requests']} requests per mode", flush=True)
+        out = rounds(players, settings["rounds"], settings["requests"])
+        contenders = [p for p in players if p.floor]
+        result["rounds"] = {n: {k: v for k, v in d.items() if k != "errors"} for n, d in out.items()}
+        result["errors"] = {n: d["errors"][:5] for n, d in out.items()}
+        result["added"] = {p.name: {m: {str(k): v for k, v in added(out, p, m).items()} for m in ("plain", "stream")}
+                           for p in contenders}
+        result["cpu"] = {p.name: {m: spread(out[p.name][f"cpu_{m}"]) for m in ("plain", "stream")} for p in players}
+
+        print("highest rate with p95 ≤ 100 ms:", flush=True)
+        result["rates"] = rate_search(contenders, settings["rates"], settings["step"])
+
+        result["streams"] = {p.name: {} for p in contenders}
+        for level in settings["streams"]:
+            for player in contenders:
+                upstream = simulator if player.floor == "simulator" else direct
+                print(f"  holding {level} streams: {player.name} ...", flush=True)
+                result["streams"][player.name][str(level)] = h = hold(player, upstream, level, args.chunks)
+                print(f"    {h['completed']}/{level} ok, {h['stalls']} stalls, open at sample {h['open_at_sample']}, "
+                      f"RSS {h['rss_idle'] / 2**20:.1f} → {h['rss_loaded'] / 2**20:.1f} MB, fds {h['fds_loaded']}"
+                      + (f", e.g. {h['error_examples'][0]}" if h["error_examples"] else ""), flush=True)
+        result["machine"]["loadavg_end"] = os.getloadavg()
+        result["seconds"] = round(now() - started, 1)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping what the benchmark started", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"bench.sidebyside: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for player in reversed(players):
+            player.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    floors = {n: result["rounds"][n] for n in ("direct", "simulator")}
+    print("\nfloors (median round, ms): " + "; ".join(
+        f"{n}: non-stream p50 {ms(statistics.median(r[50] for r in f['plain']))}, "
+        f"first content p50 {ms(statistics.median(r[50] for r in f['stream']))}" for n, f in floors.items()))
+    print(f"\n{table(result)}\n")
+    Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    print(f"figures in {args.json}; finished in {result['seconds']} s; "
+          f"load average {result['machine']['loadavg_start']} → {result['machine']['loadavg_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
