@@ -216,7 +216,7 @@ class Gateway(OpenAIDialect):
     @staticmethod
     def version() -> str:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
-        return f"main@{head.stdout.strip() or '?'}"
+        return f"git {head.stdout.strip() or '?'}"
 
 
 NGINX_CONF = """\

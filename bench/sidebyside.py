@@ -39,8 +39,8 @@ from .loadgen import Pool, Result, closed_loop, now, open_loop, percentile, satu
 
 SLO_P95 = 0.100
 MODES = {  # quick: a couple of minutes; full: the figures for BENCHMARKS.md on a quiet machine
-    "quick": dict(rounds=3, requests=150, rates=[50, 100, 200, 400, 800], step=3.0, streams=[100, 1000]),
-    "full": dict(rounds=7, requests=1000, rates=[25, 50, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400],
+    "quick": dict(rounds=3, requests=150, rates=[10, 25, 50, 100, 200, 400, 800], step=3.0, streams=[100, 1000]),
+    "full": dict(rounds=7, requests=1000, rates=[10, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400],
                  step=10.0, streams=[100, 1000, 5000]),
 }
 
@@ -62,17 +62,20 @@ def ok_times(results: list[Result], metric: str) -> list[float]:
 
 # ---------------------------------------------------------------- phases
 
-def ceiling(direct: c.Direct, seconds: float) -> dict:
+def ceiling(direct: c.Direct, seconds: float, knobs: tuple[float, float]) -> dict:
     """What the generator (with the fake upstream answering) can do at most: a closed loop at
     concurrency 32 against the fake itself, and how busy each side was."""
     pool = Pool(direct.port)
+    direct.set_timing(0.0, 0.0)  # answers at once, whatever --ttfb and --chunk-delay say
     before_self, before_fake = os.times(), direct.stats().cpu
     done, wall, errors = saturate(pool, direct.exchange(False), 32, seconds)
     after_self = os.times()
+    direct.set_timing(*knobs)
     pool.close()
     own = (after_self.user + after_self.system) - (before_self.user + before_self.system)
     return {"requests_per_s": round(done / wall), "errors": errors,
-            "generator_cpu_share": round(own / wall, 2), "fake_cpu_share": round((direct.stats().cpu - before_fake) / wall, 2)}
+            "generator_cpu_share": round(own / wall, 2),
+            "generator_cpu_ms_per_request": round(1000 * own / max(done, 1), 3), "fake_cpu_share": round((direct.stats().cpu - before_fake) / wall, 2)}
 
 
 def rounds(players: list, rounds_: int, count: int) -> dict:
@@ -136,10 +139,10 @@ def rate_search(players: list, rates: list[float], step: float) -> dict:
     return {"best": best, "steps": steps, "ceiling_reached": bool(alive)}
 
 
-def hold(player, upstream, count: int, chunks: int) -> dict:
+def hold(player, upstream, count: int, chunks: int, restore: tuple[float, float]) -> dict:
     """`count` streams opened evenly over a ramp, all open at once for a while: RSS, fds,
     stalls (a pause between pieces over 3 chunk delays), time to first content."""
-    ramp = max(1.0, count / 250)
+    ramp = max(1.0, count / 100)  # gently: this measures holding streams, not opening them fast
     chunk_delay = (ramp + 5.0) / chunks  # a stream outlives the ramp and the sample after it
     upstream.set_timing(0.0, chunk_delay)
     idle = player.stats()
@@ -158,17 +161,14 @@ def hold(player, upstream, count: int, chunks: int) -> dict:
         group.kill(block=False)
     finally:
         pool.close()
-        upstream.set_timing(0.0, 0.0)
+        upstream.set_timing(*restore)
     stall_gap = 3 * chunk_delay
     good = [r for r in results if r.error is None]
-    # The simulator sends two thought elements before the first text: its own first content is
-    # two chunk delays in; the fake OpenAI upstream's is at once.
-    floor = 2 * chunk_delay if player.floor == "simulator" else 0.0
-    first = [r.first_content - floor for r in good]
+    first = [r.first_content for r in good]
     errors = sorted({r.error for r in results if r.error})
     return {"streams": count, "completed": len(good), "errors": count - len(good), "open_at_sample": open_now,
             "stalls": sum(r.max_gap > stall_gap for r in good), "chunk_delay_ms": ms(chunk_delay),
-            "added_first_content_ms": {"p50": ms(percentile(first, 50)), "p99": ms(percentile(first, 99))},
+            "first_content_ms": {"p50": ms(percentile(first, 50)), "p99": ms(percentile(first, 99))},
             "rss_idle": idle.rss, "rss_loaded": loaded.rss, "fds_idle": idle.fds, "fds_loaded": loaded.fds,
             "rss_per_stream": (loaded.rss - idle.rss) / open_now if open_now else None,
             "error_examples": errors[:3]}
@@ -206,9 +206,9 @@ def table(result: dict) -> str:
             if not h or not h["completed"]:
                 return "–" if not h else f"0/{h['streams']} ok: {(h['error_examples'] or ['?'])[0][:60]}"
             per = "–" if h["rss_per_stream"] is None else f"{h['rss_per_stream'] / 1024:.0f} KB/stream"
+            first = h.get("added_first_content_ms") or {}
             return (f"{h['completed']}/{h['streams']} ok, {h['stalls']} stalls, {per}, {h['fds_loaded']} fds, "
-                    f"added first content p50 / p99 {h['added_first_content_ms']['p50']:.0f} / "
-                    f"{h['added_first_content_ms']['p99']:.0f} ms")
+                    f"added first content p50 / p99 {first.get('p50')} / {first.get('p99')} ms")
         row(f"{level:,} streams held", held)
     row("RSS idle (serving processes)", lambda n: f"{result['idle_rss'][n] / 2**20:.1f} MB")
     return "\n".join(rows)
@@ -288,7 +288,7 @@ def main(argv=None) -> int:
             pool.close()
         result["idle_rss"] = {p.name: p.stats().rss for p in players}
 
-        result["generator"] = ceiling(direct, 3.0)
+        result["generator"] = ceiling(direct, 3.0, (args.ttfb, args.chunk_delay))
         print(f"generator ceiling (closed loop, c=32, against the fake upstream): {result['generator']}", flush=True)
 
         print(f"concurrency 1: {settings['rounds']} rounds × {settings['requests']} requests per mode", flush=True)
@@ -303,12 +303,16 @@ def main(argv=None) -> int:
         print("highest rate with p95 ≤ 100 ms:", flush=True)
         result["rates"] = rate_search(contenders, settings["rates"], settings["step"])
 
-        result["streams"] = {p.name: {} for p in contenders}
+        result["streams"] = {p.name: {} for p in players}
         for level in settings["streams"]:
-            for player in contenders:
-                upstream = simulator if player.floor == "simulator" else direct
+            for player in players:  # the floors too: a stall there is the upstream's, not the contestant's
+                upstream = simulator if simulator.name in (player.name, player.floor) else direct
                 print(f"  holding {level} streams: {player.name} ...", flush=True)
-                result["streams"][player.name][str(level)] = h = hold(player, upstream, level, args.chunks)
+                result["streams"][player.name][str(level)] = h = hold(player, upstream, level, args.chunks, (args.ttfb, args.chunk_delay))
+                if player.floor:  # minus the floor's own at the same level (players start with the floors)
+                    base = result["streams"][player.floor][str(level)]["first_content_ms"]
+                    h["added_first_content_ms"] = {p: None if h["first_content_ms"][p] is None or base[p] is None
+                                                   else round(h["first_content_ms"][p] - base[p], 1) for p in base}
                 print(f"    {h['completed']}/{level} ok, {h['stalls']} stalls, open at sample {h['open_at_sample']}, "
                       f"RSS {h['rss_idle'] / 2**20:.1f} → {h['rss_loaded'] / 2**20:.1f} MB, fds {h['fds_loaded']}"
                       + (f", e.g. {h['error_examples'][0]}" if h["error_examples"] else ""), flush=True)
@@ -329,6 +333,10 @@ def main(argv=None) -> int:
         f"{n}: non-stream p50 {ms(statistics.median(r[50] for r in f['plain']))}, "
         f"first content p50 {ms(statistics.median(r[50] for r in f['stream']))}" for n, f in floors.items()))
     print(f"\n{table(result)}\n")
+    for name in ("direct", "simulator"):
+        print(f"floor {name} holding streams: " + "; ".join(
+            f"{level}: {h['completed']}/{level} ok, {h['stalls']} stalls, first content p99 {h['first_content_ms']['p99']} ms"
+            for level, h in result["streams"][name].items()))
     Path(args.json).write_text(json.dumps(result, indent=1, default=str))
     print(f"figures in {args.json}; finished in {result['seconds']} s; "
           f"load average {result['machine']['loadavg_start']} → {result['machine']['loadavg_end']}")
