@@ -229,11 +229,7 @@ error_log stderr error;
 events {{ worker_connections 20000; }}
 http {{
     access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+    {temp_paths}
     upstream fake {{ server 127.0.0.1:{upstream}; keepalive 256; }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -262,7 +258,9 @@ class Nginx(OpenAIDialect):
         self.binary = binary
         work = tmp / "nginx"
         work.mkdir()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(tmp=work, upstream=direct.port, port=self.port))
+        (work / "nginx.conf").write_text(NGINX_CONF.format(
+            tmp=work, upstream=direct.port, port=self.port,
+            temp_paths=" ".join(f"{kind}_temp_path {work}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))))
         self.process = Process("nginx", _pin() + [binary, "-p", str(work), "-c", str(work / "nginx.conf"), "-e", "stderr"])
         self._wait("/health")
 
