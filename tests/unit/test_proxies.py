@@ -86,3 +86,25 @@ def test_a_stale_pooled_connection_is_not_a_dead_proxy():
                                           http.client.RemoteDisconnected("Remote end closed connection"))
     exc = requests.exceptions.ProxyError(urllib3.exceptions.MaxRetryError(None, "http://x/", stale))
     proxies.blame(exc, "http://h:1", "widgetStreamAssist")  # returns: an ordinary broken call
+
+
+def test_one_pooled_session_per_proxy_and_only_so_many():
+    from app.upstream.credential import Credential
+
+    def account(proxy):
+        return Credential("x", "c", "1", "cfg", proxy=proxy)
+
+    base = requests.Session()
+    routes = proxies.Routes(base, "", requests.Session)
+    assert routes.session(account("")) is base  # nothing configured: the worker's Session as it is
+    a, b = routes.session(account("http://u:p@a:1")), routes.session(account("socks5h://b:2"))
+    assert a is not b and a is routes.session(account("http://u:p@a:1"))
+    assert a.proxies == {"http": "http://u:p@a:1", "https": "http://u:p@a:1"} and not a.trust_env
+    direct = routes.session(account("none"))
+    assert direct is not base and direct.proxies == {} and not direct.trust_env  # no environment proxy either
+    for n in range(proxies.MAX_SESSIONS + 5):
+        routes.session(account(f"http://h{n}:1"))
+    assert len(routes._sessions) == proxies.MAX_SESSIONS
+    defaulted = proxies.Routes(base, "http://d:1", requests.Session)
+    assert defaulted.session(account("")).proxies["https"] == "http://d:1"
+    assert defaulted.proxy_of(account("none")) == "" and defaulted.session(account("none")).proxies == {}
