@@ -92,6 +92,7 @@ def parse_args(argv=None):
     parser.add_argument("--gunicorn", type=int, default=3, help="rounds on a real gunicorn worker (0: skip)")
     parser.add_argument("--top", type=int, default=25, help="functions by self time to list")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process cProfile part")
+    parser.add_argument("--save", metavar="PREFIX", help="also write the raw profiles (PREFIX-stream.prof ...) for pstats")
     return parser.parse_args(argv)
 
 
@@ -135,7 +136,10 @@ def area_of(filename: str) -> str:
     for fragment, area in AREAS:
         if fragment in filename:
             return area
-    return "other (stdlib, builtins)"
+    return GENERIC
+
+
+GENERIC = "stdlib and builtins (caller unknown)"
 
 
 def in_process(args, sim_url: str) -> None:
@@ -191,18 +195,37 @@ def in_process(args, sim_url: str) -> None:
             one(base + number, stream)
         profiler.disable()
         time.sleep(0.2)
+        if args.save:
+            profiler.dump_stats(f"{args.save}-{kind}.prof")
         report(kind, pstats.Stats(profiler), args)
+
+
+def attributed(stats, func, tottime, callers, depth=0) -> dict:
+    """A function's self time by area: its own file's area, or for the stdlib and builtins
+    (json, re, os.environ, isinstance ...) the areas of its callers, split as they called it."""
+    area = area_of(func[0])
+    if area != GENERIC or not callers or depth > 8:
+        return {area: tottime}
+    spent = sum(stat[2] for stat in callers.values()) or 1.0
+    out = collections.Counter()
+    for caller, stat in callers.items():
+        upper = stats.stats.get(caller)
+        share = tottime * stat[2] / spent
+        for name, part in attributed(stats, caller, share, upper[4] if upper else {}, depth + 1).items():
+            out[name] += part
+    return out
 
 
 def report(kind: str, stats: pstats.Stats, args) -> None:
     n = args.requests
     total = sum(row[2] for row in stats.stats.values())
     print(f"\n== {kind}: cProfile over {n} chats: {total / n * 1e6:.0f} µs per chat under the profiler "
-          "(process time; the profiler roughly doubles it: read the shares)")
+          "(process time, inflated by the profiler's cost per call: read the shares)")
     by_area = collections.Counter()
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():
-        by_area[area_of(filename)] += tottime
-    print("self time by area (µs per chat, share):")
+    for func, (_, _, tottime, _, callers) in stats.stats.items():
+        for area, share in attributed(stats, func, tottime, callers).items():
+            by_area[area] += share
+    print("self time by area, stdlib and builtins charged to the area that called them (µs per chat, share):")
     for area, spent in by_area.most_common():
         print(f"  {area:42} {spent / n * 1e6:7.0f}  {spent / total:5.1%}")
     print("cumulative time of entry points (µs per chat, calls per chat):")
