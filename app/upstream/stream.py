@@ -41,24 +41,30 @@ class ArrayScanner:
         self._in_string = False
         self._escape = False
         self._buf = bytearray()
+        self._guessing = False  # an element began, no likely end seen yet: bytes kept, not scanned
 
     def feed(self, data: bytes) -> list:
         out = []
-        i, n = 0, len(data)
+        self._scan(data, 0, out)
+        if len(self._buf) > MAX_ELEMENT_BYTES:
+            raise errors.StreamBroken("an upstream stream element is too large")
+        return out
+
+    def _scan(self, data: bytes, i: int, out: list) -> None:
+        n = len(data)
         while i < n:
-            if self._depth == 0:
+            if self._guessing:
+                i = self._guess_on(data, i, out)
+            elif self._depth == 0:
                 i = self._between(data, i, out)
             elif self._in_string:
                 i = self._string(data, i)
             else:
                 i = self._element(data, i, out)
-        if len(self._buf) > MAX_ELEMENT_BYTES:
-            raise errors.StreamBroken("an upstream stream element is too large")
-        return out
 
     def finish(self) -> None:
         """Call at end of body: raises StreamBroken unless the array (or one bare object) was complete."""
-        if self._depth:
+        if self._depth or self._guessing:
             raise errors.StreamBroken("the upstream stream was cut off in the middle of an element")
         if self.opened and not self.closed:
             raise errors.StreamBroken("the upstream stream ended before the array was closed")
@@ -70,10 +76,13 @@ class ArrayScanner:
         if byte == b"{":
             if self.closed:
                 raise errors.StreamBroken("the upstream sent data after the end of the array")
-            whole = self._whole(data, i, out)
-            if whole:
-                return whole
-            self._depth, self._buf = 1, bytearray(b"{")
+            ended = self._whole(b"", data, i, out)
+            if ended is None:  # no likely end in this chunk: keep the bytes, guess again on the next
+                self._guessing, self._buf = True, bytearray(data[i:])
+                return len(data)
+            if ended:
+                return ended
+            self._depth, self._buf = 1, bytearray(b"{")  # a wrong guess: the exact scan decides
         elif byte == b"[" and not self.opened and not self.elements:
             self.opened = True
         elif byte == b"]" and self.opened and not self.closed:
@@ -82,16 +91,17 @@ class ArrayScanner:
             raise errors.StreamBroken(f"unexpected {byte!r} between upstream stream elements")
         return i + 1
 
-    def _whole(self, data: bytes, i: int, out: list) -> int:
-        """An element that ends in this chunk, parsed in one call of json's C parser: ~4 µs
-        where the exact scan below takes one Python step per run of brackets (~13 µs an
-        element, bench/profile.py). Returns where it ended, or 0 to let the scan decide. At
-        most one try per element, over the element's own bytes: the cost stays linear."""
+    def _whole(self, head: bytes, data: bytes, i: int, out: list) -> int | None:
+        """An element (`head`, then `data` from i) that ends in this chunk, parsed in one call of
+        json's C parser: ~4 µs where the exact scan below takes one Python step per run of
+        brackets (~13 µs an element, bench/profile.py). Returns where it ended; None when the
+        chunk holds no likely end; 0 when the guess was wrong (the exact scan then decides:
+        at most one wrong guess per element, so the cost stays linear)."""
         guess = _LIKELY_END.search(data, i)
         if guess is None:
-            return 0
+            return None
         try:
-            text = data[i:guess.end()].decode("utf-8")
+            text = (head + data[i:guess.end()]).decode("utf-8")
             element, end = _DECODER.raw_decode(text)
         except ValueError:  # UnicodeDecodeError included: the exact scan says what is wrong
             return 0
@@ -100,6 +110,20 @@ class ArrayScanner:
         out.append(element)
         self.elements += 1
         return guess.end()
+
+    def _guess_on(self, data: bytes, i: int, out: list) -> int:
+        """The next chunk of an element whose start came earlier (kept unscanned in _buf)."""
+        ended = self._whole(bytes(self._buf), data, i, out)
+        if ended is None:
+            self._buf += data[i:]
+            return len(data)
+        kept, self._guessing, self._buf = bytes(self._buf), False, bytearray()
+        if ended:
+            return ended
+        # A wrong guess: scan the element's bytes so far exactly, once, then the rest of the chunk.
+        self._depth, self._buf = 1, bytearray(b"{")
+        self._scan(kept + data[i:], 1, out)
+        return len(data)
 
     def _string(self, data: bytes, i: int) -> int:
         if self._escape:  # the escaped byte arrived in this chunk
