@@ -17,6 +17,7 @@ from .accounts.service import AccountAdmin
 from .accounts.snapshot import Snapshot
 from .accounts.upkeep import Upkeep
 from .auth import ClientAuth
+from .keys import ClientKeys
 from .chat import Services
 from .client_address import ClientAddress
 from .config import Config
@@ -80,6 +81,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                                         public_base_url=config.public_base_url)
     app.extensions["gbp.upkeep"] = upkeep
     app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher, resets=resets)
+    app.extensions["gbp.keys"] = ClientKeys(store)  # operator-made client keys (app/keys.py)
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
@@ -106,7 +108,7 @@ def _register_blueprints(app: Flask, config: Config) -> None:
     from .responses.retrieval import bp as responses_stored_bp
     from .responses.routes import bp as responses_bp
 
-    app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"])
+    app.extensions["gbp.auth"] = ClientAuth(config, app.extensions["gbp.throttle"], app.extensions["gbp.keys"])
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)  # 404 unless METRICS_KEY or METRICS_ALLOW is set
     app.register_blueprint(openapi_bp)  # /openapi.json and /docs: the API's shape, no key

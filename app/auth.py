@@ -1,4 +1,5 @@
-"""Who is calling: API keys (API_KEYS) or HS256 tokens signed with JWT_SECRET, in API_KEY_HEADER.
+"""Who is calling: API keys (API_KEYS), client keys made by the operator (app/keys.py) or HS256
+tokens signed with JWT_SECRET, in API_KEY_HEADER.
 
 With neither configured the service is open (the seed README's curl examples send no key).
 Keys are compared in constant time and never logged or echoed. Wrong keys count towards the
@@ -12,6 +13,7 @@ import hmac
 from flask import current_app, g, request
 
 from . import hs256
+from .keys import ClientKeys
 from .config import Config
 from .errors import ApiError
 from .throttle import AuthThrottle
@@ -22,21 +24,23 @@ def _unauthorized(message: str) -> ApiError:
 
 
 class ClientAuth:
-    def __init__(self, config: Config, throttle: AuthThrottle):
+    def __init__(self, config: Config, throttle: AuthThrottle, client_keys: ClientKeys | None = None):
         self.throttle = throttle
+        self.client_keys = client_keys
         self.header = config.api_key_header
         self.keys = [key.encode() for key in config.api_keys]
         self.jwt_key = config.jwt_secret.encode() if config.jwt_secret else None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.keys or self.jwt_key)
+        # Once the operator has made a client key, a keyless client is no longer let in.
+        return bool(self.keys or self.jwt_key) or bool(self.client_keys and self.client_keys.exist())
 
     def check(self, also: tuple[str, ...] = (), query: str | None = None) -> None:
         """before_request hook for the client blueprints; `also`: more headers a surface's
         clients send the key in (Anthropic's x-api-key, Gemini's x-goog-api-key), read when
         API_KEY_HEADER is empty; `query`: a URL parameter read last (Gemini's `?key=`)."""
-        if not self.enabled or request.method == "OPTIONS":
+        if request.method == "OPTIONS" or not self.enabled:
             return
         address = self.throttle.before(request.environ)
         value = ""
@@ -71,6 +75,13 @@ class ClientAuth:
             matched |= hmac.compare_digest(given, key)
         if matched:
             return "key:" + value
+        record = self.client_keys.lookup(value) if self.client_keys else None
+        if record is not None:
+            refusal = self.client_keys.refusal(record)
+            if refusal:  # a real key past its time: not a guess, so not counted by the throttle
+                raise _unauthorized(refusal)
+            g.gbp_key = record  # its allowed models (app/upstream/models.py); usage later
+            return "ckey:" + record["id"]  # its conversations survive a rename
         if self.jwt_key and value.count(".") == 2:
             try:
                 claims = hs256.verify(value, self.jwt_key, leeway=0)

@@ -1,4 +1,4 @@
-"""The admin API under /admin: accounts, sign-ins and one-time codes; and the page at /admin/.
+"""The admin API under /admin: accounts, sign-ins, one-time codes and client keys; and the page at /admin/.
 
 Protected by ADMIN_KEY (a bearer token, separate from client keys); when ADMIN_KEY is unset
 the whole surface answers 404, as if it did not exist. The page and its static files hold no
@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from ..accounts.service import IMPORT_LIMIT, AccountAdmin, Conflict, NotFound
 from ..body import json_body
 from ..errors import ApiError, bad_request
+from ..keys import NotFound as KeyNotFound
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 KEYLESS = {"admin.page", "admin.static"}
@@ -114,3 +115,43 @@ def start_login(account_id: str):
 def submit_code(account_id: str):
     return _call(_admin().submit_code, account_id, json_body().get("code"), status=202)
 
+
+
+# --- client keys (app/keys.py): the secret is in the answer to POST only ----------------------
+def _keys():
+    return current_app.extensions["gbp.keys"]
+
+
+def _key_call(function, *args, status: int = 200):
+    try:
+        result = function(*args)
+    except KeyNotFound as exc:
+        raise ApiError(404, f"No client key '{str(exc)[:100]}'.", param="id", code="key_not_found") from None
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return jsonify(result), status
+
+
+@bp.get("/keys")
+def list_keys():
+    return jsonify({"keys": _keys().list()})
+
+
+@bp.post("/keys")
+def create_key():
+    return _key_call(_keys().create, json_body(optional=True), status=201)
+
+
+@bp.get("/keys/<key_id>")
+def show_key(key_id: str):
+    return _key_call(_keys().show, key_id)
+
+
+@bp.patch("/keys/<key_id>")
+def edit_key(key_id: str):
+    return _key_call(_keys().edit, key_id, json_body())
+
+
+@bp.delete("/keys/<key_id>")
+def revoke_key(key_id: str):
+    return _key_call(_keys().revoke, key_id)

@@ -1,4 +1,4 @@
-"""The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes. Behind ADMIN_KEY;
+"""The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes, client keys. Behind ADMIN_KEY;
 the whole surface answers 404 while it is unset. Never opened to other origins (app/cors.py)."""
 from .schema import (ADMIN, ANY_OBJECT, BOOLEAN, INTEGER, PUBLIC, STRING, answer, array, errors, nullable, obj,
                      operation, path_param, ref)
@@ -27,8 +27,25 @@ SCHEMAS = {
                           description="the fields to change (at least one)"),
     "AccountDeleted": obj({"id": STRING, "deleted": {"const": True}}, ("id", "deleted")),
     "OneTimeCode": obj({"code": STRING}, ("code",)),
+    "ClientKey": obj({
+        "id": STRING, "name": STRING,
+        "prefix": {"type": "string", "description": "the secret's first characters, to tell keys apart"},
+        "models": {**array(STRING), "description": "model names or fnmatch patterns it may use; []: every model"},
+        "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
+        "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"}),
+    }, ("id", "prefix", "models", "revoked"), description="a client key as the admin API shows it: never its secret"),
+    "ClientKeyCreated": obj({"key": {"type": "string", "description": "the secret (gbp-…), shown this once only"},
+                             "id": STRING, "name": STRING, "prefix": STRING, "models": array(STRING),
+                             "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
+                             "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"})},
+                            ("key", "id", "prefix"), description="the new key, with its secret"),
+    "ClientKeyList": obj({"keys": array(ref("ClientKey"))}, ("keys",)),
+    "ClientKeyFields": obj({"name": STRING, "models": nullable(array(STRING)),
+                            "expires_at": nullable({"type": "number", "description": "Unix seconds; null: never"})},
+                           description="a key's editable fields (PATCH: at least one)"),
 }
 
+_KEY = path_param("key_id", "a client key's id (not its secret)")
 _ID = path_param("account_id", "an account id (its email, or the id it was imported with)")
 _ERRORS = (400, 401, 404, 409, 413, 429, 500, 503)
 
@@ -71,4 +88,27 @@ def paths() -> dict:
             "Hand a running sign-in its one-time code", TAG, security=ADMIN, parameters=[_ID],
             request=_json(ref("OneTimeCode")),
             responses={"202": answer("the account", ref("Account")), **errors("OpenAIError", _ERRORS)})},
+        "/admin/keys": {
+            "get": operation("List client keys", TAG, security=ADMIN,
+                             responses={"200": answer("the keys, never their secrets", ref("ClientKeyList")),
+                                        **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+            "post": operation("Create a client key", TAG, security=ADMIN,
+                              request={"required": False,
+                                       "content": {"application/json": {"schema": ref("ClientKeyFields")}}},
+                              responses={"201": answer("the key, its secret shown once", ref("ClientKeyCreated")),
+                                         **errors("OpenAIError", (400, 401, 404, 413, 429, 500, 503))}),
+        },
+        "/admin/keys/{key_id}": {
+            "get": operation("Show a client key", TAG, security=ADMIN, parameters=[_KEY],
+                             responses={"200": answer("the key", ref("ClientKey")),
+                                        **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+            "patch": operation("Change a client key (name, models, expiry)", TAG, security=ADMIN,
+                               parameters=[_KEY], request=_json(ref("ClientKeyFields")),
+                               responses={"200": answer("the key", ref("ClientKey")),
+                                          **errors("OpenAIError", (400, 401, 404, 413, 429, 500, 503))}),
+            "delete": operation("Revoke a client key (it stays listed, revoked)", TAG, security=ADMIN,
+                                parameters=[_KEY],
+                                responses={"200": answer("the key, revoked", ref("ClientKey")),
+                                           **errors("OpenAIError", (401, 404, 429, 500, 503))}),
+        },
     }

@@ -77,7 +77,7 @@ def sse_event(description: str, names: tuple[str, ...] = (), data: dict | None =
 # What each status means; the operations list the ones they can answer.
 STATUS_TEXT = {
     400: "invalid request (the field at fault in `param`)", 401: "missing or wrong key",
-    403: "refused (e.g. a file link's signature)", 404: "unknown URL, model or object",
+    403: "refused (a file link's signature, or a model the client key may not use)", 404: "unknown URL, model or object",
     405: "method not allowed", 408: "request body too slow", 409: "conflict",
     410: "gone (an expired file link)", 413: "request body too large",
     429: "rate limited (the failed-key throttle, or every account busy or out of quota); see Retry-After",
@@ -85,7 +85,7 @@ STATUS_TEXT = {
     503: "no account or the store is unavailable; see Retry-After", 504: "the upstream timed out",
     529: "overloaded (Anthropic's name for 503: no account free)",
 }
-COMMON = (400, 401, 404, 413, 429, 500, 502, 503, 504)
+COMMON = (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)
 
 
 def errors(envelope: str, statuses=COMMON) -> dict:

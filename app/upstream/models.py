@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .. import exchange
+from ..keys import model_refusal
 from ..config import AUTO_MODEL, Config
 
 CREATED = 1735689600  # a fixed date (2025-01-01) so model objects never change between calls
@@ -100,5 +101,8 @@ class Catalogue:
             raise ModelUnavailable(f"The model '{name}' generates {model.kind}s, and this gateway cannot "
                                    f"deliver {model.kind} output yet; use a text model such as "
                                    f"'{self.default.id}'.", 400, "unsupported_value")
+        refusal = model_refusal(name, model.id)  # a client key limited to some models
+        if refusal:
+            raise ModelUnavailable(refusal, 403, "model_not_allowed")
         exchange.note_model(model.id)  # the request's model in its access line and metrics: a catalogue id
         return model

@@ -332,6 +332,8 @@ def schemas(text, numbers, anything):
                              "csesidx": text, "config_id": text, "expires_at": expiry, "cookie_expires_at": numbers,
                              "clear_cooldown": st.booleans(), "needs_login": st.booleans(), "id": text}),
         "code": shaped({"code": st.one_of(st.sampled_from(["ABC123", "abc12", "ÄBC123"]), text)}, {}),
+        "key": shaped({}, {"name": text, "models": st.one_of(st.none(), st.lists(models, max_size=3), anything),
+                           "expires_at": st.one_of(st.none(), numbers)}),
     }
 
 
@@ -466,6 +468,7 @@ ENDPOINTS = {  # every POST/PATCH route (test_every_write_endpoint_is_fuzzed kee
     ("POST", "/v1beta/models/<path:target>"), ("POST", "/v1/models/<path:target>"),
     ("POST", "/admin/accounts"), ("PATCH", "/admin/accounts/<account_id>"),
     ("POST", "/admin/accounts/<account_id>/login"), ("POST", "/admin/accounts/<account_id>/code"),
+    ("POST", "/admin/keys"), ("PATCH", "/admin/keys/<key_id>"),
 }
 
 
@@ -477,6 +480,7 @@ class Fuzzed:
         self.worker = self._workers()
         assert len(self.worker) == 1, self.worker
         self.session_id = None
+        self.key_id = None  # a client key the PATCHes change
 
     def session(self) -> str:
         """A native session, made once the test runs (each test starts with a fresh simulator,
@@ -741,6 +745,18 @@ def test_admin_change_account(fuzzed, account_id, body):
 def test_admin_sign_in_and_code(fuzzed, account_id, body, action):
     # Never /login on an account with an email: that would start a real browser sign-in.
     fuzzed.send("POST", f"/admin/accounts/{account_id}/{action}", body, ADMIN)
+
+
+@FUZZ
+@given(body=bodies("key"), data=st.data())
+def test_admin_client_keys(fuzzed, body, data):
+    """Made with any body, then changed with another, on a key that exists or on any id."""
+    fuzzed.send("POST", "/admin/keys", body, ADMIN)
+    if fuzzed.key_id is None:
+        made = fuzzed.http.post(f"{fuzzed.server.url}/admin/keys", headers=ADMIN, json={}, timeout=10)
+        fuzzed.key_id = made.json()["id"]
+    key_id = data.draw(weighted((3, st.just(fuzzed.key_id)), (1, account_ids)))
+    fuzzed.send("PATCH", f"/admin/keys/{key_id}", data.draw(bodies("key")), ADMIN)
 
 
 def test_every_write_endpoint_is_fuzzed(tmp_path):

@@ -1,0 +1,117 @@
+"""Client keys as objects (app/keys.py): secrets shown once and stored hashed, edits, revocation
+reaching a worker within CACHE_SECONDS, expiry, allowed models, the CLI."""
+import hashlib
+import json
+
+import pytest
+
+from app.keys import CACHE_SECONDS, NAMESPACE, ClientKeys, NotFound, model_allowed
+from app.keys.__main__ import main as cli
+from app.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    return SqliteStore(str(tmp_path / "state.db"), clock=clock)
+
+
+def test_the_secret_is_shown_once_and_stored_only_as_its_hash(store, clock):
+    keys = ClientKeys(store, clock=clock, timer=clock)
+    made = keys.create({"name": "team", "models": ["gemini-*"]})
+    secret = made.pop("key")
+    assert secret.startswith("gbp-") and len(secret) == 4 + 43
+    assert made["prefix"] == secret[:12] and made["name"] == "team" and made["revoked"] is False
+    stored = json.dumps(store.list(NAMESPACE))
+    assert secret not in stored and hashlib.sha256(secret.encode()).hexdigest() in stored
+    assert keys.list() == [made] and keys.show(made["id"]) == made
+    assert "key" not in keys.list()[0] and "hash" not in keys.list()[0]
+    assert keys.lookup(secret)["id"] == made["id"]
+    assert keys.lookup(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert keys.lookup("sk-not-ours") is None
+
+
+def test_a_revocation_made_elsewhere_reaches_a_worker_within_the_cache_bound(store, clock):
+    admin, worker = ClientKeys(store, clock=clock, timer=clock), ClientKeys(store, clock=clock, timer=clock)
+    made = admin.create({})
+    assert worker.refusal(worker.lookup(made["key"])) is None
+    admin.revoke(made["id"])
+    assert admin.refusal(admin.lookup(made["key"])) == "This API key was revoked."  # its own worker: at once
+    clock.now += CACHE_SECONDS + 0.01
+    assert worker.refusal(worker.lookup(made["key"])) == "This API key was revoked."
+    assert admin.show(made["id"])["revoked"] is True  # still listed, revoked
+
+
+def test_expiry_is_exact_and_edits_apply(store, clock):
+    keys = ClientKeys(store, clock=clock, timer=clock)
+    made = keys.create({"expires_at": clock.now + 60})
+    assert keys.refusal(keys.lookup(made["key"])) is None
+    clock.now += 60
+    assert keys.refusal(keys.lookup(made["key"])) == "This API key has expired."
+    edited = keys.edit(made["id"], {"expires_at": None, "name": "renewed", "models": ["gemini-2.5-pro"]})
+    assert edited["expires_at"] is None and edited["name"] == "renewed"
+    assert keys.refusal(keys.lookup(made["key"])) is None
+
+
+@pytest.mark.parametrize("body", [
+    {"models": "gemini-2.5-pro"}, {"models": [1]}, {"models": [""]}, {"expires_at": True},
+    {"expires_at": -1}, {"expires_at": "tomorrow"}, {"name": 5}, {"name": "x" * 101}, {"secret": "mine"}, [],
+])
+def test_bad_fields_are_refused(store, body):
+    keys = ClientKeys(store)
+    with pytest.raises(ValueError):
+        keys.create(body)
+    made = keys.create({})
+    with pytest.raises(ValueError):
+        keys.edit(made["id"], body if body != [] else {})
+
+
+def test_unknown_ids_are_not_found(store):
+    keys = ClientKeys(store)
+    for verb in (keys.show, keys.revoke, lambda i: keys.edit(i, {"name": "x"})):
+        with pytest.raises(NotFound):
+            verb("0123456789abcdef")
+
+
+def test_allowed_models_match_the_name_sent_or_the_model_it_resolves_to():
+    record = {"models": ["gemini-2.5-*", "Fast"]}
+    assert model_allowed(record, "gemini-2.5-pro", "gemini-2.5-pro")
+    assert model_allowed(record, "fast", "gemini-2.5-flash")
+    assert model_allowed(record, "gpt-4o", "gemini-2.5-flash")  # an alias of an allowed model
+    assert not model_allowed(record, "gemini-3-pro", "gemini-3-pro")
+    assert model_allowed({"models": []}, "anything", "anything")
+
+
+def test_whether_any_key_exists_is_cached_per_worker(store, clock):
+    keys = ClientKeys(store, clock=clock, timer=clock)
+    assert keys.exist() is False
+    ClientKeys(store).create({})
+    assert keys.exist() is False  # this worker's answer, for at most CACHE_SECONDS
+    clock.now += CACHE_SECONDS + 0.01
+    assert keys.exist() is True
+
+
+def test_the_cli_creates_lists_and_revokes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STORE_URL", raising=False)
+    assert cli(["create", "--name", "ci", "--model", "gemini-2.5-flash", "--expires-in", "3600"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["key"].startswith("gbp-") and made["models"] == ["gemini-2.5-flash"] and made["expires_at"]
+    assert cli(["list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
+    assert cli(["revoke", made["id"]]) == 0
+    assert json.loads(capsys.readouterr().out)["revoked"] is True
+    assert cli(["revoke", "nope"]) == 1
+
+
+def test_an_open_gateway_asks_for_a_key_once_one_is_made(tmp_path):
+    from app import create_app
+    from app.config import Config
+
+    app = create_app(Config.from_env({"DATA_DIR": str(tmp_path), "LOG_LEVEL": "error", "ADMIN_KEY": "adm"}))
+    client = app.test_client()
+    assert client.get("/v1/models").status_code == 200  # open, as in the seed README's demo
+    made = client.post("/admin/keys", headers={"Authorization": "Bearer adm"}, json={"name": "first"})
+    assert made.status_code == 201
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/v1/models", headers={"Authorization": f"Bearer {made.get_json()['key']}"}).status_code == 200
