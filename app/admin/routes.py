@@ -69,6 +69,8 @@ def _call(function, *args, status: int = 200):
         result = function(*args)
     except NotFound as exc:
         raise ApiError(404, f"No account '{str(exc)[:100]}'.", param="id", code="account_not_found") from None
+    except KeyNotFound as exc:
+        raise ApiError(404, f"No client key '{str(exc)[:100]}'.", param="id", code="key_not_found") from None
     except Conflict as exc:
         raise ApiError(409, str(exc), code="conflict") from None
     except ValueError as exc:
@@ -117,19 +119,9 @@ def submit_code(account_id: str):
 
 
 
-# --- client keys (app/keys.py): the secret is in the answer to POST only ----------------------
+# --- client keys (app/keys/): the secret is in the answer to POST only -----------------------
 def _keys():
     return current_app.extensions["gbp.keys"]
-
-
-def _key_call(function, *args, status: int = 200):
-    try:
-        result = function(*args)
-    except KeyNotFound as exc:
-        raise ApiError(404, f"No client key '{str(exc)[:100]}'.", param="id", code="key_not_found") from None
-    except ValueError as exc:
-        raise bad_request(str(exc)) from None
-    return jsonify(result), status
 
 
 @bp.get("/keys")
@@ -139,19 +131,19 @@ def list_keys():
 
 @bp.post("/keys")
 def create_key():
-    return _key_call(_keys().create, json_body(optional=True), status=201)
+    return _call(_keys().create, json_body(optional=True), status=201)
 
 
 @bp.get("/keys/<key_id>")
 def show_key(key_id: str):
-    return _key_call(_keys().show, key_id)
+    return _call(_keys().show, key_id)
 
 
 @bp.patch("/keys/<key_id>")
 def edit_key(key_id: str):
-    return _key_call(_keys().edit, key_id, json_body())
+    return _call(_keys().edit, key_id, json_body())
 
 
 @bp.delete("/keys/<key_id>")
 def revoke_key(key_id: str):
-    return _key_call(_keys().revoke, key_id)
+    return _call(_keys().revoke, key_id)
