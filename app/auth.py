@@ -13,7 +13,7 @@ import hmac
 from flask import current_app, g, request
 
 from . import hs256
-from .keys import ClientKeys
+from .keys import ClientKeys, KeyLimit
 from .config import Config
 from .errors import ApiError
 from .throttle import AuthThrottle
@@ -21,6 +21,21 @@ from .throttle import AuthThrottle
 
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, type="invalid_request_error", code="invalid_api_key")
+
+
+def over_limit(exc: KeyLimit) -> ApiError:
+    """A client key over its requests per minute or concurrent streams (app/keys/)."""
+    return ApiError(429, exc.message, type="rate_limit_error", code="rate_limit_exceeded",
+                    headers={"Retry-After": str(exc.retry_after)})
+
+
+def open_stream():
+    """Take a stream slot of this request's client key (app/answer/driver.py): the function
+    that gives it back, or None (no key with a limit); a 429 when all are taken."""
+    try:
+        return current_app.extensions["gbp.keys"].open_stream(g.get("gbp_key"))
+    except KeyLimit as exc:
+        raise over_limit(exc) from None
 
 
 class ClientAuth:
@@ -80,7 +95,11 @@ class ClientAuth:
             refusal = self.client_keys.refusal(record)
             if refusal:  # a real key past its time: not a guess, so not counted by the throttle
                 raise _unauthorized(refusal)
-            g.gbp_key = record  # its allowed models (app/upstream/models.py); usage later
+            try:
+                self.client_keys.count_request(record)
+            except KeyLimit as exc:
+                raise over_limit(exc) from None
+            g.gbp_key = record  # its allowed models (app/upstream/models.py), its stream slots
             return "ckey:" + record["id"]  # its conversations survive a rename
         if self.jwt_key and value.count(".") == 2:
             try:

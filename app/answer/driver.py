@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 from flask import Response, current_app, jsonify, request
 
 from .. import chat, exchange, hangup, media, metrics, sse
+from ..auth import open_stream
 from ..background import Job
 from ..errors import ApiError, client_error, from_upstream
 from ..upstream.errors import UpstreamError
@@ -43,6 +44,19 @@ def respond(services: chat.Services, turn: chat.Turn, stream: bool, renderer: Re
     publish = media.publisher(current_app.extensions["gbp.media"], services.config.media_output, request.host_url)
     if not stream:
         return jsonify(whole(read_whole(services, turn, publish, hangup.watcher())))
+    release = open_stream()  # a slot of the client key's concurrent streams (429 when none is free)
+    try:
+        response = _stream(services, turn, renderer, publish, log)
+    except BaseException:
+        if release:
+            release()
+        raise
+    if release:
+        response.call_on_close(release)  # the stream ended, or its client left
+    return response
+
+
+def _stream(services: chat.Services, turn: chat.Turn, renderer: Renderer, publish, log: logging.Logger) -> Response:
     keepalive = services.config.keepalive_interval
 
     def begin(turn: chat.Turn) -> chat.Answer:

@@ -28,6 +28,7 @@ from cachetools import TTLCache
 from flask import g, has_app_context
 
 from ..store import Store
+from ..store.base import count
 
 NAMESPACE = "client_keys"
 SECRET_PREFIX = "gbp-"
@@ -35,11 +36,25 @@ CACHE_SECONDS = 5.0  # the bound on how long a revocation or an edit takes to re
 SHOWN_PREFIX = 12    # characters of the secret kept for display: "gbp-" + 8 of its 43
 NAME_LIMIT = 100
 MODELS_LIMIT = 100
-EDITABLE = ("name", "models", "expires_at")
+EDITABLE = ("name", "models", "expires_at", "rpm", "concurrent_streams")
+LIMIT_CAP = 1_000_000
+REQUESTS = "client_key_requests"  # counters per key and minute (store.incr)
+STREAMS = "client_key_streams"    # open streams per key (store.incr up, a clamped update down)
+STREAM_LEASE = 3600.0  # a slot a killed worker never gave back is forgotten after this long without
+                       # any stream of the key starting or ending (each one renews the counter)
 
 
 class NotFound(LookupError):
     pass
+
+
+class KeyLimit(Exception):
+    """A client key over one of its limits: a 429 whose message names the limit (app/auth.py)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 def _hash(secret: str) -> str:
@@ -75,6 +90,15 @@ def _expiry(value) -> float | None:
     return float(value)
 
 
+def _limit(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMIT_CAP:
+        raise ValueError(f"'rpm' and 'concurrent_streams' must be whole numbers from 1 to {LIMIT_CAP}, "
+                         "or null (no limit).")
+    return value
+
+
 def _changes(body, creating: bool) -> dict:
     if not isinstance(body, dict):
         raise ValueError("The body must be a JSON object.")
@@ -83,7 +107,7 @@ def _changes(body, creating: bool) -> dict:
         raise ValueError(f"Unknown field '{unknown[0][:100]}'; a key has {', '.join(EDITABLE)}.")
     if not creating and not body:
         raise ValueError(f"Nothing to change: send at least one of {', '.join(EDITABLE)}.")
-    checks = {"name": _name, "models": _models, "expires_at": _expiry}
+    checks = {"name": _name, "models": _models, "expires_at": _expiry, "rpm": _limit, "concurrent_streams": _limit}
     return {field: checks[field](body[field]) for field in body}
 
 
@@ -91,6 +115,7 @@ def public(record: dict) -> dict:
     """A key as the admin API shows it: never its secret or its hash."""
     return {"id": record["id"], "name": record.get("name", ""), "prefix": record["prefix"],
             "models": record.get("models", []), "expires_at": record.get("expires_at"),
+            "rpm": record.get("rpm"), "concurrent_streams": record.get("concurrent_streams"),
             "created_at": record.get("created_at"), "revoked": bool(record.get("revoked_at")),
             "revoked_at": record.get("revoked_at")}
 
@@ -128,7 +153,7 @@ class ClientKeys:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         digest = _hash(secret)
         record = {"id": _id_of(digest), "hash": digest, "prefix": secret[:SHOWN_PREFIX], "name": "",
-                  "models": [], "expires_at": None, "created_at": self.clock(), "revoked_at": None, **fields}
+                  "models": [], "expires_at": None, "rpm": None, "concurrent_streams": None, "created_at": self.clock(), "revoked_at": None, **fields}
         self.store.put(NAMESPACE, record["id"], record)
         self._exist.clear()
         return {**public(record), "key": secret}
@@ -194,3 +219,42 @@ class ClientKeys:
             return "This API key has expired."
         return None
 
+
+    # --- limits, counted in the store so they hold across workers and hosts ----------------
+    def count_request(self, record: dict) -> None:
+        """One request of the key this minute (a fixed window): KeyLimit past its `rpm`.
+        One store round trip, only for keys with a limit."""
+        limit = record.get("rpm")
+        if not limit:
+            return
+        now = self.clock()
+        minute = int(now // 60)
+        ends = (minute + 1) * 60
+        if self.store.incr(REQUESTS, f"{record['id']}:{minute}", expires_at=ends + 5) > limit:
+            raise KeyLimit(f"This API key's limit of {limit} requests per minute is reached; "
+                           f"try again in {math.ceil(ends - now)} s.", max(1, math.ceil(ends - now)))
+
+    def open_stream(self, record: dict | None):
+        """Take one of the key's `concurrent_streams` slots for a stream (KeyLimit when all are
+        taken); returns the function that gives it back (once), or None when there is no limit.
+        Two store round trips per stream, none per chunk."""
+        limit = (record or {}).get("concurrent_streams")
+        if not limit:
+            return None
+        key = record["id"]
+        if self.store.incr(STREAMS, key, expires_at=self.clock() + STREAM_LEASE) > limit:
+            self._give_back(key)
+            raise KeyLimit(f"This API key's limit of {limit} concurrent streams is reached; "
+                           "try again when one of them ends.", 1)
+        given = threading.Event()
+
+        def close() -> None:
+            if not given.is_set():
+                given.set()
+                self._give_back(key)
+        return close
+
+    def _give_back(self, key: str) -> None:
+        # Clamped at 0: a counter that expired under a long stream does not go negative.
+        self.store.update(STREAMS, key, lambda value: {"n": max(0, count(value) - 1)},
+                          expires_at=self.clock() + STREAM_LEASE)

@@ -4,6 +4,8 @@ from .schema import (ADMIN, ANY_OBJECT, BOOLEAN, INTEGER, PUBLIC, STRING, answer
                      operation, path_param, ref)
 
 TAG = "Admin"
+LIMIT = {**nullable({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+         "description": "a client key's limit (429 past it, counted across workers); null: none"}
 
 SCHEMAS = {
     "Account": obj({
@@ -32,16 +34,17 @@ SCHEMAS = {
         "prefix": {"type": "string", "description": "the secret's first characters, to tell keys apart"},
         "models": {**array(STRING), "description": "model names or fnmatch patterns it may use; []: every model"},
         "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
-        "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"}),
+        "rpm": LIMIT, "concurrent_streams": LIMIT, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"}),
     }, ("id", "prefix", "models", "revoked"), description="a client key as the admin API shows it: never its secret"),
     "ClientKeyCreated": obj({"key": {"type": "string", "description": "the secret (gbp-…), shown this once only"},
                              "id": STRING, "name": STRING, "prefix": STRING, "models": array(STRING),
                              "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
-                             "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"})},
+                             "rpm": LIMIT, "concurrent_streams": LIMIT, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"})},
                             ("key", "id", "prefix"), description="the new key, with its secret"),
     "ClientKeyList": obj({"keys": array(ref("ClientKey"))}, ("keys",)),
     "ClientKeyFields": obj({"name": STRING, "models": nullable(array(STRING)),
-                            "expires_at": nullable({"type": "number", "description": "Unix seconds; null: never"})},
+                            "expires_at": nullable({"type": "number", "description": "Unix seconds; null: never"}),
+                            "rpm": LIMIT, "concurrent_streams": LIMIT},
                            description="a key's editable fields (PATCH: at least one)"),
 }
 
@@ -102,7 +105,7 @@ def paths() -> dict:
             "get": operation("Show a client key", TAG, security=ADMIN, parameters=[_KEY],
                              responses={"200": answer("the key", ref("ClientKey")),
                                         **errors("OpenAIError", (401, 404, 429, 500, 503))}),
-            "patch": operation("Change a client key (name, models, expiry)", TAG, security=ADMIN,
+            "patch": operation("Change a client key (name, models, expiry, limits)", TAG, security=ADMIN,
                                parameters=[_KEY], request=_json(ref("ClientKeyFields")),
                                responses={"200": answer("the key", ref("ClientKey")),
                                           **errors("OpenAIError", (400, 401, 404, 413, 429, 500, 503))}),

@@ -80,7 +80,8 @@ STATUS_TEXT = {
     403: "refused (a file link's signature, or a model the client key may not use)", 404: "unknown URL, model or object",
     405: "method not allowed", 408: "request body too slow", 409: "conflict",
     410: "gone (an expired file link)", 413: "request body too large",
-    429: "rate limited (the failed-key throttle, or every account busy or out of quota); see Retry-After",
+    429: "rate limited (the failed-key throttle, a client key's limit, or every account busy or out of quota); "
+         "see Retry-After",
     500: "an unexpected error (never client input)", 502: "the upstream failed or answered unusably",
     503: "no account or the store is unavailable; see Retry-After", 504: "the upstream timed out",
     529: "overloaded (Anthropic's name for 503: no account free)",

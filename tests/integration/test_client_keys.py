@@ -121,3 +121,53 @@ def test_admin_key_verbs_answer_errors_in_the_envelope(server):
     made = make_key(server)
     assert requests.get(f"{server.url}/admin/keys", headers={"Authorization": f"Bearer {made['key']}"},
                         timeout=10).status_code == 401  # a client key is not an admin key
+
+
+def test_requests_per_minute_hold_across_both_workers(server):
+    if time.time() % 60 > 45:  # the counter's window is the clock's minute: start a fresh one
+        time.sleep(61 - time.time() % 60)
+    made = make_key(server, rpm=4)
+    answers = [models(server, made["key"]) for _ in range(8)]
+    assert [a.status_code for a in answers] == [200] * 4 + [429] * 4
+    assert len({server.pid_of(a.headers["x-request-id"]) for a in answers}) == 2  # both workers counted
+    refused = answers[-1]
+    assert "limit of 4 requests per minute" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert models(server, API_KEY).status_code == 200  # other keys are not limited by it
+
+
+def stream(server, key: str) -> requests.Response:
+    return requests.post(f"{server.url}/v1/chat/completions", stream=True, timeout=30,
+                         headers={"Authorization": f"Bearer {key}", "Connection": "close"},
+                         json={"model": "gemini-2.5-flash", "stream": True,
+                               "messages": [{"role": "user", "content": "hi"}]})
+
+
+def test_concurrent_streams_hold_across_both_workers_and_free_when_one_ends(server, simulator):
+    made = make_key(server, concurrent_streams=1)
+    simulator.fault("gate", after=1, verb="widgetStreamAssist")  # the first stream waits upstream
+    held = stream(server, made["key"])
+    try:
+        assert held.status_code == 200
+        workers: dict[int, int] = {}
+        for _ in range(200):  # refused by both workers while the first one is open
+            refused = stream(server, made["key"])
+            assert refused.status_code == 429, refused.text
+            workers[server.pid_of(refused.headers["x-request-id"])] = refused.status_code
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2, workers
+        assert "limit of 1 concurrent streams" in refused.json()["error"]["message"]
+        assert refused.headers["retry-after"] == "1"
+        answer = chat(server, made["key"], "gemini-2.5-flash")  # not a stream: no slot needed
+        assert answer.status_code == 200, answer.text
+    finally:
+        simulator.control("POST", "release")
+    assert "[DONE]" in held.text  # the held stream ends and gives its slot back
+    held.close()
+    deadline = time.monotonic() + HANG_GUARD
+    while (again := stream(server, made["key"])).status_code != 200:
+        assert again.status_code == 429 and time.monotonic() < deadline, again.text
+        time.sleep(0.2)
+    assert "[DONE]" in again.text

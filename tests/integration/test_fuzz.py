@@ -333,7 +333,8 @@ def schemas(text, numbers, anything):
                              "clear_cooldown": st.booleans(), "needs_login": st.booleans(), "id": text}),
         "code": shaped({"code": st.one_of(st.sampled_from(["ABC123", "abc12", "ÄBC123"]), text)}, {}),
         "key": shaped({}, {"name": text, "models": st.one_of(st.none(), st.lists(models, max_size=3), anything),
-                           "expires_at": st.one_of(st.none(), numbers)}),
+                           "expires_at": st.one_of(st.none(), numbers), "rpm": st.one_of(st.none(), numbers),
+                           "concurrent_streams": st.one_of(st.none(), numbers)}),
     }
 
 

@@ -93,9 +93,10 @@ def test_whether_any_key_exists_is_cached_per_worker(store, clock):
 def test_the_cli_creates_lists_and_revokes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("STORE_URL", raising=False)
-    assert cli(["create", "--name", "ci", "--model", "gemini-2.5-flash", "--expires-in", "3600"]) == 0
+    assert cli(["create", "--name", "ci", "--model", "gemini-2.5-flash", "--expires-in", "3600", "--rpm", "60"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["key"].startswith("gbp-") and made["models"] == ["gemini-2.5-flash"] and made["expires_at"]
+    assert made["rpm"] == 60 and made["concurrent_streams"] is None
     assert cli(["list"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
@@ -115,3 +116,40 @@ def test_an_open_gateway_asks_for_a_key_once_one_is_made(tmp_path):
     assert made.status_code == 201
     assert client.get("/v1/models").status_code == 401
     assert client.get("/v1/models", headers={"Authorization": f"Bearer {made.get_json()['key']}"}).status_code == 200
+
+
+def test_requests_per_minute_are_counted_in_the_store_for_every_worker(store, clock):
+    from app.keys import KeyLimit
+    clock.now = 1_800_000_000.0 - 1_800_000_000.0 % 60 + 20  # 20 s into a minute
+    one, other = ClientKeys(store, clock=clock, timer=clock), ClientKeys(store, clock=clock, timer=clock)
+    record = one.lookup(one.create({"rpm": 3})["key"])
+    one.count_request(record)
+    other.count_request(record)
+    one.count_request(record)
+    with pytest.raises(KeyLimit) as refused:
+        other.count_request(record)
+    assert "limit of 3 requests per minute" in refused.value.message and refused.value.retry_after == 40
+    clock.now += 40  # the next minute
+    one.count_request(record)
+
+
+def test_concurrent_streams_take_and_give_back_slots(store, clock):
+    from app.keys import KeyLimit
+    one, other = ClientKeys(store, clock=clock, timer=clock), ClientKeys(store, clock=clock, timer=clock)
+    record = one.lookup(one.create({"concurrent_streams": 2})["key"])
+    first, second = one.open_stream(record), other.open_stream(record)
+    with pytest.raises(KeyLimit) as refused:
+        one.open_stream(record)
+    assert "limit of 2 concurrent streams" in refused.value.message
+    first()
+    first()  # given back once only
+    third = other.open_stream(record)
+    with pytest.raises(KeyLimit):
+        one.open_stream(record)
+    second(), third()
+    assert one.open_stream(None) is None and one.open_stream({"id": "x"}) is None  # no key, no limit
+    with pytest.raises(ValueError):
+        one.edit(record["id"], {"rpm": 0})
+    with pytest.raises(ValueError):
+        one.edit(record["id"], {"concurrent_streams": True})
+    assert one.edit(record["id"], {"rpm": None})["rpm"] is None
