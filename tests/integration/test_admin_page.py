@@ -407,3 +407,40 @@ def test_screenshot_of_accounts_in_various_states(page, admin_proxy, accounts):
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=SCREENSHOT.replace(".png", "-phone.png"), full_page=True)
+
+
+def test_client_keys_are_made_shown_once_and_revoked_on_the_page(page, admin_proxy, data_dir):
+    opened(page, admin_proxy)
+    expect(page.locator("#no-keys")).to_be_visible()
+    page.get_by_label("Name").fill("team <b>a</b>")
+    page.get_by_label("Models").fill("gemini-2.5-*, gemini-3-flash-preview")
+    page.get_by_label("Requests per minute").fill("30")
+    page.get_by_label("Expires in days").fill("7")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#key-message")).to_have_text("Key team <b>a</b> created.")
+    secret = page.locator("#key-secret-value").text_content()
+    assert secret.startswith("gbp-")
+    [made] = api(admin_proxy, "GET", "/admin/keys").json()["keys"]
+    assert made["models"] == ["gemini-2.5-*", "gemini-3-flash-preview"] and made["rpm"] == 30
+    assert 6.9 * 86400 < made["expires_at"] - time.time() < 7.1 * 86400
+    key_row = page.locator("#keys tbody tr")
+    expect(key_row).to_have_count(1)
+    expect(key_row.locator("td").nth(1)).to_have_text(f"{secret[:12]}…")
+    expect(key_row.locator("td").nth(3)).to_have_text("30 requests/min")
+    assert secret not in page.locator("#keys").inner_html()  # the listing never has it
+    page.screenshot(path="/tmp/admin-keys.png", full_page=True)
+    try:
+        answer = requests.get(f"{admin_proxy.url}/v1/models", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+        assert answer.status_code == 200
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Revoke key team <b>a</b>").click()
+        expect(key_row.locator(".badge")).to_have_text("revoked")
+        answer = requests.get(f"{admin_proxy.url}/v1/models", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+        assert answer.status_code == 401  # one worker, which revoked it: at once
+        page.reload()  # the secret is gone with the page
+        expect(page.locator("#keys tbody tr")).to_have_count(1)
+        expect(page.locator("#key-secret")).to_be_hidden()
+    finally:  # the other tests use this gateway without a key
+        store = open_store(Config.from_env({"DATA_DIR": str(data_dir)}))
+        store.delete("client_keys", made["id"])
+        store.close()

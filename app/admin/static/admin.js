@@ -187,13 +187,66 @@
     $("accounts").hidden = accounts.length === 0;
   }
 
+  // --- client keys: rebuilt whole at each refresh (nothing is typed into their rows) -------------
+  function renderKeys(keys) {
+    const limits = (k) => [k.rpm ? `${k.rpm} requests/min` : "", k.concurrent_streams
+      ? `${k.concurrent_streams} streams` : ""].filter(Boolean).join(", ") || "none";
+    const now = Date.now() / 1000;
+    $("keys").tBodies[0].replaceChildren(...keys.map((k) => {
+      const state = k.revoked ? "revoked" : k.expires_at && k.expires_at <= now ? "expired" : "active";
+      const revoke = el("button", { type: "button", textContent: "Revoke", className: "danger", hidden: k.revoked });
+      revoke.setAttribute("aria-label", `Revoke key ${k.name || k.prefix}`);
+      revoke.addEventListener("click", () => {
+        if (!confirm(`Revoke ${k.name || k.prefix}…? Clients using it are refused within a few seconds.`)) return;
+        act(revoke, () => api("DELETE", `keys/${encodeURIComponent(k.id)}`), () => `Key ${k.name || k.prefix}… revoked.`);
+      });
+      const cells = [k.name || "—", `${k.prefix}…`, (k.models || []).join(", ") || "all", limits(k),
+        k.expires_at ? stamp(k.expires_at) : "never", el("span", { className: `badge key-${state}`, textContent: state }),
+        el("div", { className: "actions" }, revoke)];
+      const tr = el("tr", { className: `key-${state}` });
+      ["Name", "Key", "Models", "Limits", "Expires", "State", ""].forEach((label, i) => {
+        tr.appendChild(el("td", {}, cells[i])).dataset.label = label;
+      });
+      return tr;
+    }));
+    $("key-count").textContent = `(${keys.length})`;
+    $("no-keys").hidden = keys.length > 0;
+    $("keys").hidden = keys.length === 0;
+  }
+
+  $("new-key").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = $("key-message");
+    const button = event.target.querySelector("button");
+    const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+    const days = number("key-days");
+    const body = { name: $("key-name").value.trim(), rpm: number("key-rpm"), concurrent_streams: number("key-streams"),
+      models: $("key-models").value.split(",").map((m) => m.trim()).filter(Boolean),
+      expires_at: days === null ? null : Date.now() / 1000 + days * 86400 };
+    button.disabled = true;
+    try {
+      const made = await api("POST", "keys", body);
+      $("key-secret-value").textContent = made.key;
+      $("key-secret").hidden = false;
+      message.textContent = `Key ${made.name || made.prefix} created.`;
+      message.className = "ok";
+      for (const id of ["key-name", "key-models", "key-rpm", "key-streams", "key-days"]) $(id).value = "";
+    } catch (error) {
+      if (error.status !== 401) { message.textContent = error.message; message.className = "error"; }
+    } finally {
+      button.disabled = false;
+      if (open) refresh();
+    }
+  });
+
   async function refresh() {
     clearTimeout(timer);
     const mine = ++generation;
     try {
-      const data = await api("GET", "accounts");
+      const [data, keys] = await Promise.all([api("GET", "accounts"), api("GET", "keys")]);
       if (mine !== generation) return;
       render(data.accounts);
+      renderKeys(keys.keys);
       if (!open) show();
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       $("updated").className = "muted";
@@ -294,7 +347,11 @@
     clearTimeout(timer);
     rows.clear();
     $("accounts").tBodies[0].replaceChildren();
-    for (const id of ["notice", "add-message", "count", "updated"]) $(id).textContent = "";
+    $("keys").tBodies[0].replaceChildren();
+    for (const id of ["notice", "add-message", "count", "updated", "key-message", "key-count", "key-secret-value"]) {
+      $(id).textContent = "";
+    }
+    $("key-secret").hidden = true;
     $("import").value = "";
     $("console").hidden = true;
     $("signout").hidden = true;
