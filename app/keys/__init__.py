@@ -24,10 +24,10 @@ import threading
 import time
 from fnmatch import fnmatchcase
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from flask import g, has_app_context
 
-from ..store import Store
+from ..store import Store, StoreUnavailable
 from ..store.base import count
 
 NAMESPACE = "client_keys"
@@ -145,6 +145,11 @@ class ClientKeys:
         self.clock = clock
         self._cache: TTLCache = TTLCache(maxsize=10_000, ttl=CACHE_SECONDS, timer=timer)
         self._exist: TTLCache = TTLCache(maxsize=1, ttl=CACHE_SECONDS, timer=timer)
+        # What the store last said, kept past CACHE_SECONDS: used only while the store does not
+        # answer, so clients whose keys this worker knows keep working through an outage
+        # (expiry still applies; nothing can be revoked while the store is down).
+        self._last: LRUCache = LRUCache(maxsize=10_000)
+        self._last_exist: bool | None = None
         self._lock = threading.Lock()
 
     # --- the operator's verbs (admin API, CLI) ---------------------------------------------
@@ -189,9 +194,14 @@ class ClientKeys:
         with self._lock:
             known = self._exist.get("any")
         if known is None:
-            known = bool(self.store.list(NAMESPACE))
+            try:
+                known = bool(self.store.list(NAMESPACE))
+            except StoreUnavailable:
+                if self._last_exist is None:
+                    raise
+                return self._last_exist
             with self._lock:
-                self._exist["any"] = known
+                self._exist["any"] = self._last_exist = known
         return known
 
     def lookup(self, secret: str) -> dict | None:
@@ -203,11 +213,18 @@ class ClientKeys:
         with self._lock:
             record = self._cache.get(digest)
         if record is None:
-            record = self.store.get(NAMESPACE, _id_of(digest))
+            try:
+                record = self.store.get(NAMESPACE, _id_of(digest))
+            except StoreUnavailable:
+                with self._lock:
+                    record = self._last.get(digest)
+                if record is None:
+                    raise
+                return record
             if record is None or not hmac.compare_digest(record.get("hash", ""), digest):
                 return None
             with self._lock:
-                self._cache[digest] = record
+                self._cache[digest] = self._last[digest] = record
         return record
 
     def refusal(self, record: dict) -> str | None:

@@ -70,9 +70,11 @@ class Catalogue:
         self.default = self.models[config.default_model]
 
     def all(self) -> list[Model]:
-        """What GET /v1/models advertises: the models a client can use now, text models first
+        """What GET /v1/models advertises: the models this client can use now, text models first
         (a client that takes the first model gets a chat model, not an image generator)."""
-        return sorted((m for m in self.models.values() if m.kind in SERVED_KINDS), key=lambda m: m.kind != TEXT)
+        return sorted((m for m in self.models.values() if m.kind in SERVED_KINDS
+                       and model_refusal(m.id, m.id) is None),  # a client key's models only
+                      key=lambda m: m.kind != TEXT)
 
     def first(self, kind: str) -> Model | None:
         """The first served model of `kind` in catalogue order (the images endpoints' default)."""

@@ -85,6 +85,10 @@ def test_a_key_made_on_the_admin_api_works_on_both_workers_then_revoked_is_refus
 def test_a_key_limited_to_some_models_gets_403_naming_any_other(server):
     made = make_key(server, models=["gemini-2.5-flash"])
     assert chat(server, made["key"], "gemini-2.5-flash").status_code == 200
+    listed = models(server, made["key"]).json()["data"]
+    assert [m["id"] for m in listed] == ["gemini-2.5-flash"]  # GET /v1/models: what the key may use
+    google = requests.get(f"{server.url}/v1beta/models", params={"key": made["key"]}, timeout=10).json()["models"]
+    assert [m["baseModelId"] for m in google] == ["gemini-2.5-flash"]
     refused = chat(server, made["key"], "gemini-2.5-pro")
     assert refused.status_code == 403, refused.text
     error = refused.json()["error"]

@@ -153,3 +153,24 @@ def test_concurrent_streams_take_and_give_back_slots(store, clock):
     with pytest.raises(ValueError):
         one.edit(record["id"], {"concurrent_streams": True})
     assert one.edit(record["id"], {"rpm": None})["rpm"] is None
+
+
+def test_keys_this_worker_knows_keep_working_while_the_store_does_not_answer(store, clock, monkeypatch):
+    from app.store.base import StoreUnavailable
+    keys = ClientKeys(store, clock=clock, timer=clock)
+    known, unknown = keys.create({"expires_at": clock.now + 60}), keys.create({})
+    assert keys.lookup(known["key"]) and keys.exist()
+    clock.now += CACHE_SECONDS + 0.01
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("down")
+    monkeypatch.setattr(store, "get", down)
+    monkeypatch.setattr(store, "list", down)
+    assert keys.exist() is True  # what the store said last
+    assert keys.refusal(keys.lookup(known["key"])) is None
+    with pytest.raises(StoreUnavailable):  # never seen here: a 503, not a guess
+        keys.lookup(unknown["key"])
+    clock.now += 60
+    assert keys.refusal(keys.lookup(known["key"])) == "This API key has expired."
+    with pytest.raises(StoreUnavailable):
+        ClientKeys(store).exist()
