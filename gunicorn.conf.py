@@ -42,7 +42,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 # heads (HEADER_TIMEOUT), JSON bodies on the errors gunicorn answers itself and no Server banner:
 # see app/worker.py.
 worker_class = "app.worker.GatewayWorker"
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 1000)
+# Client connections one worker accepts at once (gunicorn's gevent pool; upstream sockets are not
+# counted here). 10,000: 5,000 open streams (issue 12's target) with room for as many idle
+# kept-alive connections; when all are taken app/worker.py sheds idle and slow ones first.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 10000)
 # Each open request holds a descriptor for its client and one for the upstream: the usual soft
 # limit on open files (1,024, Docker's default too) ends a worker near 500 requests. Lift it to
 # the hard limit here, in the master, so every worker inherits it (run.sh and the image alike).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -145,8 +146,13 @@ class Nginx(Process):
         (workdir / "site.conf").write_text(site)
         temp = " ".join(f"{kind}_temp_path {workdir}/{kind};" for kind in
                         ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        # The connection limits compose ships (deploy/nginx-main.conf), the rest of that file is
+        # about the container's paths.
+        events = re.search(r"^events \{.*?^\}", (ROOT / "deploy" / "nginx-main.conf").read_text(), re.M | re.S)
+        assert events, "deploy/nginx-main.conf no longer has an events block"
+        events = events.group(0)
         (workdir / "nginx.conf").write_text(
-            f"daemon off;\npid {workdir}/nginx.pid;\nerror_log stderr warn;\nevents {{}}\n"
+            f"daemon off;\npid {workdir}/nginx.pid;\nerror_log stderr warn;\n{events}\n"
             f"http {{\n  access_log off;\n  {temp}\n  include {workdir}/site.conf;\n}}\n")
         binary = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if Path(p).exists()), "nginx")
         super().__init__("nginx", [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])

@@ -17,6 +17,9 @@ from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 
 
+POOL_MAXSIZE = 5000  # upstream connections kept per host for reuse (see http_session)
+
+
 class Session(requests.Session):
     def __init__(self) -> None:
         super().__init__()
@@ -36,8 +39,13 @@ class Session(requests.Session):
 
 def http_session() -> Session:
     session = Session()
-    # Many concurrent streams per gevent worker: keep a generous pool per host.
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=128, max_retries=0)
+    # One worker holds up to 5,000 streams, each on an upstream connection of its own. The pool
+    # never blocks (block=False): past pool_maxsize a call opens a new connection and it is closed
+    # after use, so a pool smaller than the usual concurrency turns every stream beyond it into a
+    # new TCP + TLS handshake (CPU on the hot path). POOL_MAXSIZE keeps them all for reuse; what it
+    # costs is an idle socket per connection kept (the upstream closes those it finds idle; urllib3
+    # drops dead ones when it takes them out) and a queue slot of 8 bytes each.
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_MAXSIZE, pool_block=False, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -59,6 +59,20 @@ def test_docker_runs_what_the_tests_run():
     assert re.search(r"^  gemini-proxy:$", compose, re.M), "the seed README's `logs -f gemini-proxy` needs this name"
 
 
+def test_compose_ships_nginx_limits_for_5000_streams():
+    """The stock nginx image allows 1,024 connections per nginx worker, ~500 streams (a client's
+    connection and one to the gateway each): compose mounts a main file with room for 5,000."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "./deploy/nginx-main.conf:/etc/nginx/nginx.conf:ro" in compose
+    main = (ROOT / "deploy" / "nginx-main.conf").read_text()
+    connections = int(re.search(r"^\s*worker_connections (\d+);", main, re.M).group(1))
+    descriptors = int(re.search(r"^worker_rlimit_nofile (\d+);", main, re.M).group(1))
+    assert connections >= 2 * 5000 + 240 and descriptors >= connections, (connections, descriptors)
+    assert "include /etc/nginx/conf.d/*.conf;" in main  # where deploy/nginx.conf is mounted
+    nginx_service = compose.split("\n  nginx:\n", 1)[1].split("\n\n", 1)[0]
+    assert f"nofile: {descriptors}" in nginx_service
+
+
 def test_the_compose_demo_never_shares_a_volume_with_real_accounts():
     """Volumes are named after the Compose project: every documented demo command names its own."""
     for name in ("README.md", "docker-compose.yml", "deploy/demo.env"):
