@@ -38,6 +38,7 @@ NAME_LIMIT = 100
 MODELS_LIMIT = 100
 EDITABLE = ("name", "models", "expires_at", "rpm", "concurrent_streams")
 LIMIT_CAP = 1_000_000
+LATEST_EXPIRY = 95_617_584_000  # 5000-01-01: later is a mistake, not a date
 REQUESTS = "client_key_requests"  # counters per key and minute (store.incr)
 STREAMS = "client_key_streams"    # open streams per key (store.incr up, a clamped update down)
 STREAM_LEASE = 3600.0  # a slot a killed worker never gave back is forgotten after this long without
@@ -85,8 +86,10 @@ def _models(value) -> list[str]:
 def _expiry(value) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError("'expires_at' must be a Unix time in seconds, or null (never expires).")
+    # compared as numbers, never converted first: an integer past a float's range is refused, not an error
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= LATEST_EXPIRY:
+        raise ValueError("'expires_at' must be a Unix time in seconds (before the year 5000), "
+                         "or null (never expires).")
     return float(value)
 
 

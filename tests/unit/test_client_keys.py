@@ -54,7 +54,8 @@ def test_expiry_is_exact_and_edits_apply(store, clock):
 
 @pytest.mark.parametrize("body", [
     {"models": "gemini-2.5-pro"}, {"models": [1]}, {"models": [""]}, {"expires_at": True},
-    {"expires_at": -1}, {"expires_at": "tomorrow"}, {"name": 5}, {"name": "x" * 101}, {"secret": "mine"}, [],
+    {"expires_at": -1}, {"expires_at": "tomorrow"}, {"expires_at": 10 ** 400}, {"expires_at": 1e300},
+    {"rpm": 10 ** 400}, {"concurrent_streams": 2.5}, {"name": 5}, {"name": "x" * 101}, {"secret": "mine"}, [],
 ])
 def test_bad_fields_are_refused(store, body):
     keys = ClientKeys(store)
