@@ -94,6 +94,15 @@ def test_a_key_limited_to_some_models_gets_403_naming_any_other(server):
     error = refused.json()["error"]
     assert "'gemini-2.5-pro'" in error["message"] and error["code"] == "model_not_allowed"
     assert error["param"] == "model"
+    anthropic = requests.post(f"{server.url}/v1/messages", timeout=30,
+                              headers={"x-api-key": made["key"], "anthropic-version": "2023-06-01"},
+                              json={"model": "gemini-2.5-pro", "max_tokens": 5,
+                                    "messages": [{"role": "user", "content": "hi"}]})
+    assert anthropic.status_code == 403 and anthropic.json()["error"]["type"] == "permission_error"
+    assert "'gemini-2.5-pro'" in anthropic.json()["error"]["message"]
+    google = requests.post(f"{server.url}/v1beta/models/gemini-2.5-pro:generateContent", params={"key": made["key"]},
+                           json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, timeout=30)
+    assert google.status_code == 403 and google.json()["error"]["status"] == "PERMISSION_DENIED"
     # widened by an edit: the worker that edits sees it at once, the other within CACHE_SECONDS
     edited = requests.patch(f"{server.url}/admin/keys/{made['id']}", headers=ADMIN,
                             json={"models": ["gemini-2.5-*"]}, timeout=10)
@@ -138,6 +147,12 @@ def test_requests_per_minute_hold_across_both_workers(server):
     assert "limit of 4 requests per minute" in refused.json()["error"]["message"]
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+    anthropic = requests.post(f"{server.url}/v1/messages", timeout=30,
+                              headers={"x-api-key": made["key"], "anthropic-version": "2023-06-01"},
+                              json={"model": "claude-sonnet-4-5", "max_tokens": 5,
+                                    "messages": [{"role": "user", "content": "hi"}]})
+    assert anthropic.status_code == 429 and anthropic.json()["error"]["type"] == "rate_limit_error"
+    assert "requests per minute" in anthropic.json()["error"]["message"] and anthropic.headers["retry-after"]
     assert models(server, API_KEY).status_code == 200  # other keys are not limited by it
 
 
