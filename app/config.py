@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import unquote, urlsplit
@@ -152,6 +153,16 @@ class Config:
             _load_dotenv()
             environ = os.environ
         return _Reader(environ).build()
+
+
+def for_command() -> Config | None:
+    """The settings for a command-line tool (the accounts, keys and sign-in commands): None
+    once a bad value has been told on stderr; the tool then exits 2."""
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 def _load_dotenv() -> None:

@@ -12,7 +12,7 @@ import threading
 import time
 
 from .. import strict_json
-from ..config import Config, ConfigError
+from ..config import Config, for_command
 from ..store import open_store
 from . import handoff, login
 from .quota import ResetClock
@@ -51,10 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        config = Config.from_env()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+    config = for_command()
+    if config is None:
         return 2
     store = open_store(config)
     accounts = Accounts(store)

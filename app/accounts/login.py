@@ -14,7 +14,7 @@ import sys
 import time
 
 from .. import logs
-from ..config import Config, ConfigError
+from ..config import Config, for_command
 from ..store import open_store
 from ..upstream import proxies
 from .handoff import lock_name, release_slot, take_code
@@ -136,10 +136,8 @@ def main(argv=None) -> int:
     parser.add_argument("account_id")
     parser.add_argument("--owner", required=True, help="the login lock token this process releases at the end")
     args = parser.parse_args(argv)
-    try:
-        config = Config.from_env()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+    config = for_command()
+    if config is None:
         return 2
     logs.setup(config.log_level, config.log_format, config.secrets())
     # SIGTERM (the proxy or run.sh stopping) ends the sign-in as Ctrl-C does: the browser is

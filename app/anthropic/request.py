@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..dialogue import Dialogue, Message
 from ..errors import bad_request
 from ..inputs import FileSource
-from ..openai.fields import expect, optional
+from ..openai.fields import expect, optional, required_text
 from ..openai.tooling import function_specs
 from ..tools import structured
 from ..tools.calls import Call
@@ -46,12 +46,7 @@ class MessagesRequest(Dialogue):
 
 def parse_messages(body: dict, count_only: bool = False) -> MessagesRequest:
     """`count_only`: the body of count_tokens (no max_tokens, no stream)."""
-    model = body.get("model")
-    if model is None:
-        raise bad_request("model: Field required", "model", "missing_required_parameter")
-    expect(model, str, "model")
-    if not model.strip():
-        raise bad_request("model must not be empty", "model")
+    model = required_text(body, "model", "model: Field required")
     max_tokens = None
     if not count_only:
         max_tokens = body.get("max_tokens")

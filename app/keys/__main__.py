@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from ..config import Config, ConfigError
+from ..config import for_command
 from ..store import open_store
 from . import CACHE_SECONDS, ClientKeys, NotFound
 def main(argv=None) -> int:
@@ -25,10 +25,8 @@ def main(argv=None) -> int:
                                                 f"{CACHE_SECONDS:.0f} s)")
     revoke.add_argument("id")
     args = parser.parse_args(argv)
-    try:
-        config = Config.from_env()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+    config = for_command()
+    if config is None:
         return 2
     store = open_store(config)
     keys = ClientKeys(store)

@@ -3,7 +3,7 @@ OpenAI-shaped surfaces (chat, images; Responses and Messages later): a wrong typ
 naming the field's `param`, with the code OpenAI uses (`invalid_type`)."""
 from __future__ import annotations
 
-from ..errors import ApiError
+from ..errors import ApiError, bad_request
 
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
                list: "an array", dict: "an object"}
@@ -23,3 +23,14 @@ def optional(container: dict, name: str, kind: type, param: str | None = None):
     """The field `name` of `container` checked as a `kind`, or None when absent or null."""
     value = container.get(name)
     return None if value is None else expect(value, kind, param or name)
+
+
+def required_text(container: dict, name: str, missing: str | None = None) -> str:
+    """The field `name`: present (else a 400 `missing`, the surface's own words), a string, not blank."""
+    value = container.get(name)
+    if value is None:
+        raise bad_request(missing or f"you must provide a {name} parameter", name, "missing_required_parameter")
+    expect(value, str, name)
+    if not value.strip():
+        raise bad_request(f"{name} must not be empty", name)
+    return value

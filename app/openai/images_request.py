@@ -25,7 +25,7 @@ from ..errors import ApiError, bad_request
 from ..fetch_url import FileTooLarge
 from ..inputs import FileSource, InputFile, for_upstream, image_type, load
 from ..media import safe_name
-from .fields import expect, optional
+from .fields import expect, optional, required_text
 
 MAX_IMAGES = 4        # images per request: one upstream answer each, all at once (images.py)
 MAX_EDIT_IMAGES = 16  # input images of one edit, as OpenAI allows (each at most MAX_FILE_MB)
@@ -137,12 +137,7 @@ def _no_mask() -> ApiError:
 
 
 def _request(fields: dict, images: tuple[InputFile, ...] = ()) -> ImageRequest:
-    prompt = fields.get("prompt")
-    if prompt is None:
-        raise bad_request("you must provide a prompt", "prompt", "missing_required_parameter")
-    expect(prompt, str, "prompt")
-    if not prompt.strip():
-        raise bad_request("prompt must not be empty", "prompt")
+    prompt = required_text(fields, "prompt", "you must provide a prompt")
     model = optional(fields, "model", str)
     if model is not None and not model.strip():
         raise bad_request("model must not be empty", "model")

@@ -13,7 +13,7 @@ from ..dialogue import ROLES, Dialogue, Message
 from ..inputs import FileSource
 from ..tools import structured
 from ..tools.structured import OutputFormat
-from .fields import expect, optional
+from .fields import expect, optional, required_text
 from .tooling import calls_of, tooling_of
 
 @dataclass(frozen=True)
@@ -41,13 +41,7 @@ def parse_chat(body: dict) -> ChatRequest:
 
 def model_of(body: dict) -> str:
     """The `model` a request body names (required, a non-empty string)."""
-    model = body.get("model")
-    if model is None:
-        raise bad_request("you must provide a model parameter", "model", "missing_required_parameter")
-    expect(model, str, "model")
-    if not model.strip():
-        raise bad_request("model must not be empty", "model")
-    return model
+    return required_text(body, "model")
 
 
 def _messages(value) -> tuple[Message, ...]:
