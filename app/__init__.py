@@ -30,6 +30,7 @@ from .throttle import AuthThrottle
 from .upstream.client import GeminiBusiness
 from .upstream.models import Catalogue
 from .upstream.spares import SpareSessions
+from .usage.report import UsageReport
 
 log = logging.getLogger("gbp")
 
@@ -82,6 +83,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.extensions["gbp.upkeep"] = upkeep
     app.extensions["gbp.admin"] = AccountAdmin(accounts, refresher, resets=resets)
     app.extensions["gbp.keys"] = ClientKeys(store)  # operator-made client keys (app/keys.py)
+    app.extensions["gbp.usage_report"] = UsageReport(store, app.extensions["gbp.keys"])  # GET /admin/usage
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)

@@ -1,4 +1,4 @@
-"""The admin API under /admin: accounts, sign-ins, one-time codes and client keys; and the page at /admin/.
+"""The admin API under /admin: accounts, sign-ins, one-time codes, client keys and usage; and the page at /admin/.
 
 Protected by ADMIN_KEY (a bearer token, separate from client keys); when ADMIN_KEY is unset
 the whole surface answers 404, as if it did not exist. The page and its static files hold no
@@ -6,14 +6,17 @@ data: the page asks for the key, keeps it in the browser tab and sends it with e
 """
 from __future__ import annotations
 
+import datetime
 import hmac
+import time
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ..accounts.service import IMPORT_LIMIT, AccountAdmin, Conflict, NotFound
 from ..body import json_body
 from ..errors import ApiError, bad_request
 from ..keys import NotFound as KeyNotFound
+from ..usage import report as usage_report
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 KEYLESS = {"admin.page", "admin.static"}
@@ -147,3 +150,19 @@ def edit_key(key_id: str):
 @bp.delete("/keys/<key_id>")
 def revoke_key(key_id: str):
     return _call(_keys().revoke, key_id)
+
+
+# --- usage (app/usage/report.py): what the model surfaces recorded, read back ------------------
+@bp.get("/usage")
+def usage():
+    today = time.gmtime()
+    wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    try:
+        query = usage_report.parse(request.args, datetime.date(*today[:3]), wants_csv)
+    except usage_report.BadParameter as exc:
+        raise bad_request(str(exc), param=exc.param, code=exc.code) from None
+    report = current_app.extensions["gbp.usage_report"].report(query)
+    if not query.csv:
+        return jsonify(report)
+    return Response(usage_report.to_csv(report), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="usage-{query.start}-{query.end}.csv"'})

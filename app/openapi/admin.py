@@ -1,7 +1,7 @@
-"""The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes, client keys. Behind ADMIN_KEY;
+"""The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes, client keys, usage. Behind ADMIN_KEY;
 the whole surface answers 404 while it is unset. Never opened to other origins (app/cors.py)."""
 from .schema import (ADMIN, ANY_OBJECT, BOOLEAN, INTEGER, PUBLIC, STRING, answer, array, errors, nullable, obj,
-                     operation, path_param, ref)
+                     operation, path_param, query_param, ref)
 
 TAG = "Admin"
 LIMIT = {**nullable({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
@@ -48,6 +48,38 @@ SCHEMAS = {
                            description="a key's editable fields (PATCH: at least one)"),
 }
 
+_COUNT = {"type": "integer", "minimum": 0}
+_COUNTS = {"requests": _COUNT, "errors": {**_COUNT, "description": "requests whose outcome was not ok"},
+           "input_tokens": {**_COUNT, "description": "estimated"},
+           "output_tokens": {**_COUNT, "description": "estimated (text and reasoning)"},
+           "images": {**_COUNT, "description": "generated images delivered"},
+           "videos": {**_COUNT, "description": "generated videos delivered"}}
+_DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+SCHEMAS.update({
+    "UsageRow": obj({
+        "day": {**_DAY, "description": "UTC day"},
+        "key": {"type": "string", "description": "the caller: a client key's id, api_keys:<12 hex>, jwt:<12 hex> or open"},
+        "key_name": {"type": "string", "description": "the client key's name; \"\" for other callers"},
+        "model": {"type": "string", "description": "the catalogue id; \"-\": none chosen"},
+        "account": {"type": "string", "description": "the account that served it; \"-\": none did"},
+        **_COUNTS}, tuple(_COUNTS),
+        description="the sums of one group: only the fields grouped by (all four when not grouped)"),
+    "UsageReport": obj({
+        "object": {"const": "usage"}, "from": _DAY, "to": _DAY, "estimated": {"const": True},
+        "note": STRING, "group": array({"enum": ["day", "key", "model", "account"]}),
+        "data": array(ref("UsageRow")), "totals": obj(_COUNTS, tuple(_COUNTS)),
+    }, ("object", "from", "to", "estimated", "note", "data", "totals")),
+})
+_USAGE_PARAMS = [
+    query_param("from", _DAY, "first UTC day, included (default: 29 days before `to`)"),
+    query_param("to", _DAY, "last UTC day, included (default: today)"),
+    query_param("key", STRING, "only this caller (its id, or a client key's name)"),
+    query_param("model", STRING, "only this model"),
+    query_param("account", STRING, "only this account"),
+    query_param("group", {"type": "string", "pattern": "^(day|key|model|account)(,(day|key|model|account))*$"},
+                "sum by these fields, comma-separated (default: day,key,model,account, one row per record)"),
+    query_param("format", {"enum": ["json", "csv"]}, "csv: text/csv (as does Accept: text/csv)"),
+]
 _KEY = path_param("key_id", "a client key's id (not its secret)")
 _ID = path_param("account_id", "an account id (its email, or the id it was imported with)")
 _ERRORS = (400, 401, 404, 409, 413, 429, 500, 503)
@@ -114,4 +146,13 @@ def paths() -> dict:
                                 responses={"200": answer("the key, revoked", ref("ClientKey")),
                                            **errors("OpenAIError", (401, 404, 429, 500, 503))}),
         },
+        "/admin/usage": {"get": operation(
+            "Usage: requests, errors, estimated tokens, images and videos per day, caller, model and account",
+            TAG, security=ADMIN, parameters=_USAGE_PARAMS,
+            description="JSON, or CSV (day,key,key_name,model,account,requests,errors,input_tokens,output_tokens,"
+                        "images,videos; cells a spreadsheet would run as a formula start with an apostrophe)",
+            responses={"200": {**answer("the usage in the range", ref("UsageReport")),
+                               "content": {"application/json": {"schema": ref("UsageReport")},
+                                           "text/csv": {"schema": STRING}}},
+                       **errors("OpenAIError", (400, 401, 404, 429, 500, 503))})},
     }
