@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from simulator.elements import split_text
 from simulator.replies import reply_for
 
 from . import probes
+from .content import SimulatorContent, SSEContent
 from .loadgen import Call, Exchange, http_request
 from .stack import gateway_env
 from tests.servers import Process, free_port
@@ -37,9 +37,6 @@ from tests.servers import Process, free_port
 LITELLM_VERSION = "1.80.0"  # never 1.82.7 or 1.82.8: those releases were compromised
 LITELLM_HOME = Path.home() / ".cache" / "gemini-business-proxy" / "bench" / f"litellm-{LITELLM_VERSION}"
 FAKE_MODEL, GATEWAY_MODEL = "fake-model", probes.MODEL
-OPENAI_CONTENT = re.compile(rb'"content":\s*"[^"]')
-# The simulator's `lines` layout: one element per line; content is a text element not marked thought.
-SIM_CONTENT = re.compile(rb'\n\s*,?\s*\{(?![^\n]*"thought":\s*true)[^\n]*"text":\s*"[^"]')
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -97,6 +94,53 @@ def process_stats(pids: list[int]) -> Stats:
     return Stats(cpu / CLK, rss, fds)
 
 
+def openai_exchange(port: int, model: str, headers: dict, stream: bool) -> Exchange:
+    """POST /v1/chat/completions; first content: the first complete SSE event with a
+    non-empty delta.content (bench/content.py), or the whole body when not streamed."""
+    body = json.dumps({"model": model, "stream": stream,
+                       "messages": [{"role": "user", "content": probes.PROMPT}]}).encode()
+    raw = http_request(port, "/v1/chat/completions", body, headers)
+
+    def steps(call: Call) -> None:
+        answer = call.request(raw, SSEContent if stream else None)
+        if stream:
+            if b"data: [DONE]" not in answer or not call.result.first_content:
+                raise ValueError(f"stream without content or [DONE]: {answer[-120:]!r}")
+            if b'"error"' in answer:
+                raise ValueError(f"in-band error: {answer[:160]!r}")
+        else:
+            if not json.loads(answer)["choices"][0]["message"]["content"]:
+                raise ValueError("no content")
+            call.result.first_content = call.last
+    return Exchange(steps)
+
+
+def simulator_exchange(port: int, headers: dict, stream: bool, spare_ready: bool = False) -> Exchange:
+    """The gateway's two calls per chat, widgetCreateSession then widgetStreamAssist, with its
+    headers (the JWT fetched once, before timing, as the gateway caches it too); first content:
+    the first complete non-thought text element (bench/content.py); a non-stream chat reads the
+    same stream to its end.
+
+    spare_ready: the clock starts when streamAssist goes out, the session made just before and
+    not timed — the gateway's path when its spare session is ready (app/upstream/spares.py; at
+    concurrency 1 it is: the refill's createSession runs while the previous answer streams,
+    one createSession per chat in the simulator's log). Without it (many chats of one account
+    at once share one spare) the createSession round trip is on the path, as on the gateway's."""
+    create = http_request(port, probes.WIDGET_PATH + "widgetCreateSession", probes.CREATE_BODY, headers)
+
+    def steps(call: Call) -> None:
+        session = json.loads(call.request(create))["session"]["name"]
+        if spare_ready:
+            call.start_clock()
+        raw = http_request(port, probes.WIDGET_PATH + "widgetStreamAssist", probes.assist_body(session), headers)
+        answer = call.request(raw, SimulatorContent)
+        if not answer.rstrip().endswith(b"]") or not call.result.first_content:
+            raise ValueError("the upstream stream ended without answer text or without `]`")
+        if not stream:
+            call.result.first_content = call.last
+    return Exchange(steps)
+
+
 class Contestant:
     name = ""
     floor = ""  # the name of the contestant whose times are subtracted ("" for a floor itself)
@@ -131,23 +175,8 @@ class OpenAIDialect(Contestant):
     model = FAKE_MODEL
     headers: dict = {}
 
-    def exchange(self, stream: bool) -> Exchange:
-        body = json.dumps({"model": self.model, "stream": stream,
-                           "messages": [{"role": "user", "content": probes.PROMPT}]}).encode()
-        raw = http_request(self.port, "/v1/chat/completions", body, self.headers)
-
-        def steps(call: Call) -> None:
-            answer = call.request(raw, OPENAI_CONTENT if stream else None)
-            if stream:
-                if b"data: [DONE]" not in answer or not call.result.first_content:
-                    raise ValueError(f"stream without content or [DONE]: {answer[-120:]!r}")
-                if b'"error"' in answer:
-                    raise ValueError(f"in-band error: {answer[:160]!r}")
-            else:
-                if not json.loads(answer)["choices"][0]["message"]["content"]:
-                    raise ValueError("no content")
-                call.result.first_content = call.last
-        return Exchange(steps)
+    def exchange(self, stream: bool, spare_ready: bool = False) -> Exchange:
+        return openai_exchange(self.port, self.model, self.headers, stream)
 
 
 class Direct(OpenAIDialect):
@@ -184,21 +213,9 @@ class SimulatorDirect(Contestant):
         requests.patch(f"http://127.0.0.1:{self.port}/__sim__/settings", timeout=5,
                        json={"ttfb": ttfb, "chunk_delay": chunk_delay}).raise_for_status()
 
-    def exchange(self, stream: bool) -> Exchange:
-        """The gateway's two calls per chat (the JWT is fetched once, before timing, as the
-        gateway caches it too); a non-stream chat reads the same stream to its end."""
+    def exchange(self, stream: bool, spare_ready: bool = False) -> Exchange:
         headers = {k: v for k, v in self.upstream.headers().items() if k.lower() != "content-type"}
-        create = http_request(self.port, probes.WIDGET_PATH + "widgetCreateSession", probes.CREATE_BODY, headers)
-
-        def steps(call: Call) -> None:
-            session = json.loads(call.request(create))["session"]["name"]
-            raw = http_request(self.port, probes.WIDGET_PATH + "widgetStreamAssist", probes.assist_body(session), headers)
-            answer = call.request(raw, SIM_CONTENT)
-            if not answer.rstrip().endswith(b"]") or not call.result.first_content:
-                raise ValueError("the upstream stream ended without answer text or without `]`")
-            if not stream:
-                call.result.first_content = call.last
-        return Exchange(steps)
+        return simulator_exchange(self.port, headers, stream, spare_ready)
 
 
 class Gateway(OpenAIDialect):

@@ -7,12 +7,12 @@ perf_counter seconds. The caller must have monkey-patched gevent (socket, time).
 
 An Exchange is what one request means for a contestant: one or more HTTP requests on one
 connection (the direct-to-simulator exchange makes two, as the gateway does), a detector for
-the first content in the streamed bytes and a check of the whole answer.
+the first content in the streamed bytes (bench/content.py: the same meaning for every
+contestant) and a check of the whole answer.
 """
 from __future__ import annotations
 
 import math
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from typing import Callable
 
 import gevent
 from gevent.pool import Group
+
+from .content import FirstContent
 
 RECV = 65536
 now = time.perf_counter
@@ -120,19 +122,24 @@ class Call:
         self.connection, self.result = connection, result
         self.last = 0.0
 
-    def request(self, raw: bytes, content: re.Pattern | None = None) -> bytes:
-        """Send, read the whole response, return the body; mark first content when `content`
-        first matches the body so far (stream answers) and track the gaps after it."""
+    def start_clock(self) -> None:
+        """Count from now instead of the intended start (what came before is not timed)."""
+        self.result.intended = now()
+
+    def request(self, raw: bytes, content: Callable[[], FirstContent] | None = None) -> bytes:
+        """Send, read the whole response, return the body; mark first content (from the
+        request's intended start) at the piece that completes the first unit carrying answer
+        text, as a new `content()` detector decides (stream answers), and track the gaps after it."""
         body = bytearray()
         result = self.result
+        detector = content() if content is not None else None
 
         def on_piece(piece: bytes) -> None:
             t = now() - result.intended
             if result.first_content:
                 result.max_gap = max(result.max_gap, t - self.last)
-            start = max(0, len(body) - 64)
             body.extend(piece)
-            if content is not None and not result.first_content and content.search(body, start):
+            if detector is not None and not result.first_content and detector.feed(piece):
                 result.first_content = t
             self.last = t
 
@@ -162,7 +169,7 @@ class Pool:
             with gevent.Timeout(self.timeout, ResponseError(f"no answer within {self.timeout:.0f} s")):
                 connection = self.idle.pop() if self.idle else Connection(self.port, self.timeout)
                 exchange.steps(Call(connection, result))
-            result.total = now() - intended
+            result.total = now() - result.intended  # the steps may start the clock later (spare_ready)
             if connection.reusable:
                 self.idle.append(connection)
         except (OSError, ResponseError, ValueError, LookupError) as exc:
