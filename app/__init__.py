@@ -27,6 +27,7 @@ from .media import Media
 from .media_urls import UrlSigner
 from .store import StoreUnavailable, open_store
 from .throttle import AuthThrottle
+from .usage.record import Recorder
 from .upstream.client import GeminiBusiness
 from .upstream.models import Catalogue
 from .upstream.spares import SpareSessions
@@ -87,7 +88,8 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
     app.extensions["gbp.throttle"] = AuthThrottle(store, ClientAddress(config.forwarded_allow_ips),
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
-    observe.install(app, app.extensions["gbp"].catalogue.models)
+    observe.install(app, app.extensions["gbp"].catalogue.models,
+                    Recorder(store, config.usage_retention_days))
     cors.install(app, config.cors_origins)  # after observe: a preflight gets its request id and log line
     headers.install(app)
     redirects.install(app)

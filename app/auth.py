@@ -12,7 +12,7 @@ import hmac
 
 from flask import current_app, g, request
 
-from . import hs256
+from . import exchange, hs256
 from .keys import ClientKeys, KeyLimit
 from .config import Config
 from .errors import ApiError
@@ -79,6 +79,9 @@ class ClientAuth:
         # Who the caller is, as a digest: conversations are only continued for the same caller
         # (app/conversations.py), and the key itself is never kept.
         g.gbp_client = hashlib.sha256(subject.encode()).hexdigest()
+        current = exchange.current()
+        if current is not None:
+            current.caller = caller_label(subject, g.gbp_client)
 
     def _valid(self, value: str) -> str | None:
         """Who a valid key or token names (None: not valid): the key itself, or a token's `sub`
@@ -109,6 +112,14 @@ class ClientAuth:
             subject = claims.get("sub")
             return "sub:" + subject if isinstance(subject, str) and subject else "jwt:" + value
         return None
+
+
+def caller_label(subject: str, digest: str) -> str:
+    """Who called, as usage records name it (never a secret): a client key's id, else which kind
+    of credential and 12 hex digits of the caller's digest (docs: USAGE in the README)."""
+    if subject.startswith("ckey:"):
+        return subject[5:]
+    return ("api_keys:" if subject.startswith("key:") else "jwt:") + digest[:12]
 
 
 def client_id() -> str:

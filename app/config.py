@@ -56,6 +56,7 @@ class Config:
     conversation_ttl: int = 86400  # seconds an OpenAI chat's upstream session may be continued; 0: never
     responses_ttl: int = 7 * 86400  # seconds a stored /v1/responses response is kept; 0: none is
     responses_max_bytes: int = 16 * 1024 * 1024  # a stored response's record (input + output + conversation)
+    usage_retention_days: int = 400  # days a usage record (app/usage/) is kept after its day ends
     openai_compatible: bool = True
     api_key_header: str = "Authorization"
     default_model: str = AUTO_MODEL
@@ -218,6 +219,7 @@ class _Reader(EnvReader):
             conversation_ttl=self.integer("CONVERSATION_TTL", 86400, 0, 30 * 24 * 3600),
             responses_ttl=self.integer("RESPONSES_TTL", 7 * 86400, 0, 30 * 24 * 3600),
             responses_max_bytes=self.integer("RESPONSES_MAX_MB", 16, 1, 1024) * 1024 * 1024,
+            usage_retention_days=self.integer("USAGE_RETENTION_DAYS", 400, 1, 100 * 366),
             openai_compatible=self.boolean("OPENAI_COMPATIBLE", True),
             api_key_header=header,
             default_model=default_model,

@@ -2,8 +2,10 @@
 
 Filled in by whoever learns a fact, where they learn it: observe the id, surface and route at
 the start, the catalogue the model a request chose, the pipeline the account that served it
-and the first content chunk, the error handlers the outcome. Read once, when the server has
-finished sending the response. A leaf module (no Flask, no accounts): the upstream layer notes
+and the first content chunk, the error handlers the outcome, app/auth.py the caller, an
+answering view that the request is usage (metered), the answer's last stage its token estimate
+and generated files. Read once, when the server has finished sending the response (the access
+line and metrics, and the usage record: app/usage/). A leaf module (no Flask, no accounts): the upstream layer notes
 things too.
 
 The current exchange is a context variable of the request's greenlet; greenlets working for
@@ -21,7 +23,8 @@ _current: contextvars.ContextVar["Exchange | None"] = contextvars.ContextVar("gb
 
 class Exchange:
     __slots__ = ("request_id", "started", "method", "path", "surface", "route", "status", "model", "account",
-                 "outcome", "first_chunk", "streamed", "sent")
+                 "outcome", "first_chunk", "streamed", "sent", "caller", "budget_key", "metered",
+                 "input_tokens", "output_tokens", "images", "videos")
 
     def __init__(self, request_id: str = "", started: float | None = None):
         self.request_id = request_id
@@ -36,6 +39,13 @@ class Exchange:
         self.first_chunk: float | None = None  # monotonic time of a stream's first content event
         self.streamed = False
         self.sent = 0               # body bytes handed to the server
+        self.caller = "open"        # who called, never a secret (app/auth.py caller labels)
+        self.budget_key: str | None = None  # the id of a client key with a daily token budget
+        self.metered = False        # an answering view: the request is usage (app/usage/)
+        self.input_tokens = 0       # the estimates the responses' usage showed, summed over the answers
+        self.output_tokens = 0
+        self.images = 0             # generated files delivered
+        self.videos = 0
 
 
 def current() -> Exchange | None:
@@ -66,6 +76,31 @@ def note_outcome(outcome: str | None) -> None:
     exchange = _current.get()
     if exchange is not None and outcome:
         exchange.outcome = outcome
+
+
+def note_metered() -> None:
+    """This request asks a model for an answer: it is usage once its model is known."""
+    exchange = _current.get()
+    if exchange is not None:
+        exchange.metered = True
+
+
+def note_usage(input_tokens: int, output_tokens: int) -> None:
+    """One answer's token estimate, as its usage shows it (several answers add up: Images API n)."""
+    exchange = _current.get()
+    if exchange is not None:
+        exchange.input_tokens += input_tokens
+        exchange.output_tokens += output_tokens
+
+
+def note_file(mime_type: str) -> None:
+    """A generated file delivered to the client."""
+    exchange = _current.get()
+    if exchange is not None:
+        if mime_type.startswith("image/"):
+            exchange.images += 1
+        elif mime_type.startswith("video/"):
+            exchange.videos += 1
 
 
 def carried(run: Callable[[], None]) -> Callable[[], None]:

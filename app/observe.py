@@ -4,7 +4,7 @@ A WSGI wrapper around the app (`Observed`) sees each request from its first byte
 last byte out: it opens the request's Exchange (app/exchange.py) with its id, counts the body
 bytes as the server takes them (one addition per chunk, no lock), and when the server closes
 the response (finished, or the client gone) writes the access line and records the request's
-metrics (app/metrics.py), once. Flask hooks add what only Flask knows: the surface (the
+metrics (app/metrics.py) and its usage (app/usage/), once. Flask hooks add what only Flask knows: the surface (the
 blueprint) and the route template, and whether the response is a stream. Secrets are redacted
 by app.logs.
 """
@@ -19,6 +19,7 @@ from flask import Flask, g, request
 
 from . import exchange, metrics
 from .exchange import Exchange
+from .usage.record import Recorder
 
 log = logging.getLogger("gbp.http")
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -33,11 +34,13 @@ QUIET_SURFACES = {"health", "metrics"}  # probes and scrapes: their access line 
 
 class Observed:
     """The WSGI app wrapped: see the module docstring. `models`: the catalogue's ids, the only
-    model labels (anything else is "other")."""
+    model labels (anything else is "other"); `usage`: records what each request cost (it runs
+    outside Flask's app context, so it is handed its store here)."""
 
-    def __init__(self, app, models):
+    def __init__(self, app, models, usage: Recorder | None = None):
         self.app = app
         self.models = frozenset(models)
+        self.usage = usage
 
     def __call__(self, environ, start_response):
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
@@ -70,6 +73,11 @@ class Observed:
                 metrics.child(metrics.FIRST_CHUNK, surface).observe(current.first_chunk - current.started)
         except Exception:  # book-keeping must never cost the client its answer
             log.exception("could not record the request's metrics")
+        if self.usage is not None:
+            try:
+                self.usage.finish(current)
+            except Exception:
+                log.exception("could not record the request's usage")
         outcome = current.outcome or ("ok" if status < 400 else "client_gone" if status == 499 else "error")
         fields = {"method": current.method, "path": current.path, "status": status,
                   "request_id": current.request_id, "ms": round(seconds * 1000, 1), "bytes": current.sent,
@@ -144,8 +152,9 @@ def _after(response):
     return response
 
 
-def install(app: Flask, models) -> None:
-    """`models`: the catalogue's model ids (the only values of the `model` label)."""
-    app.wsgi_app = Observed(app.wsgi_app, models)
+def install(app: Flask, models, usage: Recorder | None = None) -> None:
+    """`models`: the catalogue's model ids (the only values of the `model` label); `usage`:
+    the usage recorder (app/usage/record.py), None to record none."""
+    app.wsgi_app = Observed(app.wsgi_app, models, usage)
     app.before_request(_before)
     app.after_request(_after)

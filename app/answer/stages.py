@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
-from .. import pump
+from .. import exchange, pump
 from ..background import Job, Watch
 from ..output import estimate_usage, limited
 from ..tools import structured
@@ -93,7 +93,9 @@ def typed(upstream: Iterable, fetch: Fetch, keepalive: float = 15.0, watch: Watc
 def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
     """Part boundaries around each run of deltas of one kind (parts numbered from 0), and the
     usage on Finish. A part an earlier stage framed itself (a tool call: PartStart with its
-    CallHead … PartEnd) keeps its bounds and gets its number here."""
+    CallHead … PartEnd) keeps its bounds and gets its number here. The request's Exchange is
+    told the usage and the files as they pass, so its usage record (app/usage/) counts the very
+    numbers the response shows."""
     open_kind, part = None, -1
     shown: dict[str, list[str]] = {TEXT: [], THINKING: [], TOOL_CALL: []}
     for event in events:
@@ -122,6 +124,10 @@ def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
             open_kind = None
         if isinstance(event, Finish):
             written = "".join(shown[TEXT] + shown[TOOL_CALL])
-            yield replace(event, usage=estimate_usage(prompt, written, "".join(shown[THINKING]), held))
+            usage = estimate_usage(prompt, written, "".join(shown[THINKING]), held)
+            exchange.note_usage(usage.prompt_tokens, usage.text_tokens + usage.reasoning_tokens)
+            yield replace(event, usage=usage)
             return
+        if isinstance(event, FileOut):
+            exchange.note_file(event.mime_type)
         yield event

@@ -12,7 +12,7 @@ from functools import partial
 
 from flask import Blueprint, current_app, jsonify
 
-from .. import chat
+from .. import chat, exchange
 from ..answer.driver import respond
 from ..answer.events import Usage
 from ..auth import client_id, require_anthropic_client
@@ -36,6 +36,7 @@ def _services() -> chat.Services:
 
 @bp.post("/messages")
 def messages():
+    exchange.note_metered()  # usage once its model is known (app/usage/)
     request = parse_messages(json_body())
     model = _services().catalogue.choose(request.model)  # ModelUnavailable: a 404/400 naming the model
     refuse_format_for_media(request, model, "output_config.format")

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify
 
 from functools import partial
 
-from .. import chat
+from .. import chat, exchange
 from ..answer.driver import respond
 from ..auth import require_client
 from ..body import json_body
@@ -89,6 +89,7 @@ def delete_session(session_id: str):
 
 @bp.post("/chat")
 def chat_message():
+    exchange.note_metered()  # usage once its model is known (app/usage/)
     body = json_body()
     session = _session(body.get("session_id"))
     message = body.get("message")

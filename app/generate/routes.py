@@ -14,7 +14,7 @@ from functools import partial
 
 from flask import Blueprint, current_app, jsonify, request as http_request
 
-from .. import chat
+from .. import chat, exchange
 from ..answer.driver import respond
 from ..auth import client_id, require_gemini_client
 from ..body import json_body
@@ -60,6 +60,7 @@ def generate(target: str):
                             f"models/{{model}}:{', :'.join(ACTIONS)}.", code="unknown_url")
     if action == "countTokens":
         return count_tokens(name)
+    exchange.note_metered()  # usage once its model is known (app/usage/)
     stream = action == "streamGenerateContent"
     request = parse_generate(json_body(), name, stream)
     model = _model(request.model)

@@ -22,7 +22,7 @@ from typing import Callable
 
 from flask import current_app, request
 
-from .. import chat, hangup, media
+from .. import chat, exchange, hangup, media
 from ..answer.driver import read_whole
 from ..answer.reply import Reply
 from ..errors import ApiError
@@ -55,6 +55,7 @@ def image_model(services: chat.Services, name: str | None) -> Model:
     if name is None or named(name, OPENAI_IMAGE_MODELS):
         if default is None:
             raise ApiError(400, "This gateway offers no image model.", param="model", code="model_not_found")
+        exchange.note_model(default.id)  # as Catalogue.choose notes a model named
         return default
     model = catalogue.choose(name)  # unknown: a 404 naming it
     if model.kind != IMAGE:

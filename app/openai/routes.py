@@ -6,7 +6,7 @@ from functools import partial
 
 from flask import Blueprint, current_app, jsonify, request as http_request
 
-from .. import chat, hangup
+from .. import chat, exchange, hangup
 from ..background import Job
 from ..answer.driver import respond
 from ..auth import client_id, require_client
@@ -35,6 +35,7 @@ def _model(name: str) -> Model:
 
 @bp.post("/chat/completions")
 def chat_completions():
+    exchange.note_metered()  # usage once its model is known (app/usage/)
     request = parse_chat(json_body())
     model = _model(request.model)
     refuse_format_for_media(request, model, "response_format")
@@ -47,11 +48,13 @@ def chat_completions():
 
 @bp.post("/images/generations")
 def images_generations():
+    exchange.note_metered()
     return jsonify(images.answer(_services(), parse_generation(json_body())))
 
 
 @bp.post("/images/edits")
 def images_edits():
+    exchange.note_metered()
     max_file_bytes = _services().config.max_file_bytes
     if http_request.mimetype == "application/json":  # images as URLs; else the SDKs' multipart uploads
         # its http(s) URLs are fetched while the client's socket is watched, as a whole chat's

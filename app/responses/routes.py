@@ -7,7 +7,7 @@ from functools import partial
 
 from flask import Blueprint, current_app
 
-from .. import chat
+from .. import chat, exchange
 from ..answer.driver import respond
 from ..auth import client_id, require_client
 from ..body import json_body
@@ -29,6 +29,7 @@ def _services() -> chat.Services:
 
 @bp.post("/responses")
 def create_response():
+    exchange.note_metered()  # usage once its model is known (app/usage/)
     body = json_body()
     request = parse_responses(body)
     client, stored = client_id(), current_app.extensions["gbp.responses"]

@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 
 from ..store import Store
+from . import COUNTS, NAMESPACE
 
-NAMESPACE = "usage"
 FIELDS = ("day", "key", "model", "account")  # what a record is about; its store key, "|"-joined
-COUNTS = ("requests", "errors", "input_tokens", "output_tokens", "images", "videos")
 CSV_COLUMNS = ("day", "key", "key_name", "model", "account") + COUNTS
 PARAMETERS = ("from", "to", "key", "model", "account", "group", "format")
 DEFAULT_DAYS = 30
