@@ -1,4 +1,5 @@
 """The admin page at /admin/ in a real headless Chromium, against a gunicorn proxy and the simulator."""
+import csv
 import json
 import re
 import time
@@ -444,3 +445,93 @@ def test_client_keys_are_made_shown_once_and_revoked_on_the_page(page, admin_pro
         store = open_store(Config.from_env({"DATA_DIR": str(data_dir)}))
         store.delete("client_keys", made["id"])
         store.close()
+
+
+# --- usage: the chart per day, the table, the filters and the CSV download ----------------------
+USAGE_SCREENSHOT = "/work/wt/admin-usage.png"
+
+
+def _usage_day(days_ago: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() - days_ago * 86400))
+
+
+def test_usage_shows_a_bar_per_day_the_records_totals_and_a_csv(page, admin_proxy, accounts, tmp_path):
+    store = accounts.store
+    for key in store.list("usage"):
+        store.delete("usage", key)
+    made = api(admin_proxy, "POST", "/admin/keys", json={"name": "=team, \"red\""}).json()
+    seeded = [  # (days ago, caller, model, account, requests, errors, input, output, images)
+        (0, made["id"], "gemini-2.5-flash", "page1@example.com", 40, 2, 12000, 48000, 0),
+        (0, "open", "gemini-2.5-pro", "page2@example.com", 5, 0, 800, 9000, 2),
+        (1, made["id"], "gemini-2.5-flash", "page2@example.com", 12, 1, 3000, 7000, 0),
+        (6, "api_keys:0123456789ab", "gemini-2.5-flash", "page3@example.com", 25, 5, 6000, 15000, 0),
+        (13, made["id"], "gemini-2.5-pro", "page1@example.com", 8, 0, 2000, 4000, 1),
+        (28, "open", "-", "-", 3, 3, 0, 0, 0),
+        (60, made["id"], "gemini-2.5-flash", "page1@example.com", 70, 0, 9000, 30000, 0),  # only in 90 days
+    ]
+    for ago, key, model, account, requests_, errors, tokens_in, tokens_out, images in seeded:
+        day = _usage_day(ago)
+        store.put("usage", f"{day}|{key}|{model}|{account}",
+                  {"day": day, "key": key, "model": model, "account": account, "requests": requests_,
+                   "errors": errors, "input_tokens": tokens_in, "output_tokens": tokens_out, "images": images,
+                   "videos": 0})
+    try:
+        opened(page, admin_proxy)
+        chart, table = page.locator("#usage-chart"), page.locator("#usage-table tbody tr")
+        expect(chart.locator("rect.bar.ok")).to_have_count(30)  # the last 30 days, one slot each
+        expect(table).to_have_count(6)
+        per_day = {}
+        for ago, _, _, _, requests_, errors, tokens_in, tokens_out, _ in seeded[:-1]:
+            was = per_day.get(_usage_day(ago), (0, 0, 0, 0))
+            per_day[_usage_day(ago)] = (was[0] + requests_, was[1] + errors, was[2] + tokens_in, was[3] + tokens_out)
+        bars = page.evaluate("""() => [...document.querySelectorAll('#usage-chart g.day')].map((g) => ({
+            day: g.dataset.day, bars: [...g.querySelectorAll('rect')].map((r) => [r.getAttribute('class'),
+            Number(r.dataset.value), Number(r.getAttribute('height'))])}))""")
+        assert len(bars) == 60  # requests and tokens: two panels of 30 days
+        for group in bars:
+            want = per_day.get(group["day"], (0, 0, 0, 0))
+            values = {name: (value, height) for name, value, height in group["bars"]}
+            if "bar ok" in values:
+                assert (values["bar ok"][0], values["bar failed"][0]) == (want[0] - want[1], want[1]), group
+            else:
+                assert (values["bar input"][0], values["bar output"][0]) == (want[2], want[3]), group
+            assert all((height > 0) == (value > 0) for value, height in values.values()), group
+        tallest = max(bars[:30], key=lambda g: sum(v for _, v, _ in g["bars"]))
+        assert tallest["day"] == _usage_day(0) and abs(sum(h for _, _, h in tallest["bars"]) - 96) < 0.5
+        first = table.first.locator("td")
+        expect(first.nth(0)).to_have_text(_usage_day(0))
+        expect(page.locator("#usage-table tbody")).to_contain_text('=team, "red"')  # its name, as text
+        expect(page.locator("#usage-table tfoot td").nth(0)).to_have_text("93")  # 40+5+12+25+8+3
+        expect(page.locator("#usage-note")).to_contain_text("Token counts are estimates")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        page.screenshot(path=USAGE_SCREENSHOT, full_page=True)
+
+        with page.expect_download() as download:  # the link sends the admin key: a plain link could not
+            page.get_by_role("link", name="Download CSV").click()
+        path = tmp_path / "usage.csv"
+        download.value.save_as(path)
+        rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+        assert len(rows) == 6 and sum(int(r["requests"]) for r in rows) == 93
+        assert {r["key_name"] for r in rows} == {"'=team, \"red\"", ""}  # never a formula in a spreadsheet
+
+        page.get_by_label("Usage range").select_option("90")
+        expect(chart.locator("rect.bar.ok")).to_have_count(90)
+        expect(table).to_have_count(7)
+        page.screenshot(path=USAGE_SCREENSHOT.replace(".png", "-90.png"), full_page=True)
+        page.get_by_label("Usage by model").select_option("gemini-2.5-pro")
+        expect(table).to_have_count(2)
+        expect(page.locator("#usage-table tfoot td").nth(0)).to_have_text("13")
+        page.get_by_label("Usage range").select_option("1")
+        expect(chart.locator("rect.bar.ok")).to_have_count(1)
+        expect(table).to_have_count(1)
+        width = float(chart.locator("rect.bar.ok").get_attribute("width"))
+        assert 10 <= width <= 40  # one day: a bar, not the whole width
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the chart redraws to fit
+        page.get_by_label("Usage range").select_option("90")
+        expect(chart.locator("rect.bar.ok")).to_have_count(90)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=USAGE_SCREENSHOT.replace(".png", "-phone.png"), full_page=True)
+    finally:
+        for key in store.list("usage"):
+            store.delete("usage", key)
+        store.delete("client_keys", made["id"])  # the other tests use this gateway without a key

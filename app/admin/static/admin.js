@@ -22,7 +22,8 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  async function api(method, path, body) {
+  // An admin API call with the key; the answer if it is a success (else an ApiError; a 401 signs out).
+  async function call(method, path, body) {
     const init = { method, cache: "no-store", headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -34,14 +35,18 @@
     } catch {
       throw new ApiError(0, "Cannot reach the proxy.");
     }
-    const data = await response.json().catch(() => null);
     if (response.status === 401) {
       signOut(open ? "The proxy no longer accepts this admin key: enter it again." : "Wrong admin key.");
       throw new ApiError(401, "wrong admin key");
     }
-    if (!response.ok) throw new ApiError(response.status, (data && data.error && data.error.message) || `HTTP ${response.status}`);
-    return data;
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      throw new ApiError(response.status, (data && data.error && data.error.message) || `HTTP ${response.status}`);
+    }
+    return response;
   }
+
+  const api = async (method, path, body) => (await call(method, path, body)).json().catch(() => null);
 
   const accountPath = (id, action = "") => `accounts/${encodeURIComponent(id)}${action}`;
 
@@ -259,6 +264,199 @@
     if (open && mine === generation) timer = setTimeout(refresh, document.hidden ? REFRESH_MS * 3 : REFRESH_MS);
   }
 
+  // --- usage (GET /admin/usage): a chart per day, the table, totals, a CSV download ----------
+  const SVG = "http://www.w3.org/2000/svg";
+  const USAGE_MS = 60000; // usage changes slowly and reading it lists the whole store namespace
+  const seen = { key: new Map(), model: new Set() }; // filter choices met so far (key -> its label)
+  let usageTimer = null;
+  let usageGeneration = 0;
+  let lastDays = null; // what the chart last drew, redrawn when its width changes
+  const count = new Intl.NumberFormat();
+  const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+  const dayLabel = (day, long = false) => new Date(`${day}T00:00:00Z`).toLocaleDateString([],
+    { timeZone: "UTC", month: "short", day: "numeric", ...(long ? { weekday: "short", year: "numeric" } : {}) });
+
+  function svg(tag, attributes = {}, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    node.append(...children);
+    return node;
+  }
+
+  function usageQuery() {
+    const days = Number($("usage-days").value);
+    const to = new Date();
+    const from = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate() - days + 1));
+    const query = new URLSearchParams({ from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) });
+    for (const name of ["key", "model"]) if ($(`usage-${name}`).value) query.set(name, $(`usage-${name}`).value);
+    return query;
+  }
+
+  async function loadUsage() {
+    clearTimeout(usageTimer);
+    const mine = ++usageGeneration;
+    const query = usageQuery();
+    const csv = $("usage-csv");
+    csv.href = `usage?${query}&format=csv`;
+    csv.download = `usage-${query.get("from")}-${query.get("to")}.csv`;
+    try {
+      const [perDay, records] = await Promise.all([api("GET", `usage?${query}&group=day`), api("GET", `usage?${query}`)]);
+      if (mine !== usageGeneration) return;
+      remember(records.data);
+      lastDays = perDay;
+      drawChart(perDay);
+      renderUsage(records);
+      $("usage-message").textContent = "";
+    } catch (error) {
+      if (error.status === 401 || mine !== usageGeneration) return;
+      $("usage-message").textContent = `Usage not updated: ${error.message}`;
+    }
+    if (open && mine === usageGeneration) usageTimer = setTimeout(loadUsage, document.hidden ? USAGE_MS * 3 : USAGE_MS);
+  }
+
+  function keyLabel(row) {
+    return row.key_name ? `${row.key_name} (${row.key.slice(0, 8)}…)` : row.key === "open" ? "open (no key)" : row.key;
+  }
+
+  function remember(rows) {
+    let changed = false;
+    for (const row of rows) {
+      if (!seen.key.has(row.key)) { seen.key.set(row.key, keyLabel(row)); changed = true; }
+      if (!seen.model.has(row.model)) { seen.model.add(row.model); changed = true; }
+    }
+    if (!changed) return;
+    const fill = (select, entries, all) => {
+      const chosen = select.value;
+      select.replaceChildren(el("option", { value: "", textContent: all }),
+        ...[...entries].sort((a, b) => a[1].localeCompare(b[1])).map(([value, label]) => el("option", { value, textContent: label })));
+      select.value = chosen;
+    };
+    fill($("usage-key"), seen.key, "All keys");
+    fill($("usage-model"), [...seen.model].map((m) => [m, m === "-" ? "- (none chosen)" : m]), "All models");
+  }
+
+  // Two bar charts over the same days, inline SVG: requests (errors stacked in red) and estimated
+  // tokens (input under output). Every day of the range gets its slot, so gaps are visible; bar
+  // widths and the labelled days follow the width available (1 day or 90 stay readable).
+  function drawChart(report) {
+    const box = $("usage-chart");
+    const days = [];
+    for (let t = Date.parse(`${report.from}T00:00:00Z`); t <= Date.parse(`${report.to}T00:00:00Z`); t += 86400000) {
+      days.push(new Date(t).toISOString().slice(0, 10));
+    }
+    const byDay = new Map(report.data.map((row) => [row.day, row]));
+    const width = Math.max(280, box.clientWidth || 600);
+    const left = 52, right = 8, panel = 96, gap = 30, top = 18, bottom = 22;
+    const plot = width - left - right;
+    const slot = plot / days.length;
+    const bar = Math.max(1, Math.min(slot * 0.7, 40));
+    const every = Math.max(1, Math.ceil(58 / slot)); // a date label per `every` days, the latest always
+    const height = top + 2 * panel + gap + bottom;
+    const chart = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "usage-chart" });
+    const panels = [
+      { title: "Requests", y: top, parts: [["ok", (r) => r.requests - r.errors], ["failed", (r) => r.errors]] },
+      { title: "Tokens (estimated)", y: top + panel + gap,
+        parts: [["input", (r) => r.input_tokens], ["output", (r) => r.output_tokens]] },
+    ];
+    for (const p of panels) {
+      const total = (r) => p.parts.reduce((sum, [, value]) => sum + Math.max(0, value(r)), 0);
+      const max = Math.max(1, ...days.map((day) => (byDay.has(day) ? total(byDay.get(day)) : 0)));
+      const base = p.y + panel;
+      chart.append(
+        svg("text", { x: 0, y: p.y - 6, class: "panel-title" }, p.title),
+        svg("line", { x1: left, x2: width - right, y1: p.y, y2: p.y, class: "grid" }),
+        svg("line", { x1: left, x2: width - right, y1: base, y2: base, class: "axis" }),
+        svg("text", { x: left - 6, y: p.y + 4, class: "tick" }, compact.format(max)),
+        svg("text", { x: left - 6, y: base, class: "tick" }, "0"));
+      days.forEach((day, i) => {
+        const row = byDay.get(day) || { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0 };
+        const x = left + i * slot + (slot - bar) / 2;
+        const group = svg("g", { class: "day", "data-day": day });
+        let y = base;
+        for (const [name, value] of p.parts) {
+          const h = (Math.max(0, value(row)) / max) * panel;
+          y -= h;
+          group.append(svg("rect", { x: x.toFixed(1), y: y.toFixed(1), width: bar.toFixed(1), height: h.toFixed(1),
+            class: `bar ${name}`, "data-value": Math.max(0, value(row)) }));
+        }
+        group.append(svg("title", {}, `${dayLabel(day, true)}: ${count.format(row.requests)} requests, ` +
+          `${count.format(row.errors)} errors; ${count.format(row.input_tokens)} input + ` +
+          `${count.format(row.output_tokens)} output tokens (estimated)`));
+        chart.append(group);
+        if (p === panels[1] && (days.length - 1 - i) % every === 0) {
+          const centre = left + (i + 0.5) * slot;
+          const label = svg("text", { x: centre.toFixed(1), y: height - 6, class: "date" }, dayLabel(day));
+          if (centre + 26 > width) label.setAttribute("x", width), label.setAttribute("class", "date last"); // not cut off
+          chart.append(label);
+        }
+      });
+    }
+    box.replaceChildren(chart);
+  }
+
+  function renderUsage(report) {
+    const LIMIT = 500;
+    const rows = [...report.data].reverse(); // newest day first
+    const LABELS = ["Requests", "Errors", "Input tokens", "Output tokens", "Images", "Videos"];
+    const numbers = (r) => [r.requests, r.errors, r.input_tokens, r.output_tokens, r.images, r.videos].map((n, i) => {
+      const td = el("td", { className: "num", textContent: count.format(n) });
+      td.dataset.label = LABELS[i]; // the phone layout shows it before the value
+      return td;
+    });
+    $("usage-table").tBodies[0].replaceChildren(...rows.slice(0, LIMIT).map((r) => {
+      const key = el("td", {}, r.key_name || (r.key === "open" ? "open (no key)" : r.key));
+      if (r.key_name) key.append(el("small", { className: "muted", textContent: r.key }));
+      const cells = [el("td", { textContent: r.day }), key, el("td", { textContent: r.model }),
+        el("td", { textContent: r.account })];
+      ["Day", "Key", "Model", "Account"].forEach((label, i) => { cells[i].dataset.label = label; });
+      return el("tr", {}, ...cells, ...numbers(r));
+    }));
+    const shown = rows.length > LIMIT ? `the newest ${LIMIT} of ${rows.length} rows (the CSV has them all)` : "";
+    $("usage-table").tFoot.replaceChildren(el("tr", {}, el("th", { scope: "row", colSpan: 4, textContent: "Total" }),
+      ...numbers(report.totals)));
+    $("usage-range").textContent = `(${dayLabel(report.from)} – ${dayLabel(report.to)}, UTC)`;
+    $("usage-note").textContent = [`${report.note[0].toUpperCase()}${report.note.slice(1)}.`, // "token counts are estimates…"
+      shown ? `Shown: ${shown}.` : ""].filter(Boolean).join(" ");
+    $("no-usage").hidden = rows.length > 0;
+    $("usage-table").hidden = rows.length === 0;
+  }
+
+  for (const id of ["usage-days", "usage-key", "usage-model"]) $(id).addEventListener("change", () => loadUsage());
+  $("usage-filters").addEventListener("submit", (event) => { event.preventDefault(); loadUsage(); });
+  new ResizeObserver(() => { if (open && lastDays) drawChart(lastDays); }).observe($("usage-chart"));
+
+  // The CSV link needs the admin key, which a plain link cannot send: fetched here, then saved.
+  $("usage-csv").addEventListener("click", async (event) => {
+    event.preventDefault();
+    const link = event.currentTarget;
+    try {
+      const blob = await (await call("GET", link.getAttribute("href"))).blob();
+      const url = URL.createObjectURL(blob);
+      const save = el("a", { href: url, download: link.download, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (error) {
+      if (error.status !== 401) $("usage-message").textContent = `No CSV: ${error.message}`;
+    }
+  });
+
+  function clearUsage() {
+    usageGeneration++;
+    clearTimeout(usageTimer);
+    lastDays = null;
+    seen.key.clear();
+    seen.model.clear();
+    for (const [id, all] of [["usage-key", "All keys"], ["usage-model", "All models"]]) {
+      $(id).replaceChildren(el("option", { value: "", textContent: all }));
+    }
+    $("usage-chart").replaceChildren();
+    $("usage-table").tBodies[0].replaceChildren();
+    $("usage-table").tFoot.replaceChildren();
+    for (const id of ["usage-range", "usage-note", "usage-message"]) $(id).textContent = "";
+  }
+
   // --- acting -----------------------------------------------------------------------------
   async function act(button, work, done) {
     button.dataset.busy = "1";
@@ -334,6 +532,7 @@
   // --- signing in and out -----------------------------------------------------------------
   function show() {
     open = true;
+    loadUsage();
     $("signin").hidden = true;
     $("console").hidden = false;
     $("signout").hidden = false;
@@ -346,6 +545,7 @@
     generation++;
     clearTimeout(timer);
     rows.clear();
+    clearUsage();
     $("accounts").tBodies[0].replaceChildren();
     $("keys").tBodies[0].replaceChildren();
     for (const id of ["notice", "add-message", "count", "updated", "key-message", "key-count", "key-secret-value"]) {
@@ -371,7 +571,7 @@
   });
   $("signout").addEventListener("click", () => signOut());
   setInterval(() => document.querySelectorAll(".countdown").forEach(tick), 1000);
-  document.addEventListener("visibilitychange", () => { if (open && !document.hidden) refresh(); });
+  document.addEventListener("visibilitychange", () => { if (open && !document.hidden) { refresh(); loadUsage(); } });
   if (sessionStorage.getItem(KEY)) refresh();
   else $("key").focus();
 })();
