@@ -17,6 +17,7 @@ from ..body import json_body
 from ..errors import ApiError, bad_request
 from ..keys import NotFound as KeyNotFound
 from ..usage import report as usage_report
+from ..usage.days import day_of
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 KEYLESS = {"admin.page", "admin.static"}
@@ -155,10 +156,10 @@ def revoke_key(key_id: str):
 # --- usage (app/usage/report.py): what the model surfaces recorded, read back ------------------
 @bp.get("/usage")
 def usage():
-    today = time.gmtime()
+    today = datetime.date.fromisoformat(day_of(time.time()))  # the records' UTC day
     wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
     try:
-        query = usage_report.parse(request.args, datetime.date(*today[:3]), wants_csv)
+        query = usage_report.parse(request.args, today, wants_csv)
     except usage_report.BadParameter as exc:
         raise bad_request(str(exc), param=exc.param, code=exc.code) from None
     report = current_app.extensions["gbp.usage_report"].report(query)
