@@ -4,7 +4,9 @@ the same SQLite file) hold exactly the token estimates the responses' own `usage
 (a 400 after the model is known, an in-band error from a simulator fault) and generated images
 are counted; the caller is a client key's id, `api_keys:`/`jwt:` and a digest's prefix, or
 `open`."""
+import csv
 import hashlib
+import io
 import json
 import os
 import time
@@ -190,3 +192,37 @@ def test_an_open_gateway_counts_its_callers_as_open(open_proxy):
     added = grown(store, "open", before, 1)
     assert added["requests"] == 1 and added["input_tokens"] == said["usage"]["prompt_tokens"]
     assert added["output_tokens"] == said["usage"]["completion_tokens"]
+
+
+def test_admin_usage_reads_back_real_requests_by_the_keys_name_as_json_and_csv(gateway):
+    """The reader end to end: real chat requests through the gateway, then GET /admin/usage (JSON
+    and CSV, app/usage/report.py) shows them under the client key's name, with the estimates the
+    responses showed."""
+    name = '=e2e, "report"'
+    made = requests.post(f"{gateway.url}/admin/keys", headers=ADMIN, json={"name": name}, timeout=10)
+    assert made.status_code == 201, made.text
+    key_id, headers = made.json()["id"], {"Authorization": f"Bearer {made.json()['key']}"}
+    chat = {"model": TEXT_MODEL, "messages": [{"role": "user", "content": "Read me back."}]}
+    whole = post(gateway, "/v1/chat/completions", chat, headers).json()["usage"]
+    streamed = events(post(gateway, "/v1/chat/completions", {**chat, "stream": True,
+                                                             "stream_options": {"include_usage": True}}, headers, True))
+    said = [whole, streamed[-1]["usage"]]
+    deadline = time.monotonic() + HANG_GUARD
+    while True:  # each request is recorded as its response closes, after the client has it
+        report = requests.get(f"{gateway.url}/admin/usage", params={"key": name, "group": "key"}, headers=ADMIN,
+                              timeout=10).json()
+        if report["totals"]["requests"] >= 2:
+            break
+        assert time.monotonic() < deadline, report
+        time.sleep(0.02)
+    assert report["estimated"] is True and report["to"] == day_of(time.time())
+    assert report["data"] == [{"key": key_id, "key_name": name, "requests": 2, "errors": 0,
+                               "input_tokens": sum(u["prompt_tokens"] for u in said),
+                               "output_tokens": sum(u["completion_tokens"] for u in said), "images": 0, "videos": 0}]
+    [account] = requests.get(f"{gateway.url}/admin/accounts", headers=ADMIN, timeout=5).json()["accounts"]
+    answer = requests.get(f"{gateway.url}/admin/usage", params={"key": key_id}, timeout=10,
+                          headers={**ADMIN, "Accept": "text/csv"})
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+    [row] = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert row == {"day": day_of(time.time()), "key": key_id, "key_name": "'" + name, "model": TEXT_MODEL,
+                   "account": account["id"], **{c: str(report["data"][0][c]) for c in COUNTS}}
