@@ -9,6 +9,13 @@ session per conversation, not a spare per chat thrown away unused after a few mi
 one per worker. So the spare lives in the store (one per account, whoever made it) and waits
 until a chat takes it, however long that is; if the upstream has forgotten it by then, the
 chat makes a session itself (chat.py, on SessionGone) and nothing was lost but a request.
+
+One maker per account across workers: the refill claims the account's record first (one
+atomic update writes {"filling": who, "until": when} where no spare is and no live claim),
+makes the session, then puts the spare over its claim. A lock taken and given back around a
+read and a put made four store round trips per refill; the claim makes two (bench/README.md,
+"Store calls per chat"). A claim is not a spare: take() and offer() see none there, and a
+claim whose maker died frees itself at `until`.
 """
 from __future__ import annotations
 
@@ -26,7 +33,12 @@ from .errors import UpstreamError
 log = logging.getLogger("gbp.upstream.spares")
 NAMESPACE = "spare_sessions"
 SPARE_KEEP = 7 * 24 * 3600.0  # seconds; only so that records of removed accounts go away
-FILL_LOCK_TTL = 60.0  # seconds; longer than a widgetCreateSession may take
+FILL_CLAIM_TTL = 60.0  # seconds; longer than a widgetCreateSession may take
+
+
+def is_spare(record: dict | None) -> bool:
+    """A ready session, not a refill's claim (nor nothing)."""
+    return bool(record) and "filling" not in record
 
 
 class SpareSessions:
@@ -59,7 +71,8 @@ class SpareSessions:
         if not self.enabled:
             return
         try:
-            self.store.update(NAMESPACE, account.id, lambda current: current or self._record(account, session),
+            self.store.update(NAMESPACE, account.id,
+                              lambda current: current if is_spare(current) else self._record(account, session),
                               expires_at=self.clock() + SPARE_KEEP)
         except StoreUnavailable:
             pass
@@ -80,13 +93,16 @@ class SpareSessions:
         taken: list[dict | None] = [None]
 
         def take_it(current):  # may run more than once; the last run is the one that counted
+            if not is_spare(current):
+                taken[0] = None
+                return current  # a refill's claim stays
             taken[0] = current
             return None
 
         try:
-            if self.store.get(NAMESPACE, account.id) is None:
+            if not is_spare(self.store.get(NAMESPACE, account.id)):
                 return None  # the common miss costs a read, not a write
-            self.store.update(NAMESPACE, account.id, take_it)
+            self.store.update(NAMESPACE, account.id, take_it, expires_at=self.clock() + SPARE_KEEP)
         except StoreUnavailable:
             return None
         spare = taken[0]
@@ -95,19 +111,16 @@ class SpareSessions:
         return spare.get("session")
 
     def _fill(self, account: Credential) -> None:
-        lock = f"spare-session:{account.id}"
         try:
-            # One maker per account across workers, so that two never make one each at once.
-            if not self.store.acquire_lock(lock, self._owner, FILL_LOCK_TTL):
-                return
+            if not self._claim(account):
+                return  # a spare is ready, or another worker (or host) is making one
             try:
-                if self.store.get(NAMESPACE, account.id) is not None:
-                    return  # another worker (or host) has one ready for this account
                 session = self.upstream.create_session(account)
-                self.store.put(NAMESPACE, account.id, self._record(account, session),
-                               expires_at=self.clock() + SPARE_KEEP)
-            finally:
-                self.store.release_lock(lock, self._owner)
+            except BaseException:
+                self._unclaim(account)
+                raise
+            self.store.put(NAMESPACE, account.id, self._record(account, session),
+                           expires_at=self.clock() + SPARE_KEEP)  # over the claim: one write
         except UpstreamError as exc:  # the next request makes its own and reports the failure
             log.debug("could not prepare a spare session: %s", exc.public_message())
         except StoreUnavailable as exc:
@@ -116,3 +129,24 @@ class SpareSessions:
             log.exception("unexpected error while preparing a spare session")
         finally:
             self._filling.discard(account.id)
+
+    def _claim(self, account: Credential) -> bool:
+        """One atomic update: True if this worker now makes the account's spare."""
+        now, claimed = self.clock(), [False]
+
+        def claim(current):  # may run more than once; the last run is the one that counted
+            free = current is None or ("filling" in current and current.get("until", 0) <= now)
+            claimed[0] = free
+            return {"filling": self._owner, "until": now + FILL_CLAIM_TTL} if free else current
+
+        self.store.update(NAMESPACE, account.id, claim, expires_at=now + SPARE_KEEP)
+        return claimed[0]
+
+    def _unclaim(self, account: Credential) -> None:
+        """The session could not be made: free the claim now, not at its `until`."""
+        try:
+            self.store.update(NAMESPACE, account.id,
+                              lambda current: None if current and current.get("filling") == self._owner else current,
+                              expires_at=self.clock() + SPARE_KEEP)
+        except StoreUnavailable:
+            pass

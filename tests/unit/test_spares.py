@@ -9,7 +9,7 @@ from app.upstream.credential import Credential
 from app.store.base import StoreUnavailable
 from app.store.sqlite import SqliteStore
 from app.upstream.errors import UpstreamFailed
-from app.upstream.spares import SPARE_KEEP, SpareSessions
+from app.upstream.spares import FILL_CLAIM_TTL, NAMESPACE, SPARE_KEEP, SpareSessions
 
 ACCOUNT = Credential("a", "c", "1", "cfg")
 
@@ -165,4 +165,71 @@ def test_an_offered_session_becomes_the_spare_unless_one_is_ready(store):
     spares.offer(ACCOUNT, "sessions/offered")
     spares.offer(ACCOUNT, "sessions/second")
     assert spares.take(ACCOUNT) == "sessions/offered"
+    assert upstream.made == 0
+
+
+class CountingStore:
+    """The store's round trips by verb, as bench.profile counts them."""
+
+    def __init__(self, store):
+        self.store, self.calls = store, []
+
+    def __getattr__(self, verb):
+        original = getattr(self.store, verb)
+
+        def call(*args, **kwargs):
+            self.calls.append(verb)
+            return original(*args, **kwargs)
+        return call
+
+
+def test_a_chat_with_its_spare_ready_costs_four_store_round_trips(store):
+    """Take: a read and an update. Refill: one update that claims the account's record, then
+    the put of the spare over it. (With a lock around a read and a put the refill alone made
+    four: acquire_lock, get, put, release_lock.)"""
+    counting = CountingStore(store)
+    spares = SpareSessions(FakeUpstream(), counting)
+    spares.refill(ACCOUNT)
+    settle(spares)
+    counting.calls.clear()
+    assert spares.take(ACCOUNT) == "sessions/1"
+    assert counting.calls == ["get", "update"]
+    counting.calls.clear()
+    spares.refill(ACCOUNT)
+    settle(spares)
+    assert counting.calls == ["update", "put"]
+
+
+def test_a_claim_is_not_a_spare_and_frees_itself_when_its_maker_died(store, clock):
+    upstream = FakeUpstream()
+    dead, alive = SpareSessions(upstream, store, clock=clock), SpareSessions(upstream, store, clock=clock)
+    assert dead._claim(ACCOUNT)  # claimed, then the worker died before its put
+    assert alive.take(ACCOUNT) == "sessions/1"  # the claim is no spare: made in the request
+    alive.refill(ACCOUNT)
+    settle(alive)
+    assert upstream.made == 1  # the live claim keeps others from making a second spare
+    clock.now += FILL_CLAIM_TTL + 1
+    alive.refill(ACCOUNT)
+    settle(alive)
+    assert alive.take(ACCOUNT) == "sessions/2"  # after its time, the claim is anyone's
+
+
+def test_a_failed_refill_frees_its_claim_at_once(store):
+    upstream = FakeUpstream()
+    one, other = SpareSessions(upstream, store), SpareSessions(upstream, store)
+    upstream.fail = True
+    one.refill(ACCOUNT)
+    settle(one)
+    upstream.fail = False
+    other.refill(ACCOUNT)
+    settle(other)
+    assert store.get(NAMESPACE, ACCOUNT.id)["session"] == "sessions/2"
+
+
+def test_an_offered_session_becomes_the_spare_while_a_refill_is_claimed(store):
+    upstream = FakeUpstream()
+    maker, offering = SpareSessions(upstream, store), SpareSessions(upstream, store)
+    assert maker._claim(ACCOUNT)
+    offering.offer(ACCOUNT, "sessions/offered")
+    assert offering.take(ACCOUNT) == "sessions/offered"
     assert upstream.made == 0
