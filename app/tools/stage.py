@@ -3,7 +3,7 @@ becomes answer text and TOOL_CALL parts as it streams.
 
     typed ─► calling ─► output.limited ─► framed
 
-Text is shown as soon as it cannot be a call (calls.Scanner holds back only what may still be
+Text is shown as soon as it cannot be a call (scan.Scanner holds back only what may still be
 one). A forced choice (`required`, a named tool) holds all text until the call comes: an
 answer without one is not shown, it is asked again. A broken call — or no call where one was
 required — gets one corrective retry, sent into the same upstream session once its answer has
@@ -18,8 +18,9 @@ from typing import Callable, Iterable, Iterator
 
 from ..answer.events import KEEPALIVE, TEXT, TOOL_CALL, CallHead, Delta, Finish, PartEnd, PartStart
 from ..errors import ApiError
-from .calls import Call, Scanner
+from .calls import Call
 from .prompt import correction
+from .scan import Scanner
 from .spec import Tooling
 
 log = logging.getLogger("gbp.tools")

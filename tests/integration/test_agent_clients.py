@@ -29,7 +29,7 @@ def weather(city: str) -> str:
     return f"{REPORT} in {city}"
 
 
-# The simulator's drifts that a gateway must turn into a clean call (tools/calls.py reads the
+# The simulator's drifts that a gateway must turn into a clean call (tools/scan.py reads the
 # drifted text; a malformed or invalid call gets one corrective retry upstream). Not `parallel`
 # (a second call: another answer, not a repaired one) nor `ignore` (a text answer is valid).
 REPAIRED = ("prose", "fenced", "bare", "trailing_comma", "single_quotes", "unquoted_keys", "truncated",

@@ -1,11 +1,11 @@
-"""The model's text → calls (app/tools/calls.py, jsontext.py, validate.py): tolerant of how
+"""The model's text → calls (app/tools/scan.py, call_shapes.py, admit.py, jsontext.py, validate.py): tolerant of how
 models drift, strict in what it gives the client, and the same streamed in any pieces."""
 import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from app.tools.calls import Scanner, parse
+from app.tools.scan import Scanner, parse
 from app.tools.spec import NAMED, ToolChoice, ToolSpec, Tooling
 from app.tools.validate import check, schema_problem
 
