@@ -37,8 +37,10 @@ class Store(Protocol):
     def delete(self, namespace: str, key: str) -> bool:
         """Remove a record; True if a live record was deleted (so at most one caller gets True)."""
 
-    def list(self, namespace: str) -> dict[str, dict]:
-        """Every live record of the namespace, key -> value, ordered by key."""
+    def list(self, namespace: str, start: str | None = None, end: str | None = None) -> dict[str, dict]:
+        """Every live record of the namespace, key -> value, ordered by key (code point order);
+        with `start` / `end`, only the keys with start <= key < end: a namespace whose keys
+        begin with a day (usage) is read one range of days at a time, without decoding the rest."""
 
     def update(self, namespace: str, key: str, change: Change, expires_at: float | None = None) -> dict | None:
         """Atomic read-modify-write across processes and hosts; returns the new value.

@@ -234,10 +234,13 @@ class RedisStore:
         keys = [record_key(namespace, key), index_key(namespace)]
         return self._call(lambda client: self._delete(keys=keys, args=[key], client=client)) == 1
 
-    def list(self, namespace: str) -> dict[str, dict]:
+    def list(self, namespace: str, start: str | None = None, end: str | None = None) -> dict[str, dict]:
         flat = self._call(lambda client: self._list(keys=[index_key(namespace)],
                                                     args=[record_key(namespace, "")], client=client))
-        pairs = sorted(zip(flat[::2], flat[1::2]))
+        # The range is applied here, not in Lua (whose string order follows the server's locale):
+        # the whole namespace still crosses the wire, but only the range is decoded.
+        pairs = sorted((key, raw) for key, raw in zip(flat[::2], flat[1::2])
+                       if (start is None or key >= start) and (end is None or key < end))
         return {key: decode(raw) for key, raw in pairs}
 
     def update(self, namespace: str, key: str, change: Change, expires_at: float | None = None) -> dict | None:

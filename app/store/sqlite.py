@@ -127,10 +127,18 @@ class SqliteStore:
                                 (namespace, key, self.clock()))
         return cursor.rowcount > 0
 
-    def list(self, namespace: str) -> dict[str, dict]:
+    def list(self, namespace: str, start: str | None = None, end: str | None = None) -> dict[str, dict]:
+        # A range is a walk of the primary key's index (BINARY collation: UTF-8 bytes, which sort
+        # as code points do). A record whose key SQLite holds as a BLOB is never in one: no
+        # code here writes such keys.
+        bounds, arguments = "", [namespace, self.clock()]
+        if start is not None:
+            bounds, arguments = bounds + " AND key >= ?", arguments + [start]
+        if end is not None:
+            bounds, arguments = bounds + " AND key < ?", arguments + [end]
         with self._session() as db:
-            rows = db.execute(f"SELECT key, value FROM records WHERE namespace = ? AND {LIVE} ORDER BY key",
-                              (namespace, self.clock())).fetchall()
+            rows = db.execute(f"SELECT key, value FROM records WHERE namespace = ? AND {LIVE}{bounds} ORDER BY key",
+                              arguments).fetchall()
         return {key: decode(value) for key, value in rows}
 
     def update(self, namespace: str, key: str, change: Change, expires_at: float | None = None) -> dict | None:

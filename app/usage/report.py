@@ -6,9 +6,9 @@ reads them: it filters them by day range, caller, model and account, sums them b
 fields asked for (`group`), totals them, names client keys (app/keys), and writes CSV that a
 spreadsheet can open without running anything in it.
 
-Reading lists the whole namespace (the store has no range query): records live
-USAGE_RETENTION_DAYS, so this is O(callers × models × accounts × days kept), paid only when
-an operator asks.
+Records live USAGE_RETENTION_DAYS; their keys begin with the day, so a report reads only its
+range of days from the store (store.list with bounds): O(callers × models × accounts × days
+asked), paid only when an operator asks.
 """
 from __future__ import annotations
 
@@ -117,7 +117,8 @@ class UsageReport:
     def report(self, query: Query) -> dict:
         names = {k["id"]: k["name"] for k in self.keys.list()}
         sums: dict[tuple, dict] = {}
-        for store_key, record in self.store.list(NAMESPACE).items():
+        # A day's keys are "{day}|…": all of them sort below "{day}}" ("}" follows "|").
+        for store_key, record in self.store.list(NAMESPACE, query.start, query.end + "}").items():
             if not isinstance(record, dict):
                 continue
             fields = dict(zip(FIELDS, _fields(store_key, record)))

@@ -56,6 +56,17 @@ def test_list_returns_the_namespace_by_key(store):
     assert list(store.list("ns")) == ["a", "c"]
 
 
+def test_list_a_range_of_keys(store):
+    for key in ("2026-12-04|a", "2026-12-05|a", "2026-12-05|b", "2026-12-06|a", "2026-12-05", "é|a", "z"):
+        store.put("ns", key, {"key": key})
+    store.put("other", "2026-12-05|a", {"key": "elsewhere"})
+    assert list(store.list("ns", "2026-12-05", "2026-12-06")) == ["2026-12-05", "2026-12-05|a", "2026-12-05|b"]
+    assert list(store.list("ns", start="2026-12-06")) == ["2026-12-06|a", "z", "é|a"]  # code point order
+    assert list(store.list("ns", end="2026-12-05")) == ["2026-12-04|a"]
+    assert store.list("ns", "2026-12-05|b", "2026-12-05|b") == {}
+    assert store.list("ns", None, None) == store.list("ns") and len(store.list("ns")) == 7
+
+
 def test_colons_and_unicode_never_collide(store):
     pairs = [("a:b", "c"), ("a", "b:c"), ("a", "b"), ("a:b:c", ""), ("", "a:b:c"),
              ("пространство:名前", "ключ:🔑"), ("пространство", "名前:ключ:🔑"), ("1:a", "b"), ("1", "a:b")]

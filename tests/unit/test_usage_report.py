@@ -19,14 +19,15 @@ TODAY = datetime.date(2026, 12, 5)
 
 
 class FakeStore:
-    """The one store call the report makes: list a namespace."""
+    """The one store call the report makes: list a namespace's range of keys."""
 
     def __init__(self, records: dict[str, dict]):
         self.records = records
 
-    def list(self, namespace):
+    def list(self, namespace, start=None, end=None):
         assert namespace == "usage"
-        return dict(sorted(self.records.items()))
+        self.asked = (start, end)
+        return {k: v for k, v in sorted(self.records.items()) if (start is None or k >= start) and (end is None or k < end)}
 
 
 class FakeKeys:
@@ -108,6 +109,13 @@ def test_filters_by_day_range_caller_key_name_model_and_account():
     assert days(key="open", model="-") == [("2026-12-05", "open", "-")]
     assert days(account="b@x", model="gemini-2.5-flash") == [("2026-12-05", "api_keys:abcdefabcdef", "gemini-2.5-flash")]
     assert days(key="nobody") == [] and report(key="nobody")["totals"] == dict.fromkeys(COUNTS, 0)
+
+
+def test_only_the_days_asked_are_read_from_the_store():
+    """Records are kept 400 days: a 30-day report must not decode the other 370 (store.list's range)."""
+    store = FakeStore(RECORDS)
+    UsageReport(store, FakeKeys({})).report(Query(start="2026-12-04", end="2026-12-05"))
+    assert store.asked == ("2026-12-04", "2026-12-05}")  # every "2026-12-05|…" sorts below "2026-12-05}"
 
 
 def test_records_a_writer_got_wrong_count_nothing_instead_of_breaking_the_report():
@@ -236,6 +244,13 @@ def test_accept_text_csv_asks_for_csv_and_format_json_overrides_it(admin_client,
     assert admin_client.get("/admin/usage", headers={"Accept": "*/*"}).mimetype == "application/json"
     grouped = admin_client.get("/admin/usage?group=day&format=csv").get_data(as_text=True).splitlines()
     assert len(grouped) == 2 and grouped[1].split(",")[1:5] == ["", "", "", ""]  # summed over: empty cells
+
+
+def test_the_first_and_last_days_a_date_can_have_are_a_range_like_any_other(admin_client, seeded):
+    answer = admin_client.get("/admin/usage?from=0001-01-01&to=9999-12-31&group=day")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["totals"]["requests"] == sum(range(1, len(seeded) + 1)) + 1
+    assert admin_client.get("/admin/usage?from=9999-12-31").get_json()["data"] == []
 
 
 def test_usage_needs_the_admin_key(app):
