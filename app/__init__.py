@@ -89,7 +89,7 @@ def create_app(config: Config | None = None, upstream: GeminiBusiness | None = N
                                                   config.auth_failure_limit, config.auth_failure_window)
     errors.register(app)
     observe.install(app, app.extensions["gbp"].catalogue.models,
-                    Recorder(store, config.usage_retention_days))
+                    Recorder(store, config.usage_retention_days, app.extensions["gbp.keys"].spend))
     cors.install(app, config.cors_origins)  # after observe: a preflight gets its request id and log line
     headers.install(app)
     redirects.install(app)

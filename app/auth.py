@@ -24,7 +24,7 @@ def _unauthorized(message: str) -> ApiError:
 
 
 def over_limit(exc: KeyLimit) -> ApiError:
-    """A client key over its requests per minute or concurrent streams (app/keys/)."""
+    """A client key over its requests per minute, concurrent streams or daily tokens (app/keys/)."""
     return ApiError(429, exc.message, type="rate_limit_error", code="rate_limit_exceeded",
                     headers={"Retry-After": str(exc.retry_after)})
 
@@ -99,10 +99,14 @@ class ClientAuth:
             if refusal:  # a real key past its time: not a guess, so not counted by the throttle
                 raise _unauthorized(refusal)
             try:
+                self.client_keys.check_budget(record)
                 self.client_keys.count_request(record)
             except KeyLimit as exc:
                 raise over_limit(exc) from None
             g.gbp_key = record  # its allowed models (app/upstream/models.py), its stream slots
+            current = exchange.current()
+            if current is not None and record.get("daily_tokens"):
+                current.budget_key = record["id"]  # its tokens are counted as the request ends (app/usage/)
             return "ckey:" + record["id"]  # its conversations survive a rename
         if self.jwt_key and value.count(".") == 2:
             try:

@@ -29,6 +29,7 @@ from flask import g, has_app_context
 
 from ..store import Store, StoreUnavailable
 from ..store.base import count
+from ..usage.days import DAY, day_end, day_of
 
 NAMESPACE = "client_keys"
 SECRET_PREFIX = "gbp-"
@@ -36,11 +37,14 @@ CACHE_SECONDS = 5.0  # the bound on how long a revocation or an edit takes to re
 SHOWN_PREFIX = 12    # characters of the secret kept for display: "gbp-" + 8 of its 43
 NAME_LIMIT = 100
 MODELS_LIMIT = 100
-EDITABLE = ("name", "models", "expires_at", "rpm", "concurrent_streams")
+EDITABLE = ("name", "models", "expires_at", "rpm", "concurrent_streams", "daily_tokens")
 LIMIT_CAP = 1_000_000
+TOKENS_CAP = 10 ** 12  # a daily token budget above this is a typo, not a budget
 LATEST_EXPIRY = 95_617_584_000  # 5000-01-01: later is a mistake, not a date
 REQUESTS = "client_key_requests"  # counters per key and minute (store.incr)
 STREAMS = "client_key_streams"    # open streams per key (store.incr up, a clamped update down)
+TOKENS = "client_key_tokens"      # estimated tokens spent per key and UTC day (store.incr at a request's end)
+TOKENS_KEPT = 2 * DAY             # a day's counter outlives its day by this long
 STREAM_LEASE = 3600.0  # a slot a killed worker never gave back is forgotten after this long without
                        # any stream of the key starting or ending (each one renews the counter)
 
@@ -93,13 +97,15 @@ def _expiry(value) -> float | None:
     return float(value)
 
 
-def _limit(value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMIT_CAP:
-        raise ValueError(f"'rpm' and 'concurrent_streams' must be whole numbers from 1 to {LIMIT_CAP}, "
-                         "or null (no limit).")
-    return value
+def _whole(field: str, cap: int, none: str):
+    """The check of a whole-number field from 1 to `cap`, or null (`none` says what null means)."""
+    def check(value) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cap:
+            raise ValueError(f"'{field}' must be a whole number from 1 to {cap:,}, or null ({none}).")
+        return value
+    return check
 
 
 def _changes(body, creating: bool) -> dict:
@@ -110,7 +116,10 @@ def _changes(body, creating: bool) -> dict:
         raise ValueError(f"Unknown field '{unknown[0][:100]}'; a key has {', '.join(EDITABLE)}.")
     if not creating and not body:
         raise ValueError(f"Nothing to change: send at least one of {', '.join(EDITABLE)}.")
-    checks = {"name": _name, "models": _models, "expires_at": _expiry, "rpm": _limit, "concurrent_streams": _limit}
+    checks = {"name": _name, "models": _models, "expires_at": _expiry,
+              "rpm": _whole("rpm", LIMIT_CAP, "no limit"),
+              "concurrent_streams": _whole("concurrent_streams", LIMIT_CAP, "no limit"),
+              "daily_tokens": _whole("daily_tokens", TOKENS_CAP, "no budget")}
     return {field: checks[field](body[field]) for field in body}
 
 
@@ -119,7 +128,7 @@ def public(record: dict) -> dict:
     return {"id": record["id"], "name": record.get("name", ""), "prefix": record["prefix"],
             "models": record.get("models", []), "expires_at": record.get("expires_at"),
             "rpm": record.get("rpm"), "concurrent_streams": record.get("concurrent_streams"),
-            "created_at": record.get("created_at"), "revoked": bool(record.get("revoked_at")),
+            "daily_tokens": record.get("daily_tokens"), "created_at": record.get("created_at"), "revoked": bool(record.get("revoked_at")),
             "revoked_at": record.get("revoked_at")}
 
 
@@ -161,7 +170,8 @@ class ClientKeys:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         digest = _hash(secret)
         record = {"id": _id_of(digest), "hash": digest, "prefix": secret[:SHOWN_PREFIX], "name": "",
-                  "models": [], "expires_at": None, "rpm": None, "concurrent_streams": None, "created_at": self.clock(), "revoked_at": None, **fields}
+                  "models": [], "expires_at": None, "rpm": None, "concurrent_streams": None, "daily_tokens": None, "created_at": self.clock(),
+                  "revoked_at": None, **fields}
         self.store.put(NAMESPACE, record["id"], record)
         self._exist.clear()
         return {**public(record), "key": secret}
@@ -253,6 +263,24 @@ class ClientKeys:
         if self.store.incr(REQUESTS, f"{record['id']}:{minute}", expires_at=ends + 5) > limit:
             raise KeyLimit(f"This API key's limit of {limit} requests per minute is reached; "
                            f"try again in {math.ceil(ends - now)} s.", max(1, math.ceil(ends - now)))
+
+    def check_budget(self, record: dict) -> None:
+        """KeyLimit when the key's `daily_tokens` for this UTC day are spent (counted by `spend`
+        as requests end, so a request in progress is never cut and may overspend once). One
+        store read, only for keys with a budget."""
+        budget = record.get("daily_tokens")
+        if not budget:
+            return
+        now = self.clock()
+        if count(self.store.get(TOKENS, f"{record['id']}:{day_of(now)}")) >= budget:
+            wait = max(1, math.ceil(day_end(now) - now))
+            raise KeyLimit(f"This API key's daily budget of {budget} tokens is spent; it renews at 00:00 UTC, "
+                           f"in {wait} s.", wait)
+
+    def spend(self, key_id: str, tokens: int, now: float) -> None:
+        """Count `tokens` (a request's estimated input + output) against the key's budget of the
+        UTC day `now` falls in (app/usage/record.py, as the request ends). One store round trip."""
+        self.store.incr(TOKENS, f"{key_id}:{day_of(now)}", tokens, expires_at=day_end(now) + TOKENS_KEPT)
 
     def open_stream(self, record: dict | None):
         """Take one of the key's `concurrent_streams` slots for a stream (KeyLimit when all are

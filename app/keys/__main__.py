@@ -20,6 +20,7 @@ def main(argv=None) -> int:
     create.add_argument("--expires-in", type=float, metavar="SECONDS", help="it stops working after this long")
     create.add_argument("--rpm", type=int, help="requests per minute (none: no limit)")
     create.add_argument("--concurrent-streams", type=int, help="streams open at once (none: no limit)")
+    create.add_argument("--daily-tokens", type=int, help="estimated tokens per UTC day (none: no budget)")
     commands.add_parser("list", help="every key, never its secret")
     revoke = commands.add_parser("revoke", help="revoke a key (every worker refuses it within "
                                                 f"{CACHE_SECONDS:.0f} s)")
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "create":
             fields = {"name": args.name, "models": args.models or [], "rpm": args.rpm,
-                      "concurrent_streams": args.concurrent_streams}
+                      "concurrent_streams": args.concurrent_streams, "daily_tokens": args.daily_tokens}
             if args.expires_in is not None:
                 fields["expires_at"] = time.time() + args.expires_in
             print(json.dumps(keys.create(fields), indent=2))

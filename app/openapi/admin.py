@@ -1,11 +1,15 @@
 """The admin API (app/admin/routes.py): accounts, sign-ins, one-time codes, client keys, usage. Behind ADMIN_KEY;
 the whole surface answers 404 while it is unset. Never opened to other origins (app/cors.py)."""
+from ..keys import TOKENS_CAP
 from .schema import (ADMIN, ANY_OBJECT, BOOLEAN, INTEGER, PUBLIC, STRING, answer, array, errors, nullable, obj,
                      operation, path_param, query_param, ref)
 
 TAG = "Admin"
 LIMIT = {**nullable({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
          "description": "a client key's limit (429 past it, counted across workers); null: none"}
+TOKENS = {**nullable({"type": "integer", "minimum": 1, "maximum": TOKENS_CAP}),
+          "description": "estimated input + output tokens the key may spend per UTC day (429 once spent, until "
+                         "00:00 UTC; a request in progress may overspend once); null: no budget"}
 
 SCHEMAS = {
     "Account": obj({
@@ -34,17 +38,17 @@ SCHEMAS = {
         "prefix": {"type": "string", "description": "the secret's first characters, to tell keys apart"},
         "models": {**array(STRING), "description": "model names or fnmatch patterns it may use; []: every model"},
         "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
-        "rpm": LIMIT, "concurrent_streams": LIMIT, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"}),
+        "rpm": LIMIT, "concurrent_streams": LIMIT, "daily_tokens": TOKENS, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"}),
     }, ("id", "prefix", "models", "revoked"), description="a client key as the admin API shows it: never its secret"),
     "ClientKeyCreated": obj({"key": {"type": "string", "description": "the secret (gbp-…), shown this once only"},
                              "id": STRING, "name": STRING, "prefix": STRING, "models": array(STRING),
                              "expires_at": nullable({"type": "number"}), "created_at": {"type": "number"},
-                             "rpm": LIMIT, "concurrent_streams": LIMIT, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"})},
+                             "rpm": LIMIT, "concurrent_streams": LIMIT, "daily_tokens": TOKENS, "revoked": BOOLEAN, "revoked_at": nullable({"type": "number"})},
                             ("key", "id", "prefix"), description="the new key, with its secret"),
     "ClientKeyList": obj({"keys": array(ref("ClientKey"))}, ("keys",)),
     "ClientKeyFields": obj({"name": STRING, "models": nullable(array(STRING)),
                             "expires_at": nullable({"type": "number", "description": "Unix seconds; null: never"}),
-                            "rpm": LIMIT, "concurrent_streams": LIMIT},
+                            "rpm": LIMIT, "concurrent_streams": LIMIT, "daily_tokens": TOKENS},
                            description="a key's editable fields (PATCH: at least one)"),
 }
 

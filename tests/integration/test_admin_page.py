@@ -416,6 +416,7 @@ def test_client_keys_are_made_shown_once_and_revoked_on_the_page(page, admin_pro
     page.get_by_label("Name").fill("team <b>a</b>")
     page.get_by_label("Models").fill("gemini-2.5-*, gemini-3-flash-preview")
     page.get_by_label("Requests per minute").fill("30")
+    page.get_by_label("Daily token budget").fill("5000")
     page.get_by_label("Expires in days").fill("7")
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#key-message")).to_have_text("Key team <b>a</b> created.")
@@ -423,11 +424,12 @@ def test_client_keys_are_made_shown_once_and_revoked_on_the_page(page, admin_pro
     assert secret.startswith("gbp-")
     [made] = api(admin_proxy, "GET", "/admin/keys").json()["keys"]
     assert made["models"] == ["gemini-2.5-*", "gemini-3-flash-preview"] and made["rpm"] == 30
+    assert made["daily_tokens"] == 5000
     assert 6.9 * 86400 < made["expires_at"] - time.time() < 7.1 * 86400
     key_row = page.locator("#keys tbody tr")
     expect(key_row).to_have_count(1)
     expect(key_row.locator("td").nth(1)).to_have_text(f"{secret[:12]}…")
-    expect(key_row.locator("td").nth(3)).to_have_text("30 requests/min")
+    expect(key_row.locator("td").nth(3)).to_have_text("30 requests/min, 5000 tokens/day")
     assert secret not in page.locator("#keys").inner_html()  # the listing never has it
     page.screenshot(path="/tmp/admin-keys.png", full_page=True)
     try:

@@ -226,3 +226,32 @@ def test_admin_usage_reads_back_real_requests_by_the_keys_name_as_json_and_csv(g
     [row] = list(csv.DictReader(io.StringIO(answer.text, newline="")))
     assert row == {"day": day_of(time.time()), "key": key_id, "key_name": "'" + name, "model": TEXT_MODEL,
                    "account": account["id"], **{c: str(report["data"][0][c]) for c in COUNTS}}
+
+
+def test_a_keys_daily_token_budget_is_refused_on_every_worker_once_spent(gateway):
+    made = requests.post(f"{gateway.url}/admin/keys", headers=ADMIN, json={"name": "tiny", "daily_tokens": 1},
+                         timeout=10)
+    assert made.status_code == 201 and made.json()["daily_tokens"] == 1, made.text
+    key_id, headers = made.json()["id"], {"Authorization": f"Bearer {made.json()['key']}", "Connection": "close"}
+    body = {"model": TEXT_MODEL, "messages": [{"role": "user", "content": "Spend my budget."}]}
+    first = post(gateway, "/v1/chat/completions", body, headers).json()
+    spent = first["usage"]["total_tokens"]
+    counter = f"{key_id}:{day_of(time.time())}"
+    deadline = time.monotonic() + HANG_GUARD
+    while (gateway.store.get("client_key_tokens", counter) or {}).get("n") != spent:  # counted as it ended
+        assert time.monotonic() < deadline, "the request's tokens were never counted"
+        time.sleep(0.02)
+    refused_by = set()
+    for _ in range(50):  # fresh connections, until both workers have refused it
+        refused = requests.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=10)
+        assert refused.status_code == 429, refused.text
+        error = refused.json()["error"]
+        assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
+        assert error["message"].startswith("This API key's daily budget of 1 tokens is spent; it renews at 00:00 UTC")
+        wait = int(refused.headers["Retry-After"])
+        assert 1 <= wait <= 86400 and abs(wait - (86400 - time.time() % 86400)) < 60
+        refused_by.add(gateway.pid_of(refused.headers["x-request-id"]))
+        if len(refused_by) == 2:
+            break
+    assert len(refused_by) == 2, "the requests did not reach both workers"
+    assert gateway.store.get("client_key_tokens", counter)["n"] == spent  # a refused request spends nothing

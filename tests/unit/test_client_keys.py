@@ -66,6 +66,18 @@ def test_bad_fields_are_refused(store, body):
         keys.edit(made["id"], body if body != [] else {})
 
 
+@pytest.mark.parametrize("value", [0, -5, 10 ** 13, 10 ** 400, "1000", True, 1.5])
+def test_a_daily_token_budget_is_a_whole_number_or_null(store, value):
+    keys = ClientKeys(store)
+    message = r"'daily_tokens' must be a whole number from 1 to 1,000,000,000,000, or null \(no budget\)\."
+    with pytest.raises(ValueError, match=message):
+        keys.create({"daily_tokens": value})
+    made = keys.create({"daily_tokens": 10 ** 12})
+    with pytest.raises(ValueError, match=message):
+        keys.edit(made["id"], {"daily_tokens": value})
+    assert keys.edit(made["id"], {"daily_tokens": None})["daily_tokens"] is None
+
+
 def test_unknown_ids_are_not_found(store):
     keys = ClientKeys(store)
     for verb in (keys.show, keys.revoke, lambda i: keys.edit(i, {"name": "x"})):
@@ -97,10 +109,12 @@ def test_the_cli_creates_lists_and_revokes(tmp_path, monkeypatch, capsys):
     assert cli(["create", "--name", "ci", "--model", "gemini-2.5-flash", "--expires-in", "3600", "--rpm", "60"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["key"].startswith("gbp-") and made["models"] == ["gemini-2.5-flash"] and made["expires_at"]
-    assert made["rpm"] == 60 and made["concurrent_streams"] is None
+    assert made["rpm"] == 60 and made["concurrent_streams"] is None and made["daily_tokens"] is None
+    assert cli(["create", "--daily-tokens", "5000"]) == 0
+    assert json.loads(capsys.readouterr().out)["daily_tokens"] == 5000
     assert cli(["list"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
+    assert made["id"] in [k["id"] for k in listed] and "key" not in str(listed)
     assert cli(["revoke", made["id"]]) == 0
     assert json.loads(capsys.readouterr().out)["revoked"] is True
     assert cli(["revoke", "nope"]) == 1
@@ -175,3 +189,35 @@ def test_keys_this_worker_knows_keep_working_while_the_store_does_not_answer(sto
     assert keys.refusal(keys.lookup(known["key"])) == "This API key has expired."
     with pytest.raises(StoreUnavailable):
         ClientKeys(store).exist()
+
+
+def test_a_daily_token_budget_is_edited_shown_and_refused_past_until_the_next_utc_midnight(store, clock):
+    from app.keys import TOKENS, KeyLimit
+    clock.now = 1_800_000_000.0 - 1_800_000_000.0 % 86400 + 86400 - 90  # 23:58:30 UTC
+    one, other = ClientKeys(store, clock=clock, timer=clock), ClientKeys(store, clock=clock, timer=clock)
+    made = one.create({"name": "budgeted"})
+    assert made["daily_tokens"] is None
+    assert one.edit(made["id"], {"daily_tokens": 100})["daily_tokens"] == 100
+    assert one.show(made["id"])["daily_tokens"] == 100
+    record = one.lookup(made["key"])
+    one.check_budget(record)
+    one.spend(record["id"], 60, clock.now)
+    other.check_budget(record)  # 60 of 100: the next request may start (and may overspend)
+    other.spend(record["id"], 60, clock.now)
+    for keys in (one, other):  # counted in the store: every worker sees it
+        with pytest.raises(KeyLimit) as refused:
+            keys.check_budget(record)
+    assert refused.value.retry_after == 90
+    assert refused.value.message == ("This API key's daily budget of 100 tokens is spent; it renews at 00:00 UTC, "
+                                     "in 90 s.")
+    clock.now += 89.5  # 23:59:59.5: still that day, half a second left, told 1 s
+    with pytest.raises(KeyLimit) as refused:
+        one.check_budget(record)
+    assert refused.value.retry_after == 1
+    clock.now += 0.5  # 00:00:00 UTC: a new day, a new budget
+    one.check_budget(record)
+    one.spend(record["id"], 100, clock.now)
+    with pytest.raises(KeyLimit):
+        one.check_budget(record)
+    assert len(store.list(TOKENS)) == 2  # one counter per day; each expires 2 days after its day
+    ClientKeys(store, clock=clock).check_budget({"id": record["id"], "daily_tokens": None})  # no budget: no check

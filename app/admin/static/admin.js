@@ -195,7 +195,8 @@
   // --- client keys: rebuilt whole at each refresh (nothing is typed into their rows) -------------
   function renderKeys(keys) {
     const limits = (k) => [k.rpm ? `${k.rpm} requests/min` : "", k.concurrent_streams
-      ? `${k.concurrent_streams} streams` : ""].filter(Boolean).join(", ") || "none";
+      ? `${k.concurrent_streams} streams` : "", k.daily_tokens ? `${k.daily_tokens} tokens/day` : ""]
+      .filter(Boolean).join(", ") || "none";
     const now = Date.now() / 1000;
     $("keys").tBodies[0].replaceChildren(...keys.map((k) => {
       const state = k.revoked ? "revoked" : k.expires_at && k.expires_at <= now ? "expired" : "active";
@@ -226,6 +227,7 @@
     const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
     const days = number("key-days");
     const body = { name: $("key-name").value.trim(), rpm: number("key-rpm"), concurrent_streams: number("key-streams"),
+      daily_tokens: number("key-tokens"),
       models: $("key-models").value.split(",").map((m) => m.trim()).filter(Boolean),
       expires_at: days === null ? null : Date.now() / 1000 + days * 86400 };
     button.disabled = true;
@@ -235,7 +237,7 @@
       $("key-secret").hidden = false;
       message.textContent = `Key ${made.name || made.prefix} created.`;
       message.className = "ok";
-      for (const id of ["key-name", "key-models", "key-rpm", "key-streams", "key-days"]) $(id).value = "";
+      for (const id of ["key-name", "key-models", "key-rpm", "key-streams", "key-tokens", "key-days"]) $(id).value = "";
     } catch (error) {
       if (error.status !== 401) { message.textContent = error.message; message.className = "error"; }
     } finally {
