@@ -450,7 +450,7 @@ def test_client_keys_are_made_shown_once_and_revoked_on_the_page(page, admin_pro
 
 
 # --- usage: the chart per day, the table, the filters and the CSV download ----------------------
-USAGE_SCREENSHOT = "/work/wt/admin-usage.png"
+USAGE_SCREENSHOT = "/tmp/admin-usage.png"  # where the other screenshots go: any machine may write there
 
 
 def _usage_day(days_ago: int) -> str:
