@@ -14,7 +14,7 @@ import json
 from ..dialogue import Message
 from ..errors import bad_request
 from ..inputs import FileSource
-from ..openai.fields import expect, optional
+from ..openai.fields import expect, messages_array, optional
 from ..tools.calls import Call
 from .documents import FILE_BLOCKS, file_block
 
@@ -44,19 +44,10 @@ def system_messages(value) -> tuple[Message, ...]:
 
 
 def messages_of(value) -> tuple[Message, ...]:
-    if value is None:
-        raise bad_request("messages: Field required", "messages", "missing_required_parameter")
-    expect(value, list, "messages")
-    if not value:
-        raise bad_request("messages: at least one message is required", "messages")
     out: list[Message] = []
     called: dict[str, str] = {}  # tool_use id → tool name, so a result names the tool it came from
-    for i, message in enumerate(value):
-        where = f"messages[{i}]"
-        expect(message, dict, where)
-        role = message.get("role")
-        if role not in ROLES:
-            raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
+    for where, message, role in messages_array(value, ROLES, "messages: Field required",
+                                               "messages: at least one message is required"):
         content = message.get("content")
         if content is None:
             raise bad_request(f"{where}.content: Field required", f"{where}.content", "missing_required_parameter")

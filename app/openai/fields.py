@@ -1,7 +1,9 @@
 """Type checks for the fields of a JSON request body, shared by every request parser of the
-OpenAI-shaped surfaces (chat, images; Responses and Messages later): a wrong type is a 400
+OpenAI-shaped surfaces (chat, images, Responses, Anthropic's Messages): a wrong type is a 400
 naming the field's `param`, with the code OpenAI uses (`invalid_type`)."""
 from __future__ import annotations
+
+from typing import Iterator
 
 from ..errors import ApiError, bad_request
 
@@ -34,3 +36,22 @@ def required_text(container: dict, name: str, missing: str | None = None) -> str
     if not value.strip():
         raise bad_request(f"{name} must not be empty", name)
     return value
+
+
+def messages_array(value, roles: tuple[str, ...], missing: str, empty: str) -> Iterator[tuple[str, dict, str]]:
+    """Each item of a `messages` array as (its param, the item, its role): the array present (else
+    a 400 `missing`, the surface's own words), not empty (else `empty`), each item an object with
+    one of `roles`. A generator: an item is checked when its turn comes, so the first error in the
+    array is the one reported, whether it is a role or the content the caller checks."""
+    if value is None:
+        raise bad_request(missing, "messages", "missing_required_parameter")
+    expect(value, list, "messages")
+    if not value:
+        raise bad_request(empty, "messages")
+    for i, message in enumerate(value):
+        where = f"messages[{i}]"
+        expect(message, dict, where)
+        role = message.get("role")
+        if role not in roles:
+            raise bad_request(f"{where}.role must be one of {', '.join(roles)}", f"{where}.role")
+        yield where, message, role

@@ -13,7 +13,7 @@ from ..dialogue import ROLES, Dialogue, Message
 from ..inputs import FileSource
 from ..tools import structured
 from ..tools.structured import OutputFormat
-from .fields import expect, optional, required_text
+from .fields import expect, messages_array, optional, required_text
 from .tooling import calls_of, tooling_of
 
 @dataclass(frozen=True)
@@ -45,19 +45,10 @@ def model_of(body: dict) -> str:
 
 
 def _messages(value) -> tuple[Message, ...]:
-    if value is None:
-        raise bad_request("you must provide a messages parameter", "messages", "missing_required_parameter")
-    expect(value, list, "messages")
-    if not value:
-        raise bad_request("messages must contain at least one message", "messages")
     out = []
     called: dict[str, str] = {}  # call id → tool name, so a result names the tool it came from
-    for i, message in enumerate(value):
-        where = f"messages[{i}]"
-        expect(message, dict, where)
-        role = message.get("role")
-        if role not in ROLES:
-            raise bad_request(f"{where}.role must be one of {', '.join(ROLES)}", f"{where}.role")
+    for where, message, role in messages_array(value, ROLES, "you must provide a messages parameter",
+                                               "messages must contain at least one message"):
         name = message.get("name") if isinstance(message.get("name"), str) else ""
         text, files = _content(message.get("content"), f"{where}.content", role)
         calls, call_id = (), ""
