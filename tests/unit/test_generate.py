@@ -9,7 +9,8 @@ from app.answer.events import TEXT, TOOL_CALL, CallHead, Delta, FileOut, Finish,
 from app.answer.reply import Reply
 from app.errors import ApiError
 from app.generate.render import StreamRenderer, error_body, whole
-from app.generate.request import json_schema, parse_generate
+from app.generate.request import parse_generate
+from app.generate.schema import json_schema
 from app.inputs import load
 from app.logs import redact
 from app.tools.calls import Call
