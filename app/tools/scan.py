@@ -147,15 +147,7 @@ class Scanner:
             self._text(out, open_tag)
             self.buf = buf[len(open_tag):]
             return True
-        close = buf.find(close_tag, max(len(open_tag), self.seek))
-        if close < 0 and not final:
-            self.seek = len(buf) - len(close_tag)  # the next delta's search starts about here
-            return False
-        self.seek = 0
-        end = close + len(close_tag) if close >= 0 else len(buf)
-        self._block(out, buf[len(open_tag):close if close >= 0 else len(buf)], buf[:end])
-        self.buf = buf[end:]
-        return True
+        return self._held(out, final, len(open_tag), close_tag, self._block)
 
     def _fence(self, out: list, final: bool) -> bool:
         """A fence at the start of buf: its info word and first character decide what it is —
@@ -170,7 +162,7 @@ class Scanner:
             self.buf = body
             return True
         if buf[len(FENCE):newline].strip().lower() == "tool_code":  # Gemini's Python calls (tool_code.py)
-            return self._fenced(out, newline, final, self._code)
+            return self._held(out, final, newline + 1, FENCE, self._code)
         if not final and any(o.startswith(body) for o in OPENS):
             return False  # perhaps the start of a block
         if body[:1] not in ("{", "["):
@@ -178,19 +170,20 @@ class Scanner:
             self.buf = buf[newline + 1:] if newline >= 0 else buf[len(FENCE):]
             self.in_code = True
             return True
-        return self._fenced(out, newline, final, self._loose)
+        return self._held(out, final, newline + 1, FENCE, self._loose)
 
-    def _fenced(self, out: list, newline: int, final: bool, read) -> bool:
-        """The fenced block at the start of buf, once its closing fence is there (or the text
-        ends): read(out, its content, the block as written)."""
+    def _held(self, out: list, final: bool, start: int, closing: str, read) -> bool:
+        """The block at the start of buf (a <tool_calls> block, a fence) whose content begins at
+        `start`, once its `closing` marker is there (or the text ends): read(out, its content,
+        the block as written)."""
         buf = self.buf
-        close = buf.find(FENCE, max(newline + 1, self.seek))
+        close = buf.find(closing, max(start, self.seek))
         if close < 0 and not final:
-            self.seek = len(buf) - len(FENCE)  # the next delta's search starts about here
+            self.seek = len(buf) - len(closing)  # the next delta's search starts about here
             return False
         self.seek = 0
-        end = close + len(FENCE) if close >= 0 else len(buf)
-        read(out, buf[newline + 1:close if close >= 0 else len(buf)], buf[:end])
+        end = close + len(closing) if close >= 0 else len(buf)
+        read(out, buf[start:close if close >= 0 else len(buf)], buf[:end])
         self.buf = buf[end:]
         return True
 
