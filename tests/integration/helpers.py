@@ -8,6 +8,7 @@ import subprocess
 import time
 import zlib
 
+import pytest
 import requests
 
 from simulator.replies import reply_for
@@ -114,6 +115,32 @@ def fast_simulator(directory, accounts: list[dict]):
                           "0.002", "--quiet")
     simulator.accounts_file = path
     return simulator
+
+
+def simulator_fixtures(name: str, accounts: list[dict]):
+    """The `sim` and `clean` fixtures of a test module that runs its own simulator: `sim`, a
+    fast_simulator of `accounts` for the module; `clean`, autouse, resets it before each test
+    (no faults, default knobs, an empty request log). Used as `sim, clean = simulator_fixtures(…)`."""
+    @pytest.fixture(scope="module")
+    def sim(tmp_path_factory):
+        simulator = fast_simulator(tmp_path_factory.mktemp(name), accounts)
+        yield simulator
+        simulator.stop()
+
+    @pytest.fixture(autouse=True)
+    def clean(sim):
+        sim.control("POST", "reset")
+        yield
+
+    return sim, clean
+
+
+def gateway_env(sim, tmp_path_factory, **extra) -> dict:
+    """The settings of a gateway on a fast_simulator's accounts: the client key API_KEY, no
+    sign-ins, a quick read timeout and keep-alive; `extra` adds or overrides settings."""
+    return {**sim.proxy_env(), "ACCOUNTS_FILE": str(sim.accounts_file), "API_KEYS": API_KEY,
+            "DATA_DIR": str(tmp_path_factory.mktemp("gateway-data")), "AUTO_LOGIN": "false",
+            "UPSTREAM_READ_TIMEOUT": "5", "KEEPALIVE_INTERVAL": "0.5", **extra}
 
 
 def send_body(handler, status: int, content_type: str, body: bytes) -> None:

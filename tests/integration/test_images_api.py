@@ -15,9 +15,8 @@ from PIL import Image
 
 from simulator.media import png_for
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import fast_simulator, openai_client, wait_for
+from tests.integration.helpers import gateway_env, openai_client, simulator_fixtures, wait_for
 from tests.integration.test_files_in import tiny_png
-from tests.integration.test_media_output import gateway_env
 from tests.servers import Gunicorn, free_port
 
 UUID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -26,11 +25,7 @@ ACCOUNTS = [{"id": f"images{n}@example.com", "secure_c_ses": f"images-cookie-{n}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    simulator = fast_simulator(tmp_path_factory.mktemp("images-sim"), ACCOUNTS)
-    yield simulator
-    simulator.stop()
+sim, clean = simulator_fixtures("images-sim", ACCOUNTS)
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +33,6 @@ def gateway(sim, tmp_path_factory):
     server = Gunicorn(gateway_env(sim, tmp_path_factory, MAX_FILE_MB="1", MAX_REQUEST_MB="2"))
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(sim):
-    sim.control("POST", "reset")
-    yield
 
 
 def client(gateway):

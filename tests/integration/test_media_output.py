@@ -13,7 +13,7 @@ import requests
 
 from simulator.media import mp4_for, png_for
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import fast_simulator, openai_client
+from tests.integration.helpers import gateway_env, openai_client, simulator_fixtures
 from tests.servers import Gunicorn
 
 UUID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -22,17 +22,7 @@ ACCOUNTS = [{"id": f"media{n}@example.com", "secure_c_ses": f"media-cookie-{n}",
 LINK = re.compile(r"!?\[(image|video)\]\(([^)\s]+)\)")
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    simulator = fast_simulator(tmp_path_factory.mktemp("media-sim"), ACCOUNTS)
-    yield simulator
-    simulator.stop()
-
-
-def gateway_env(sim, tmp_path_factory, **extra) -> dict:
-    return {**sim.proxy_env(), "ACCOUNTS_FILE": str(sim.accounts_file), "API_KEYS": API_KEY,
-            "DATA_DIR": str(tmp_path_factory.mktemp("media-data")), "AUTO_LOGIN": "false",
-            "UPSTREAM_READ_TIMEOUT": "5", "KEEPALIVE_INTERVAL": "0.5", **extra}
+sim, clean = simulator_fixtures("media-sim", ACCOUNTS)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +37,6 @@ def inline_gateway(sim, tmp_path_factory):
     server = Gunicorn(gateway_env(sim, tmp_path_factory, MEDIA_OUTPUT="base64"), workers=1)
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(sim):
-    sim.control("POST", "reset")
-    yield
 
 
 def query_seen(sim) -> str:

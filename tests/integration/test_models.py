@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import API_KEY
-from tests.integration.helpers import fast_simulator, openai_client
+from tests.integration.helpers import gateway_env, openai_client, simulator_fixtures
 from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,27 +21,15 @@ NEXT = "gemini-4-pro-preview"  # a rename that has not happened: the simulator d
 RETIRED = "gemini-3-pro-preview"  # gone from the service (§14); an operator brings it back by mistake
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    simulator = fast_simulator(tmp_path_factory.mktemp("churn"), ACCOUNTS)
-    yield simulator
-    simulator.stop()
+sim, clean = simulator_fixtures("churn", ACCOUNTS)
 
 
 @pytest.fixture(scope="module")
 def churn_proxy(sim, tmp_path_factory):
-    server = Gunicorn({**sim.proxy_env(), "ACCOUNTS_FILE": str(sim.accounts_file), "API_KEYS": API_KEY,
-                       "DATA_DIR": str(tmp_path_factory.mktemp("churn-data")), "ADMIN_KEY": "churn-admin",
-                       "AUTO_LOGIN": "false", "UPSTREAM_READ_TIMEOUT": "5", "KEEPALIVE_INTERVAL": "0.5",
-                       "MODELS": f"gemini-2.5-flash,gemini-3.1-pro-preview,{NEXT},{RETIRED}"})
+    server = Gunicorn(gateway_env(sim, tmp_path_factory, ADMIN_KEY="churn-admin",
+                                  MODELS=f"gemini-2.5-flash,gemini-3.1-pro-preview,{NEXT},{RETIRED}"))
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(sim):
-    sim.control("POST", "reset")
-    yield
 
 
 def stream_assist_calls(sim):
