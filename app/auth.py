@@ -120,7 +120,7 @@ class ClientAuth:
 
 def caller_label(subject: str, digest: str) -> str:
     """Who called, as usage records name it (never a secret): a client key's id, else which kind
-    of credential and 12 hex digits of the caller's digest (docs: USAGE in the README)."""
+    of credential and 12 hex digits of the caller's digest (README: Usage)."""
     if subject.startswith("ckey:"):
         return subject[5:]
     return ("api_keys:" if subject.startswith("key:") else "jwt:") + digest[:12]

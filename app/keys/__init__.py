@@ -128,8 +128,8 @@ def public(record: dict) -> dict:
     return {"id": record["id"], "name": record.get("name", ""), "prefix": record["prefix"],
             "models": record.get("models", []), "expires_at": record.get("expires_at"),
             "rpm": record.get("rpm"), "concurrent_streams": record.get("concurrent_streams"),
-            "daily_tokens": record.get("daily_tokens"), "created_at": record.get("created_at"), "revoked": bool(record.get("revoked_at")),
-            "revoked_at": record.get("revoked_at")}
+            "daily_tokens": record.get("daily_tokens"), "created_at": record.get("created_at"),
+            "revoked": bool(record.get("revoked_at")), "revoked_at": record.get("revoked_at")}
 
 
 def model_allowed(record: dict, requested: str, resolved: str) -> bool:
@@ -170,8 +170,8 @@ class ClientKeys:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         digest = _hash(secret)
         record = {"id": _id_of(digest), "hash": digest, "prefix": secret[:SHOWN_PREFIX], "name": "",
-                  "models": [], "expires_at": None, "rpm": None, "concurrent_streams": None, "daily_tokens": None, "created_at": self.clock(),
-                  "revoked_at": None, **fields}
+                  "models": [], "expires_at": None, "rpm": None, "concurrent_streams": None, "daily_tokens": None,
+                  "created_at": self.clock(), "revoked_at": None, **fields}
         self.store.put(NAMESPACE, record["id"], record)
         self._exist.clear()
         return {**public(record), "key": secret}
