@@ -22,9 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody has bound right now, for a server about to start.
+
+    Under pytest-xdist (./test.sh runs the suite in several worker processes) each worker takes
+    only the ports of its own share, so two workers never pick the same port in the moment
+    between this choice and their server's bind. Linux hands bind() mostly odd ports: the share
+    is of port // 2, not of the port itself."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, ...
+    mine = int(worker[2:]) if worker[2:].isdigit() else 0
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if (port // 2) % workers == mine:
+            return port
 
 
 class Process:

@@ -9,7 +9,8 @@ import redis
 
 from app.store import StoreUnavailable
 from app.store.redis import RedisStore
-from tests.store.redis_server import free_port, start_redis
+from tests.servers import free_port
+from tests.store.redis_server import start_redis
 
 
 @pytest.fixture
