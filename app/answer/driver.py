@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from typing import Callable, Iterable, Iterator, Protocol
 
 from flask import Response, current_app, jsonify, request
@@ -108,20 +109,22 @@ def drive(answer, renderer: Renderer, keepalive: float, log: logging.Logger) -> 
 
     def frames() -> Iterator[str]:
         yield from renderer.head()
-        events = iter(answer.events(keepalive))
-        for event in events:  # until the first content event, which is timed
-            if event is KEEPALIVE:
-                yield ping
-                continue
-            if current is not None:
-                current.first_chunk = time.monotonic()
-            yield from renderer.event(event)
-            break
-        for event in events:
-            if event is KEEPALIVE:
-                yield ping
-            else:
+        # closed here as the stream ends, not whenever it is collected: its last stage notes
+        # the usage of an answer cut short as it closes (stages.framed), before the record is written
+        with closing(answer.events(keepalive)) as events:
+            for event in events:  # until the first content event, which is timed
+                if event is KEEPALIVE:
+                    yield ping
+                    continue
+                if current is not None:
+                    current.first_chunk = time.monotonic()
                 yield from renderer.event(event)
+                break
+            for event in events:
+                if event is KEEPALIVE:
+                    yield ping
+                else:
+                    yield from renderer.event(event)
 
     def body() -> Iterator[str]:
         # counted while the body is sent: once at its start and once at its end, never per chunk

@@ -22,7 +22,7 @@ from ..tools.spec import NO_TOOLS, Tooling
 from ..tools.stage import calling
 from ..tools.structured import OutputFormat
 from ..upstream.events import FileReply, Skipped, Text, Thought
-from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, TOOL_CALL, Delta, FileOut, Finish, PartEnd, PartStart
+from .events import KEEPALIVE, REFUSAL, TEXT, THINKING, TOOL_CALL, Delta, FileOut, Finish, PartEnd, PartStart, Usage
 
 THOUGHT_SEPARATOR = "\n\n"  # between two thought blocks in reasoning_content / thinking
 
@@ -95,39 +95,55 @@ def framed(events: Iterable, prompt: str, held: int = 0) -> Iterator:
     usage on Finish. A part an earlier stage framed itself (a tool call: PartStart with its
     CallHead … PartEnd) keeps its bounds and gets its number here. The request's Exchange is
     told the usage and the files as they pass, so its usage record (app/usage/) counts the very
-    numbers the response shows."""
+    numbers the response shows.
+
+    An answer that ends before its Finish (its client left, an error mid-way, a cut upstream)
+    is told to the Exchange as it closes: the prompt and what was shown so far, estimated as a
+    Finish would have. The upstream took the prompt and generated that output whatever became
+    of it; counting nothing would let a client spend its key's daily tokens unseen by hanging up
+    before the end."""
     open_kind, part = None, -1
     shown: dict[str, list[str]] = {TEXT: [], THINKING: [], TOOL_CALL: []}
-    for event in events:
-        if isinstance(event, PartStart):
-            if open_kind is not None:
-                yield PartEnd(open_kind, part)
-            open_kind, part = event.kind, part + 1
-            shown[TOOL_CALL].append(event.call.name if event.call else "")  # the model wrote it: output tokens
-            yield PartStart(event.kind, part, event.call)
-            continue
-        if isinstance(event, PartEnd):
-            yield PartEnd(event.kind, part)
-            open_kind = None
-            continue
-        if isinstance(event, Delta):
-            if event.kind != open_kind:
+
+    def spent() -> Usage:  # noted once: at the Finish, or as the answer closes without one
+        nonlocal noted
+        noted = True
+        usage = estimate_usage(prompt, "".join(shown[TEXT] + shown[TOOL_CALL]), "".join(shown[THINKING]), held)
+        exchange.note_usage(usage.prompt_tokens, usage.text_tokens + usage.reasoning_tokens)
+        return usage
+
+    noted = False
+    try:
+        for event in events:
+            if isinstance(event, PartStart):
                 if open_kind is not None:
                     yield PartEnd(open_kind, part)
                 open_kind, part = event.kind, part + 1
-                yield PartStart(open_kind, part)
-            shown.get(event.kind, []).append(event.text)
-            yield Delta(event.kind, event.text, part)
-            continue
-        if open_kind is not None and event is not KEEPALIVE:
-            yield PartEnd(open_kind, part)
-            open_kind = None
-        if isinstance(event, Finish):
-            written = "".join(shown[TEXT] + shown[TOOL_CALL])
-            usage = estimate_usage(prompt, written, "".join(shown[THINKING]), held)
-            exchange.note_usage(usage.prompt_tokens, usage.text_tokens + usage.reasoning_tokens)
-            yield replace(event, usage=usage)
-            return
-        if isinstance(event, FileOut):
-            exchange.note_file(event.mime_type)
-        yield event
+                shown[TOOL_CALL].append(event.call.name if event.call else "")  # the model wrote it: output tokens
+                yield PartStart(event.kind, part, event.call)
+                continue
+            if isinstance(event, PartEnd):
+                yield PartEnd(event.kind, part)
+                open_kind = None
+                continue
+            if isinstance(event, Delta):
+                if event.kind != open_kind:
+                    if open_kind is not None:
+                        yield PartEnd(open_kind, part)
+                    open_kind, part = event.kind, part + 1
+                    yield PartStart(open_kind, part)
+                shown.get(event.kind, []).append(event.text)
+                yield Delta(event.kind, event.text, part)
+                continue
+            if open_kind is not None and event is not KEEPALIVE:
+                yield PartEnd(open_kind, part)
+                open_kind = None
+            if isinstance(event, Finish):
+                yield replace(event, usage=spent())
+                return
+            if isinstance(event, FileOut):
+                exchange.note_file(event.mime_type)
+            yield event
+    finally:
+        if not noted:
+            spent()

@@ -255,3 +255,63 @@ def test_a_keys_daily_token_budget_is_refused_on_every_worker_once_spent(gateway
             break
     assert len(refused_by) == 2, "the requests did not reach both workers"
     assert gateway.store.get("client_key_tokens", counter)["n"] == spent  # a refused request spends nothing
+
+
+def budgeted_key(gateway, name: str) -> tuple[str, dict]:
+    """A client key with a daily token budget far from spent: its tokens are counted."""
+    made = requests.post(f"{gateway.url}/admin/keys", headers=ADMIN, json={"name": name, "daily_tokens": 10**9},
+                         timeout=10)
+    assert made.status_code == 201, made.text
+    return made.json()["id"], {"Authorization": f"Bearer {made.json()['key']}"}
+
+
+def spent_as_recorded(gateway, key_id: str) -> int:
+    """The key's client_key_tokens counter, once it agrees with its usage records (it is added to
+    just after the record is written)."""
+    records = totals(gateway.store, key_id)
+    tokens = records["input_tokens"] + records["output_tokens"]
+    counter = f"{key_id}:{day_of(time.time())}"
+    deadline = time.monotonic() + HANG_GUARD
+    while (gateway.store.get("client_key_tokens", counter) or {}).get("n") != tokens:
+        assert time.monotonic() < deadline, (gateway.store.get("client_key_tokens", counter), records)
+        time.sleep(0.02)
+    return tokens
+
+
+CUT_SHORT = {"model": TEXT_MODEL, "messages": [{"role": "user", "content": "Tell me how usage records are kept."}]}
+
+
+def test_a_stream_whose_client_leaves_after_its_first_chunk_counts_the_prompt_and_what_was_made(gateway, simulator):
+    """Hanging up mid-answer is no way around the key's daily budget: the usage is the prompt and
+    the output so far, estimated as the finished answer's own usage is."""
+    key_id, headers = budgeted_key(gateway, "leaves")
+    whole = post(gateway, "/v1/chat/completions", CUT_SHORT, headers).json()["usage"]  # the answer to its end
+    before = grown(gateway.store, key_id, {name: 0 for name in COUNTS}, 1)
+    simulator.fault("hang", after=3, seconds=HANG_GUARD)  # the upstream stops before its last delta
+    try:
+        answer = post(gateway, "/v1/chat/completions", {**CUT_SHORT, "stream": True}, headers, True)
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("data: {") and any(json.loads(line[6:])["choices"][0]["delta"].get(field)
+                                                   for field in ("content", "reasoning_content")):
+                break  # the first content chunk: the client leaves
+        answer.close()
+        added = grown(gateway.store, key_id, before, 1)
+    finally:
+        simulator.control("POST", "release")
+        simulator.control("DELETE", "faults")
+    assert added["errors"] == 0 and added["input_tokens"] == whole["prompt_tokens"], added
+    assert 0 < added["output_tokens"] < whole["completion_tokens"], (added, whole)
+    assert spent_as_recorded(gateway, key_id) == whole["total_tokens"] + added["input_tokens"] + added["output_tokens"]
+
+
+def test_a_stream_cut_by_an_upstream_fault_after_some_text_counts_the_prompt_and_that_text(gateway, simulator):
+    key_id, headers = budgeted_key(gateway, "cut")
+    whole = post(gateway, "/v1/chat/completions", CUT_SHORT, headers).json()["usage"]
+    before = grown(gateway.store, key_id, {name: 0 for name in COUNTS}, 1)
+    simulator.fault("truncate", after=3)  # the stream ends inside its fourth element
+    streamed = events(post(gateway, "/v1/chat/completions", {**CUT_SHORT, "stream": True}, headers, True))
+    assert streamed[-1].get("error") and any(e["choices"][0]["delta"].get("content") for e in streamed[:-1])
+    added = grown(gateway.store, key_id, before, 1)
+    assert added["errors"] == 1 and added["input_tokens"] == whole["prompt_tokens"], added
+    assert 0 < added["output_tokens"] < whole["completion_tokens"], (added, whole)
+    assert spent_as_recorded(gateway, key_id) == whole["total_tokens"] + added["input_tokens"] + added["output_tokens"]
