@@ -1,5 +1,5 @@
 """The Images API surface: an ImageRequest (images_request.py) → image-model Turns → OpenAI's
-ImagesResponse `{"created", "data": [{"url"} | {"b64_json"}]}`.
+ImagesResponse `{"created", "data": [{"url"} | {"b64_json"}], "usage"}`.
 
 Each image is one upstream answer: Gemini Business's image model makes one image per answer
 (§6.4), so `n` images are `n` answers. They run at once, each on the account the pool picks for
@@ -10,8 +10,11 @@ client's socket watched (app/hangup.py) and no deadline of the gateway's own, as
 chat. An edit uploads its images into each answer's upstream session as a chat's files are
 (Turn.files) and asks the image model to change them.
 
-No `usage`: the upstream reports no token counts and an image's tokens cannot be estimated
-from its bytes, so nothing is invented.
+`usage` has the shape of gpt-image's (input_tokens, input_tokens_details {text_tokens,
+image_tokens}, output_tokens, total_tokens) and carries the estimates every answer's usage
+carries, summed over the n answers, as the request's usage record does (app/usage/): the
+prompt's text and the text the model wrote. The upstream reports no token counts and an image's
+tokens cannot be estimated from its bytes, so image tokens are 0, not invented.
 """
 from __future__ import annotations
 
@@ -122,7 +125,15 @@ def images_body(replies: list[Reply], response_format: str, output_format: str |
                                code="unexpected_output_format")
             data.append({"b64_json": data_url_payload(image.url)} if response_format == "b64_json"
                         else {"url": image.url})
-    return {"created": created, "data": data}
+    return {"created": created, "data": data, "usage": images_usage(replies)}
+
+
+def images_usage(replies: list[Reply]) -> dict:
+    """The answers' token estimates in gpt-image's usage shape (see the module docstring)."""
+    prompt = sum(reply.usage.prompt_tokens for reply in replies)
+    output = sum(reply.usage.text_tokens + reply.usage.reasoning_tokens for reply in replies)
+    return {"input_tokens": prompt, "input_tokens_details": {"text_tokens": prompt, "image_tokens": 0},
+            "output_tokens": output, "total_tokens": prompt + output}
 
 
 def no_image(reply: Reply) -> ApiError:

@@ -53,7 +53,15 @@ SCHEMAS = {
                           "image": {"type": "string", "format": "binary"},
                           "image[]": array({"type": "string", "format": "binary"})}, ("prompt",)),
     "ImagesResponse": obj({"created": INTEGER, "data": array(obj({
-        "url": STRING, "b64_json": STRING, "revised_prompt": STRING}))}, ("created", "data")),
+        "url": STRING, "b64_json": STRING, "revised_prompt": STRING})), "usage": ref("ImagesUsage")},
+        ("created", "data", "usage")),
+    "ImagesUsage": obj({
+        "input_tokens": INTEGER, "output_tokens": INTEGER, "total_tokens": INTEGER,
+        "input_tokens_details": obj({"text_tokens": INTEGER, "image_tokens": INTEGER},
+                                    ("text_tokens", "image_tokens"))},
+        ("input_tokens", "input_tokens_details", "output_tokens", "total_tokens"),
+        description="estimates, summed over the images' answers: the prompt's text and the text the model wrote "
+                    "(the upstream reports no token counts; image tokens are not estimated: 0)"),
 }
 
 _MODEL_ANSWER = {"description": "the model (Anthropic's shape when the request carries anthropic-version)"}

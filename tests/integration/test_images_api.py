@@ -13,6 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
+from app.output import estimate_tokens
 from simulator.media import png_for
 from tests.integration.conftest import API_KEY
 from tests.integration.helpers import gateway_env, openai_client, simulator_fixtures, wait_for
@@ -91,7 +92,7 @@ def test_url_is_the_default_and_openai_model_names_mean_the_image_model(sim, gat
                              json={"prompt": "a green hill", "model": "dall-e-3", "size": "auto"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"created", "data"} and set(body["data"][0]) == {"url"}
+    assert set(body) == {"created", "data", "usage"} and set(body["data"][0]) == {"url"}
     assert fetched(body["data"][0]["url"]) == png_for("a green hill")
     assert answered(sim)[0]["toolsSpec"] == {"imageGenerationSpec": {}}
 
@@ -107,6 +108,12 @@ def test_n_images_are_n_upstream_answers_made_at_once(sim, gateway):
     sim.control("PATCH", "settings", json={"image_seconds": 1})
     result = client(gateway).images.generate(prompt="two cats", n=2, response_format="b64_json")
     assert [base64.b64decode(i.b64_json) for i in result.data] == [png_for("two cats")] * 2
+    # the estimate each answer's usage carries, summed (the SDK's ImagesResponse.usage): the
+    # prompt went to both; image tokens are not estimated
+    prompt = 2 * estimate_tokens("two cats")
+    usage = result.usage
+    assert (usage.input_tokens, usage.input_tokens_details.text_tokens, usage.input_tokens_details.image_tokens,
+            usage.total_tokens) == (prompt, prompt, 0, prompt + usage.output_tokens)
     calls = [r for r in sim.requests_log() if r["verb"] == "widgetStreamAssist" and r["status"] == 200]
     assert len(calls) == 2 and all(c["body"]["streamAssistRequest"]["toolsSpec"] == {"imageGenerationSpec": {}}
                                    for c in calls)
@@ -204,6 +211,7 @@ def test_an_edit_uploads_the_image_and_sends_its_file_id(sim, gateway, tmp_path)
     query = sent["query"]["parts"][0]["text"]
     assert query == "Edit the attached image as follows: give the fox a scarf"
     assert [base64.b64decode(i.b64_json) for i in result.data] == [png_for(query)]
+    assert result.usage.input_tokens == result.usage.input_tokens_details.text_tokens == estimate_tokens(query)
 
 
 def test_an_edit_of_several_images_as_urls_with_n_2(sim, gateway):

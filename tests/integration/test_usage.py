@@ -177,6 +177,20 @@ def test_errors_are_counted_under_the_client_keys_id(gateway, simulator):
     assert {(r["model"], r["account"] == "-") for r in records} == {(IMAGE_MODEL, True), (TEXT_MODEL, False)}
 
 
+def test_an_images_response_shows_the_usage_its_record_counts(gateway):
+    """The Images API's `usage` (gpt-image's shape) is the estimate its record carries, summed
+    over the n answers."""
+    key_id, headers = budgeted_key(gateway, "images")
+    shown = post(gateway, "/v1/images/generations", {"model": IMAGE_MODEL, "prompt": "two red kites", "n": 2},
+                 headers).json()["usage"]
+    added = grown(gateway.store, key_id, {name: 0 for name in COUNTS}, 1)
+    assert added["images"] == 2 and added["input_tokens"] > 0, added
+    assert shown == {"input_tokens": added["input_tokens"], "output_tokens": added["output_tokens"],
+                     "total_tokens": added["input_tokens"] + added["output_tokens"],
+                     "input_tokens_details": {"text_tokens": added["input_tokens"], "image_tokens": 0}}, (shown, added)
+    assert spent_as_recorded(gateway, key_id) == shown["total_tokens"]
+
+
 def data_dir(server) -> str:
     """A running gateway's DATA_DIR, as its process was started with (the session's open_proxy)."""
     with open(f"/proc/{server.proc.pid}/environ", "rb") as environ:
