@@ -1,5 +1,6 @@
-"""GeminiBusiness: the widget API over one pooled requests.Session per worker (app/upstream/http.py),
-and one per outbound proxy that accounts use (app/upstream/proxies.py).
+"""GeminiBusiness: the widget API over urllib3's pools (app/upstream/http.py Http: one per
+worker, and one per outbound proxy that accounts use, app/upstream/proxies.py); getoxsrf and
+refreshcookies go through a pooled requests.Session the same way (tokens.py).
 
 Every call signs in with a cached JWT; a 401 gets one fresh JWT and one retry (§3.5), after
 which the failure is the account's. Errors surface as app.upstream.errors exceptions.
@@ -17,11 +18,12 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
+from . import http as transport
 from .credential import Credential
 from .. import metrics
 from ..config import Config
 from . import errors, files, identity, proxies
-from .http import http_session
+from .http import Http, http_session, release
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
 from .stream import ArrayScanner
 from .tokens import TokenSource
@@ -35,8 +37,10 @@ MAX_DOWNLOAD_REDIRECTS = 3
 class GeminiBusiness:
     def __init__(self, config: Config, http: requests.Session | None = None, clock=time.time, renew=None):
         self.config = config
-        self.http = http or http_session()
+        self.http = http or http_session()  # getoxsrf, refreshcookies (tokens.py, rotation.py)
         self.routes = proxies.Routes(self.http, config.upstream_proxy, http_session)
+        # The widget calls and downloadFile: two a chat, the hot path (http.py says why not requests).
+        self.calls = proxies.Routes(Http(), config.upstream_proxy, Http)
         self.api = config.api_base_url
         connect = config.upstream_connect_timeout
         self.session_timeout = (connect, min(SESSION_CALL_TIMEOUT, config.upstream_read_timeout))
@@ -102,22 +106,25 @@ class GeminiBusiness:
         url = files.download_url(self.api, session, file_id, form)
         for _ in range(MAX_DOWNLOAD_REDIRECTS + 1):
             response = self._send(account, "downloadFile", "GET", url, headers_of=self.footprint.download_headers,
-                                  stream=True, allow_redirects=False)
-            if not response.is_redirect:
-                with response:
+                                  stream=True, redirects=True)
+            location = response.get_redirect_location()
+            if not location:
+                try:
                     data, mime_type = files.decoded(self._capped_body(response), response.headers)
+                finally:
+                    release(response)
                 if len(data) > self.config.max_file_bytes:  # a sniffed base64 body, decoded
                     raise _too_large(self.config.max_file_bytes)
                 return data, mime_type
-            target = urljoin(url, response.headers.get("location", ""))
-            response.close()
+            target = urljoin(url, location)
+            release(response)
             if files.origin_of(target) != files.origin_of(self.api):
                 raise errors.UpstreamFailed("downloadFile redirected to another origin; not followed "
                                             "(the request carries the account's token)")
             url = target
         raise errors.UpstreamFailed("downloadFile redirected too many times")
 
-    def _capped_body(self, response: requests.Response) -> bytes:
+    def _capped_body(self, response: urllib3.BaseHTTPResponse) -> bytes:
         """The body, refused beyond MAX_FILE_MB (text may be base64, 4/3 of that)."""
         limit = self.config.max_file_bytes
         text = files.is_base64_body(response.headers, b"") or \
@@ -128,19 +135,19 @@ class GeminiBusiness:
             raise _too_large(limit)
         body = bytearray()
         try:
-            for chunk in response.iter_content(READ_SIZE):
+            for chunk in response.stream(READ_SIZE, decode_content=True):
                 body += chunk
                 if len(body) > wire_limit:
                     raise _too_large(limit)
-        except requests.Timeout as exc:
-            raise errors.UpstreamTimeout("downloadFile went quiet for too long") from exc
-        except requests.RequestException as exc:
+        except (transport.Error, OSError) as exc:
+            if transport.timed_out(exc):
+                raise errors.UpstreamTimeout("downloadFile went quiet for too long") from exc
             raise errors.StreamBroken(f"downloadFile broke off ({type(exc).__name__})") from exc
         if len(body) > wire_limit:
             raise _too_large(limit)
         return bytes(body)
 
-    def _post(self, account: Credential, verb: str, request: dict, stream: bool = False) -> requests.Response:
+    def _post(self, account: Credential, verb: str, request: dict, stream: bool = False) -> urllib3.BaseHTTPResponse:
         key = verb[len("widget"):][0].lower() + verb[len("widget") + 1:] + "Request"
         body = json.dumps({"configId": account.config_id, "additionalParams": {"token": "-"}, key: request},
                           ensure_ascii=False).encode("utf-8")
@@ -148,33 +155,36 @@ class GeminiBusiness:
                           headers_of=self.footprint.widget_headers, stream=stream)
 
     def _send(self, account: Credential, verb: str, method: str, url: str, *, headers_of,
-              body: bytes | None = None, stream: bool = False, allow_redirects: bool = True) -> requests.Response:
+              body: bytes | None = None, stream: bool = False, redirects: bool = False) -> urllib3.BaseHTTPResponse:
         """One call signed with the account's JWT: a 401 gets one fresh JWT and one retry (§3.5);
-        any answer but 200 (or a redirect, when not followed) raises its upstream error."""
+        any answer but 200 (or a redirect, when `redirects`: the caller follows it or not) raises
+        its upstream error. Redirects are never followed here. `stream`: the body is left to
+        read (then http.release); otherwise it is in `.data` and the connection pooled again."""
         timeout = self.stream_timeout if stream else self.session_timeout
-        http, proxy = self.routes.session(account), self.routes.proxy_of(account)
+        http, proxy = self.calls.session(account), self.calls.proxy_of(account)
         for attempt in (1, 2):
             headers = headers_of(self.tokens.bearer(account))
             started = time.monotonic()
             try:
-                response = http.request(method, url, data=body, headers=headers, timeout=timeout,
-                                        stream=stream, allow_redirects=allow_redirects)
-            except requests.RequestException as exc:
-                timed_out = isinstance(exc, requests.Timeout)
+                response = http.request(method, url, body=body, headers=headers, timeout=timeout, stream=stream)
+            except (transport.Error, OSError) as exc:
+                timed_out = transport.timed_out(exc)
                 metrics.upstream_call(verb, "timeout" if timed_out else "unreachable")
                 proxies.blame(exc, proxy, verb)  # the account's proxy failed, not the upstream
                 if timed_out:
                     raise errors.UpstreamTimeout(f"{verb} timed out") from exc
                 raise errors.UpstreamFailed(f"{verb} could not reach Gemini Business: {type(exc).__name__}") from exc
-            metrics.upstream_call(verb, response.status_code)
-            log.debug("upstream exchange", extra={
-                "verb": verb, "status": response.status_code, "account": account.id, "attempt": attempt,
-                "ms": round((time.monotonic() - started) * 1000, 1),
-                "body": (body or b"")[:2000].decode("utf-8", "replace")})
-            if response.status_code == 200 or (response.is_redirect and not allow_redirects):
+            status = response.status
+            metrics.upstream_call(verb, status)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("upstream exchange", extra={
+                    "verb": verb, "status": status, "account": account.id, "attempt": attempt,
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                    "body": (body or b"")[:2000].decode("utf-8", "replace")})
+            if status == 200 or (redirects and response.get_redirect_location()):
                 return response
             failure = _error_of(response)
-            if response.status_code == 401 and attempt == 1:
+            if status == 401 and attempt == 1:
                 self.tokens.invalidate(account)  # the JWT was refused: sign a fresh one, once
                 continue
             raise failure
@@ -214,7 +224,7 @@ class AssistStream:
     from an error element, `on_refused` runs first: it drops the JWT that was refused.
     """
 
-    def __init__(self, response: requests.Response, on_refused=None):
+    def __init__(self, response: urllib3.BaseHTTPResponse, on_refused=None):
         self.response = response
         self.on_refused = on_refused
         self.session: str | None = None
@@ -257,7 +267,7 @@ class AssistStream:
     def _read(self) -> bytes:
         try:
             # Decoded as it arrives: gzip and deflate, br (brotli) and zstd (backports.zstd).
-            return self.response.raw.read1(READ_SIZE, decode_content=True)
+            return self.response.read1(READ_SIZE, decode_content=True)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise errors.UpstreamTimeout("the upstream stream went quiet for too long") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
@@ -269,7 +279,7 @@ class AssistStream:
         """Release the response; call from the thread that iterates."""
         if not self.closed:
             self.closed = True
-            self.response.close()
+            release(self.response)
 
     def abort(self) -> None:
         """Cancel from another thread (the client went away). Closing the response there would
@@ -278,7 +288,7 @@ class AssistStream:
         if not (self.closed or self.aborted):  # an answer cut off, not one that had ended
             metrics.UPSTREAM_CANCELLED.inc()
         self.aborted = True
-        sock = getattr(getattr(self.response.raw, "connection", None), "sock", None)
+        sock = getattr(self.response.connection, "sock", None)
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -293,23 +303,22 @@ def names_model(message: str, model_id: str) -> bool:
     return model_id in message or re.search(r"\bmodel", message, re.IGNORECASE) is not None
 
 
-def _json(response: requests.Response) -> dict:
+def _json(response: urllib3.BaseHTTPResponse) -> dict:
+    """The body of an answer read whole (not streamed): its connection is back in the pool."""
     try:
-        body = response.json()
-    except ValueError as exc:
+        body = json.loads(response.data)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise errors.UpstreamFailed("the upstream sent a body that is not JSON") from exc
-    finally:
-        response.close()
     return body if isinstance(body, dict) else {}
 
 
-def _error_of(response: requests.Response) -> errors.UpstreamError:
+def _error_of(response: urllib3.BaseHTTPResponse) -> errors.UpstreamError:
     try:
-        body = json.loads(response.content[:65536] or b"{}")
-    except (ValueError, requests.RequestException):
+        body = json.loads(response.data[:65536] or b"{}")  # a streamed answer's body is read here
+    except (ValueError, transport.Error, OSError):
         body = {}
     finally:
-        response.close()
+        release(response)
     retry_after = response.headers.get("retry-after")
     seconds = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
-    return error_from_body(body, status=response.status_code, retry_after=seconds)
+    return error_from_body(body, status=response.status, retry_after=seconds)

@@ -2,8 +2,9 @@
 
 An account's own setting (`Credential.proxy`) is a proxy URL, "none" (straight to the
 upstream, whatever UPSTREAM_PROXY says) or "" (UPSTREAM_PROXY, the global default).
-`Routes.session(account)` is the requests.Session an account's calls go through: one per
-proxy URL, each with its own connection pools, so a connection made through proxy A is never
+`Routes.session(account)` is the HTTP layer an account's calls go through (client.py: an
+http.Http for the widget calls; tokens.py: a requests.Session for getoxsrf): one per proxy
+URL, each with its own connection pools, so a connection made through proxy A is never
 reused for an account of proxy B, and the proxy's credentials (in its URL) only ever go to that
 proxy. Sessions are kept for the MAX_SESSIONS proxies used last.
 
@@ -90,37 +91,34 @@ def where(url: str) -> str:
 
 
 class Routes:
-    """The Session each account's calls go through (see the module's docstring)."""
+    """The HTTP layer each account's calls go through (see the module's docstring)."""
 
-    def __init__(self, base: requests.Session, default: str, make: Callable[[], requests.Session]):
-        self.base = base            # no proxy configured: the worker's pooled Session as it is
+    def __init__(self, base, default: str, make: Callable[[str], object]):
+        self.base = base            # no proxy configured: the worker's pooled layer (environment's proxies)
         self.default = default      # UPSTREAM_PROXY
-        self.make = make            # a new pooled Session (client.http_session)
-        self._sessions: OrderedDict[str, requests.Session] = OrderedDict()
+        # make(proxy): a new pooled layer that goes through `proxy` ("": direct), never the
+        # environment's HTTP(S)_PROXY / NO_PROXY: "none" is direct, a proxy is that proxy even
+        # for a host NO_PROXY lists (http.Http, http.http_session).
+        self.make = make
+        self._sessions: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
 
     def proxy_of(self, account) -> str:
         return effective(getattr(account, "proxy", ""), self.default)
 
-    def session(self, account) -> requests.Session:
+    def session(self, account):
         own = getattr(account, "proxy", "")
         if not own and not self.default:
             return self.base
         return self._session(self.proxy_of(account))
 
-    def _session(self, proxy: str) -> requests.Session:
+    def _session(self, proxy: str):
         with self._lock:
             session = self._sessions.get(proxy)
             if session is not None:
                 self._sessions.move_to_end(proxy)
                 return session
-            session = self.make()
-            # Explicit, never the environment's HTTP(S)_PROXY / NO_PROXY: "none" is direct, a
-            # proxy is that proxy even for a host NO_PROXY lists.
-            session.trust_env = False
-            if proxy:
-                session.proxies = {"http": proxy, "https": proxy}
-            self._sessions[proxy] = session
+            session = self._sessions[proxy] = self.make(proxy)
             while len(self._sessions) > MAX_SESSIONS:
                 # Dropped, not closed: a stream may still be reading through it; its pools go
                 # once the last response is let go.
@@ -128,13 +126,17 @@ class Routes:
             return session
 
 
-def blame(exc: requests.RequestException, proxy: str, verb: str) -> None:
-    """Raise ProxyUnreachable when `exc` is the account's proxy failing the connection (refused,
-    unreachable, authentication refused, tunnel refused): not the upstream's doing."""
-    if not proxy or isinstance(exc, requests.exceptions.SSLError):
+def blame(exc: Exception, proxy: str, verb: str) -> None:
+    """Raise ProxyUnreachable when `exc` (requests' or urllib3's, as http.Http raises it) is the
+    account's proxy failing the connection (refused, unreachable, authentication refused, tunnel
+    refused): not the upstream's doing."""
+    if not proxy or isinstance(exc, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
         return
-    reason = exc.args[0] if exc.args else None
-    cause = getattr(reason, "reason", reason)  # requests wraps urllib3's MaxRetryError
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        cause = exc  # http.Http: urllib3's own error, unwrapped (retries=False)
+    else:
+        reason = exc.args[0] if exc.args else None
+        cause = getattr(reason, "reason", reason)  # requests wraps urllib3's MaxRetryError
     # urllib3 calls a pooled connection the proxy has since closed "Unable to connect to proxy"
     # too: that is a stale keep-alive (the request may move on as any broken call), not a proxy
     # that is down. Down is: no connection (refused, unreachable, timed out) or a refused tunnel.

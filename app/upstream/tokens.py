@@ -21,6 +21,7 @@ from cachetools import TTLCache
 from .. import hs256, logs, metrics
 from .credential import Credential
 from . import errors, identity, proxies, rotation
+from .http import http_session
 from .rotation import Rotated
 
 log = logging.getLogger("gbp.upstream.tokens")
@@ -39,7 +40,7 @@ class TokenSource:
                  clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None,
                  footprint: identity.Footprint | None = None, routes: proxies.Routes | None = None):
         # Each account's getoxsrf and cookie rotation go through its own proxy, as its calls do.
-        self.routes = routes or proxies.Routes(http, "", requests.Session)
+        self.routes = routes or proxies.Routes(http, "", http_session)
         self.footprint = footprint or identity.Footprint()
         self.base_url = base_url
         self.timeout = timeout

@@ -116,7 +116,7 @@ def test_the_gateway_sends_the_documented_browser_footprint(proxy, simulator):
     assert headers["origin"] == "https://business.gemini.google"
     assert headers["sec-fetch-site"] == "cross-site"
     assert 'Chrome/155.0.0.0' in headers["user-agent"] and '"Google Chrome";v="155"' in headers["sec-ch-ua"]
-    assert all(r.get("footprint") is None and r.get("auth_failure") is None for r in log)
+    assert all(r.get("footprint") is None and r.get("auth_failure") is None for r in log), [(r["path"], r.get("footprint"), r.get("auth_failure")) for r in log]
 
 
 @pytest.mark.parametrize("encoding", ["br", "gzip"])

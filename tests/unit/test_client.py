@@ -1,4 +1,8 @@
-"""GeminiBusiness against canned HTTP answers (edge cases; the simulator covers the happy path)."""
+"""GeminiBusiness against canned HTTP answers (edge cases; the simulator covers the happy path).
+
+The widget calls and downloadFile go through urllib3 (app/upstream/http.py Http): they are
+answered by a real local server (tests/canned_upstream.py, `upstream`). getoxsrf still goes
+through requests, mocked with `responses`."""
 import base64
 import json
 
@@ -10,18 +14,35 @@ from app.config import Config
 from app.upstream import errors
 from app.upstream.client import GeminiBusiness
 from app.upstream.events import Text, Thought
+from tests.canned_upstream import HANG_UP, CannedServer
+from tests.servers import free_port
 
-API = "https://api.example/v1alpha"
 SESSION = "collections/default_collection/engines/agentspace-engine/sessions/123"
 ACCOUNT = Credential("a", "cookie", "42", "cfg-1")
 KEY = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
 
 
+@pytest.fixture(scope="module")
+def server():
+    canned = CannedServer()
+    yield canned
+    canned.close()
+
+
 @pytest.fixture
-def client():
-    config = Config.from_env({"API_BASE_URL": API, "GEMINI_BUSINESS_URL": "https://biz.example",
-                              "UPSTREAM_READ_TIMEOUT": "5"})
-    return GeminiBusiness(config)
+def upstream(server):
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def client(upstream):
+    return client_of(f"{upstream.origin}/v1alpha")
+
+
+def client_of(api):
+    return GeminiBusiness(Config.from_env({"API_BASE_URL": api, "GEMINI_BUSINESS_URL": "https://biz.example",
+                                           "UPSTREAM_READ_TIMEOUT": "5"}))
 
 
 def keys(count=1):
@@ -30,8 +51,8 @@ def keys(count=1):
                       body=")]}'\n" + json.dumps({"xsrfToken": KEY, "keyId": f"kid-{n}"}))
 
 
-def widget(verb, **kwargs):
-    responses.add(responses.POST, f"{API}/locations/global/{verb}", **kwargs)
+def widget(upstream, verb, **kwargs):
+    upstream.add("POST", f"/v1alpha/locations/global/{verb}", **kwargs)
 
 
 def stream_body(*texts, thought=None):
@@ -46,31 +67,48 @@ def stream_body(*texts, thought=None):
 
 
 def sent_body(call):
-    return json.loads(call.request.body)
+    return call.json()
 
 
 @responses.activate
-def test_create_session_sends_the_envelope_and_returns_the_name(client):
+def test_create_session_sends_the_envelope_and_returns_the_name(client, upstream):
     keys()
-    widget("widgetCreateSession", json={"session": {"name": SESSION}})
+    widget(upstream, "widgetCreateSession", json={"session": {"name": SESSION}})
     assert client.create_session(ACCOUNT) == SESSION
-    body = sent_body(responses.calls[1])
-    assert body == {"configId": "cfg-1", "additionalParams": {"token": "-"},
-                    "createSessionRequest": {"session": {"name": "", "displayName": ""}}}
-    headers = responses.calls[1].request.headers
+    [call] = upstream.calls
+    assert call.path == "/v1alpha/locations/global/widgetCreateSession"
+    assert sent_body(call) == {"configId": "cfg-1", "additionalParams": {"token": "-"},
+                               "createSessionRequest": {"session": {"name": "", "displayName": ""}}}
+    headers = call.headers
     assert headers["origin"] == "https://business.gemini.google"
     assert headers["authorization"].startswith("Bearer ey")
     assert headers["x-server-timeout"] == "1800"
+    assert headers["content-type"] == "application/json"
 
 
 @responses.activate
-def test_stream_assist_body_and_auto_model(client):
+def test_widget_headers_go_out_in_the_documented_order_without_cookies(client, upstream):
+    """The footprint's order (docs/protocol.md §3.2) after Host and Content-Length, nothing
+    else: no library's own User-Agent or Accept, no cookie jar (getoxsrf's cookies stay there)."""
     keys()
-    widget("widgetStreamAssist", body=stream_body("Hi"))
-    widget("widgetStreamAssist", body=stream_body("Hi"))
+    widget(upstream, "widgetCreateSession", json={"session": {"name": SESSION}})
+    client.create_session(ACCOUNT)
+    call = upstream.calls[0]
+    names = [name.lower() for name in call.header_names]
+    assert names == ["host", "content-length", *client.footprint.widget_headers("x")]
+    token = call.headers["authorization"].split()[1]
+    assert call.headers == {"host": upstream.origin.split("://")[1], "content-length": str(len(call.body)),
+                            **client.footprint.widget_headers(token)}
+
+
+@responses.activate
+def test_stream_assist_body_and_auto_model(client, upstream):
+    keys()
+    widget(upstream, "widgetStreamAssist", body=stream_body("Hi"))
+    widget(upstream, "widgetStreamAssist", body=stream_body("Hi"))
     assert list(client.stream_assist(ACCOUNT, SESSION, "hello", None)) == [Text("Hi")]
     assert list(client.stream_assist(ACCOUNT, SESSION, "hello", "gemini-2.5-pro")) == [Text("Hi")]
-    auto, pinned = (sent_body(c)["streamAssistRequest"] for c in responses.calls[1:])
+    auto, pinned = (sent_body(c)["streamAssistRequest"] for c in upstream.calls)
     assert "assistGenerationConfig" not in auto
     assert pinned["assistGenerationConfig"] == {"modelId": "gemini-2.5-pro"}
     assert auto["query"] == {"parts": [{"text": "hello"}]}
@@ -79,24 +117,24 @@ def test_stream_assist_body_and_auto_model(client):
 
 
 @responses.activate
-def test_a_refused_jwt_is_resigned_once_and_the_call_retried(client):
+def test_a_refused_jwt_is_resigned_once_and_the_call_retried(client, upstream):
     keys(2)
-    widget("widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
-    widget("widgetCreateSession", json={"session": {"name": SESSION}})
+    widget(upstream, "widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    widget(upstream, "widgetCreateSession", json={"session": {"name": SESSION}})
     assert client.create_session(ACCOUNT) == SESSION
-    first, second = (c.request.headers["authorization"] for c in responses.calls if c.request.method == "POST")
+    first, second = (c.headers["authorization"] for c in upstream.calls)
     assert first != second
-    assert sum(c.request.method == "GET" for c in responses.calls) == 2
+    assert len(responses.calls) == 2  # two getoxsrf
 
 
 @responses.activate
-def test_a_second_401_is_unauthorized(client):
+def test_a_second_401_is_unauthorized(client, upstream):
     keys(2)
     for _ in range(2):
-        widget("widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+        widget(upstream, "widgetCreateSession", status=401, json={"error": {"code": 401, "status": "UNAUTHENTICATED"}})
     with pytest.raises(errors.Unauthorized):
         client.create_session(ACCOUNT)
-    assert len(responses.calls) == 4
+    assert len(responses.calls) == 2 and len(upstream.calls) == 2
 
 
 @pytest.mark.parametrize("status,body,exc", [
@@ -109,10 +147,10 @@ def test_a_second_401_is_unauthorized(client):
     (502, "<html>bad gateway</html>", errors.UpstreamFailed),
 ])
 @responses.activate
-def test_http_errors_map_to_exceptions(client, status, body, exc):
+def test_http_errors_map_to_exceptions(client, upstream, status, body, exc):
     keys()
     kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
-    widget("widgetStreamAssist", status=status, headers={"Retry-After": "17"}, **kwargs)
+    widget(upstream, "widgetStreamAssist", status=status, headers={"Retry-After": "17"}, **kwargs)
     with pytest.raises(exc) as caught:
         client.stream_assist(ACCOUNT, SESSION, "q", None)
     assert caught.value.status == status
@@ -126,9 +164,9 @@ def test_http_errors_map_to_exceptions(client, status, body, exc):
     (400, "INVALID_ARGUMENT", "Invalid model id."),
 ])
 @responses.activate
-def test_a_refused_model_is_model_rejected_not_a_lost_session(client, status, canonical, message):
+def test_a_refused_model_is_model_rejected_not_a_lost_session(client, upstream, status, canonical, message):
     keys()
-    widget("widgetStreamAssist", status=status, json={"error": {"code": status, "status": canonical,
+    widget(upstream, "widgetStreamAssist", status=status, json={"error": {"code": status, "status": canonical,
                                                                 "message": message}})
     with pytest.raises(errors.ModelRejected) as caught:
         client.stream_assist(ACCOUNT, SESSION, "q", "gemini-9")
@@ -142,18 +180,18 @@ def test_a_refused_model_is_model_rejected_not_a_lost_session(client, status, ca
     ("gemini-9", 400, "Unsupported file type: image/webp", errors.UpstreamRejected),
 ])
 @responses.activate
-def test_other_400s_and_404s_keep_their_meaning(client, model_id, status, message, exc):
+def test_other_400s_and_404s_keep_their_meaning(client, upstream, model_id, status, message, exc):
     keys()
-    widget("widgetStreamAssist", status=status, json={"error": {"code": status, "message": message}})
+    widget(upstream, "widgetStreamAssist", status=status, json={"error": {"code": status, "message": message}})
     with pytest.raises(exc) as caught:
         client.stream_assist(ACCOUNT, SESSION, "q", model_id)
     assert not isinstance(caught.value, errors.ModelRejected)
 
 
 @responses.activate
-def test_thoughts_without_an_answer_are_an_empty_answer(client):
+def test_thoughts_without_an_answer_are_an_empty_answer(client, upstream):
     keys()
-    widget("widgetStreamAssist", body=stream_body(thought="hmm"))
+    widget(upstream, "widgetStreamAssist", body=stream_body(thought="hmm"))
     stream = client.stream_assist(ACCOUNT, SESSION, "q", None)
     events = []
     with pytest.raises(errors.EmptyAnswer):
@@ -163,9 +201,9 @@ def test_thoughts_without_an_answer_are_an_empty_answer(client):
 
 
 @responses.activate
-def test_a_body_of_tokens_only_is_an_auth_failure_that_drops_the_token(client):
+def test_a_body_of_tokens_only_is_an_auth_failure_that_drops_the_token(client, upstream):
     keys()
-    widget("widgetStreamAssist", body='[{"uToken": "abc"}]')
+    widget(upstream, "widgetStreamAssist", body='[{"uToken": "abc"}]')
     stream = client.stream_assist(ACCOUNT, SESSION, "q", None)
     assert ACCOUNT.credentials_key in client.tokens._cache
     with pytest.raises(errors.TokenRefused):  # §9: as a 401, so the caller may retry with a new JWT
@@ -174,18 +212,18 @@ def test_a_body_of_tokens_only_is_an_auth_failure_that_drops_the_token(client):
 
 
 @responses.activate
-def test_an_unauthenticated_element_drops_the_token(client):
+def test_an_unauthenticated_element_drops_the_token(client, upstream):
     keys()
-    widget("widgetStreamAssist", body='[{"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "no"}}]')
+    widget(upstream, "widgetStreamAssist", body='[{"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "no"}}]')
     with pytest.raises(errors.TokenRefused):
         list(client.stream_assist(ACCOUNT, SESSION, "q", None))
     assert ACCOUNT.credentials_key not in client.tokens._cache
 
 
 @responses.activate
-def test_a_truncated_stream_is_broken_not_success(client):
+def test_a_truncated_stream_is_broken_not_success(client, upstream):
     keys()
-    widget("widgetStreamAssist", body=stream_body("Hello", "world")[:-30])
+    widget(upstream, "widgetStreamAssist", body=stream_body("Hello", "world")[:-30])
     seen = []
     with pytest.raises(errors.StreamBroken):
         for event in client.stream_assist(ACCOUNT, SESSION, "q", None):
@@ -194,12 +232,31 @@ def test_a_truncated_stream_is_broken_not_success(client):
 
 
 @responses.activate
-def test_connection_failure_is_upstream_failed(client):
+def test_connection_failure_is_upstream_failed(client, upstream):
     keys()
-    import requests
-    widget("widgetCreateSession", body=requests.ConnectionError("refused"))
-    with pytest.raises(errors.UpstreamFailed):
+    widget(upstream, "widgetCreateSession", body=HANG_UP)  # connected, then closed without an answer
+    with pytest.raises(errors.UpstreamFailed, match="could not reach"):
         client.create_session(ACCOUNT)
+    refused = client_of(f"http://127.0.0.1:{free_port()}/v1alpha")  # nothing listens there
+    with pytest.raises(errors.UpstreamFailed, match="could not reach") as caught:
+        refused.create_session(ACCOUNT)
+    assert not isinstance(caught.value, errors.UpstreamTimeout)  # refused is no timeout
+
+
+@responses.activate
+def test_a_silent_upstream_is_a_timeout(upstream):
+    """UPSTREAM_READ_TIMEOUT bounds the wait for an answer: the server accepts and says nothing."""
+    import socket
+    keys()
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        client = GeminiBusiness(Config.from_env({
+            "API_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1alpha",
+            "GEMINI_BUSINESS_URL": "https://biz.example", "UPSTREAM_READ_TIMEOUT": "0.2"}))
+        with pytest.raises(errors.UpstreamTimeout, match="widgetStreamAssist timed out"):
+            client.stream_assist(ACCOUNT, SESSION, "q", None)
+    finally:
+        silent.close()
 
 
 def _encoder(encoding):
@@ -267,48 +324,49 @@ def test_a_compressed_stream_is_decoded_as_it_arrives(encoding):
         server.shutdown()
 
 
-DOWNLOAD_1 = f"{API}/{SESSION}:downloadFile?fileId=77&alt=media"
+DOWNLOAD_1 = f"/v1alpha/{SESSION}:downloadFile"
 
 
 @responses.activate
-def test_a_download_redirect_to_another_origin_is_not_followed(client):
+def test_a_download_redirect_to_another_origin_is_not_followed(client, upstream):
     """The download carries the account's JWT: a Location on another host is never asked."""
     keys()
-    responses.add(responses.GET, DOWNLOAD_1, status=302,
-                  headers={"location": "https://evil.example/download/v1alpha/x:downloadFile?fileId=77&alt=media"})
-    responses.add(responses.GET, "https://evil.example/download/v1alpha/x:downloadFile", body=b"stolen")
+    upstream.add("GET", DOWNLOAD_1, status=302,
+                 headers={"location": "https://evil.example/download/v1alpha/x:downloadFile?fileId=77&alt=media"})
     with pytest.raises(errors.UpstreamFailed, match="another origin"):
         client.download_file(ACCOUNT, SESSION, "77")
-    assert [c.request.url.split("?")[0] for c in responses.calls][1:] == [DOWNLOAD_1.split("?")[0]]
+    assert [c.path for c in upstream.calls] == [DOWNLOAD_1 + "?fileId=77&alt=media"]
 
 
 @responses.activate
-def test_a_download_redirect_on_the_same_origin_is_followed_with_the_token(client):
+def test_a_download_redirect_on_the_same_origin_is_followed_with_the_token(client, upstream):
     keys()
-    form_2 = "https://api.example/download/v1alpha/projects/9/locations/global/" + SESSION + ":downloadFile"
-    responses.add(responses.GET, DOWNLOAD_1, status=302, headers={"location": form_2 + "?fileId=77&alt=media"})
-    responses.add(responses.GET, form_2, body=b"\x89PNG raw", content_type="image/png")
+    form_2 = "/download/v1alpha/projects/9/locations/global/" + SESSION + ":downloadFile"
+    upstream.add("GET", DOWNLOAD_1, status=302, headers={"location": upstream.origin + form_2 + "?fileId=77&alt=media"})
+    upstream.add("GET", form_2, body=b"\x89PNG raw", content_type="image/png")
     assert client.download_file(ACCOUNT, SESSION, "77") == (b"\x89PNG raw", "image/png")
-    assert responses.calls[2].request.headers["authorization"].startswith("Bearer ey")
-    assert "content-type" not in responses.calls[2].request.headers
+    assert upstream.calls[1].path == form_2 + "?fileId=77&alt=media"
+    assert upstream.calls[1].headers["authorization"].startswith("Bearer ey")
+    assert "content-type" not in upstream.calls[1].headers
 
 
 @responses.activate
-def test_a_base64_body_without_the_safety_header_is_sniffed(client):
+def test_a_base64_body_without_the_safety_header_is_sniffed(client, upstream):
     """C and D sniff text that starts as base64 of a PNG (§5.5)."""
     keys()
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
-    responses.add(responses.GET, DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain; charset=UTF-8")
+    upstream.add("GET", DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain; charset=UTF-8")
     assert client.download_file(ACCOUNT, SESSION, "77") == (png, "image/png")
 
 
 @responses.activate
-def test_an_upload_sends_standard_base64_and_returns_the_file_id(client):
+def test_an_upload_sends_standard_base64_and_returns_the_file_id(client, upstream):
     keys()
-    widget("widgetAddContextFile", json={"addContextFileResponse": {"session": SESSION, "fileId": "5", "tokenCount": "258"}})
+    widget(upstream, "widgetAddContextFile",
+           json={"addContextFileResponse": {"session": SESSION, "fileId": "5", "tokenCount": "258"}})
     data = b"\xfb\xff\xfe" * 10  # encodes to '+' and '/' characters, never '-' or '_'
     assert client.upload_file(ACCOUNT, SESSION, data, "image/png", "upload_1_abcdef.png") == "5"
-    sent = sent_body(responses.calls[1])["addContextFileRequest"]
+    sent = sent_body(upstream.calls[0])["addContextFileRequest"]
     assert sent == {"name": SESSION, "fileName": "upload_1_abcdef.png", "mimeType": "image/png",
                     "fileContents": base64.b64encode(data).decode()}
     assert "+" in sent["fileContents"] or "/" in sent["fileContents"]
@@ -316,13 +374,13 @@ def test_an_upload_sends_standard_base64_and_returns_the_file_id(client):
 
 @pytest.mark.parametrize("size, refused", [(1900, False), (2100, True)])
 @responses.activate
-def test_max_file_mb_counts_the_decoded_bytes_of_a_sniffed_base64_body(client, size, refused):
+def test_max_file_mb_counts_the_decoded_bytes_of_a_sniffed_base64_body(client, upstream, size, refused):
     """The cap is on the file: its base64 text may be 4/3 longer, and is judged once decoded."""
     import dataclasses
     client.config = dataclasses.replace(client.config, max_file_bytes=2000)
     keys()
     png = b"\x89PNG\r\n\x1a\n" + bytes(size - 8)
-    responses.add(responses.GET, DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain")
+    upstream.add("GET", DOWNLOAD_1, body=base64.b64encode(png), content_type="text/plain")
     if refused:
         with pytest.raises(errors.FileTooLarge):
             client.download_file(ACCOUNT, SESSION, "77")

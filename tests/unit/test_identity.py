@@ -85,12 +85,11 @@ def test_jwt_and_headers_carry_the_configured_identities():
     responses.add(responses.GET, "https://vertexaisearch.cloud.google/auth/getoxsrf",
                   body=")]}'\n" + json.dumps({"xsrfToken": key, "keyId": "kid"}))
     api = "https://content-discoveryengine.googleapis.com/v1alpha"
-    responses.add(responses.POST, f"{api}/locations/global/widgetCreateSession",
-                  json={"session": {"name": "collections/x/sessions/1"}})
     client = GeminiBusiness(Config.from_env({"GEMINI_BUSINESS_URL": "https://vertexaisearch.cloud.google",
                                              "API_BASE_URL": api}), http=requests.Session())
-    client.create_session(Credential("a", "c", "42", "cfg"))
-    sent = responses.calls[1].request.headers
+    # What every widget call of this client sends (test_client.py pins that the footprint's
+    # headers go out as they are, on a real socket).
+    sent = client.footprint.widget_headers(client.tokens.bearer(Credential("a", "c", "42", "cfg")))
     payload = sent["authorization"].split()[1].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["iss"] == "https://vertexaisearch.cloud.google"
