@@ -12,7 +12,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import urljoin
 
 import requests
@@ -242,8 +242,9 @@ class AssistStream:
     def _events(self):
         scanner = ArrayScanner()
         saw_response = saw_token = answered = thought = False
+        pieces = self._pieces()
         try:
-            while chunk := self._read():
+            while chunk := self._read(pieces):
                 for element in scanner.feed(chunk):
                     if isinstance(element, dict):
                         saw_token |= "uToken" in element
@@ -257,6 +258,8 @@ class AssistStream:
                         yield event
             scanner.finish()
         finally:
+            if hasattr(pieces, "close"):
+                pieces.close()  # a body not read to its end: urllib3 closes its connection
             self.close()
         if saw_token and not saw_response:
             raise errors.TokenRefused("the upstream answered with a token only", reason="token-only body")
@@ -264,10 +267,22 @@ class AssistStream:
             raise errors.EmptyAnswer("the upstream produced thoughts but no answer" if thought
                                      else "the upstream produced an empty answer")
 
-    def _read(self) -> bytes:
+    def _pieces(self) -> Iterator[bytes]:
+        """The body as it arrives, decoded (gzip and deflate, br with brotli, zstd with
+        backports.zstd), never waiting for more than what is there. A chunked body (what the
+        upstream streams) is read chunk by chunk by urllib3's read_chunked: one generator for
+        the whole body, so its error handling is set up once and each chunk costs a few Python
+        calls, where read1() went through ~15 (its error catcher, http.client's read1 and chunk
+        book-keeping, the decoded-bytes buffer) for each of a body's ~70 reads: ~3 µs a read
+        (bench/README.md, profile). At most READ_SIZE bytes at a time, however large a chunk."""
+        response = self.response
+        if response.chunked and response.supports_chunked_reads():
+            return response.read_chunked(READ_SIZE, decode_content=True)
+        return iter(lambda: response.read1(READ_SIZE, decode_content=True), b"")
+
+    def _read(self, pieces: Iterator[bytes]) -> bytes:
         try:
-            # Decoded as it arrives: gzip and deflate, br (brotli) and zstd (backports.zstd).
-            return self.response.read1(READ_SIZE, decode_content=True)
+            return next(pieces, b"")
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise errors.UpstreamTimeout("the upstream stream went quiet for too long") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:

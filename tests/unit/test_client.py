@@ -259,6 +259,29 @@ def test_a_silent_upstream_is_a_timeout(upstream):
         silent.close()
 
 
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+@responses.activate
+def test_a_chunked_stream_is_parsed_across_chunks_and_a_cut_one_is_broken(client, upstream, encoding):
+    """The upstream streams chunked (read chunk by chunk, client.AssistStream._pieces): elements
+    split over chunks, a chunk larger than one read, compressed or not; a body whose connection
+    closes before the last chunk is broken, never an answer."""
+    from tests.canned_upstream import Chunked
+    keys()
+    body = stream_body("Hello", "x" * 200_000, "world").encode()  # one element over READ_SIZE
+    compress, finish = _encoder(encoding) if encoding != "identity" else (lambda data: data, lambda: b"")
+    pieces = [compress(body[i:i + 7]) for i in range(0, 70, 7)] + [compress(body[70:]) + finish()]
+    headers = {"Content-Encoding": encoding} if encoding != "identity" else {}
+    widget(upstream, "widgetStreamAssist", body=Chunked(pieces), headers=headers)
+    widget(upstream, "widgetStreamAssist", body=Chunked(pieces[:-1], cut=True), headers=headers)
+    assert list(client.stream_assist(ACCOUNT, SESSION, "q", None)) == [Text("Hello"), Text("x" * 200_000),
+                                                                       Text("world")]
+    seen = []
+    with pytest.raises(errors.StreamBroken):
+        for event in client.stream_assist(ACCOUNT, SESSION, "q", None):
+            seen.append(event)
+    assert seen == [] or seen == [Text("Hello")]
+
+
 def _encoder(encoding):
     """(compress piece, finish) for a streamed body in `encoding`, each piece flushed."""
     if encoding == "gzip":
