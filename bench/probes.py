@@ -20,10 +20,10 @@ import json
 import time
 from dataclasses import dataclass
 
-import requests
 
 from app.accounts.account import Account
 from app.upstream import identity
+from app.upstream.http import Http
 from app.upstream.tokens import TokenSource
 from simulator.demo import DEMO_ACCOUNT
 
@@ -120,7 +120,7 @@ class Upstream:
 
     def __init__(self, port: int):
         self.port = port
-        self.tokens = TokenSource(requests.Session(), f"http://127.0.0.1:{port}", (5.0, TIMEOUT))
+        self.tokens = TokenSource(Http(""), f"http://127.0.0.1:{port}", (5.0, TIMEOUT))
 
     def headers(self) -> dict:
         return identity.Footprint(language=LANGUAGE).widget_headers(self.tokens.bearer(ACCOUNT))

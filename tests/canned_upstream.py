@@ -53,14 +53,14 @@ class CannedServer:
                                         body, list(self.headers.keys())))
                 queue = outer._answers.get((self.command, self.path.split("?")[0]))
                 if not queue:
-                    status, headers, payload = 404, {"Content-Type": "application/json"}, b'{"error": {"code": 404}}'
+                    status, headers, payload = 404, [("Content-Type", "application/json")], b'{"error": {"code": 404}}'
                 else:
                     status, headers, payload = queue.pop(0) if len(queue) > 1 else queue[0]
                 if payload == HANG_UP:
                     self.close_connection = True
                     return
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in headers:
                     self.send_header(name, value)
                 if isinstance(payload, Chunked):
                     self.send_header("Transfer-Encoding", "chunked")
@@ -90,14 +90,15 @@ class CannedServer:
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def add(self, method: str, path: str, *, status: int = 200, body: bytes | str = b"", json=None,
-            headers: dict | None = None, content_type: str | None = None) -> None:
+            headers: dict | list | None = None, content_type: str | None = None) -> None:
+        """`headers`: a dict, or (name, value) pairs (a header sent more than once: Set-Cookie)."""
         if json is not None:
             body, content_type = jsonlib.dumps(json), content_type or "application/json"
         if isinstance(body, str) and body != HANG_UP:
             body = body.encode()
-        headers = dict(headers or {})
+        headers = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
         if content_type:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         self._answers.setdefault((method, path), []).append((status, headers, body))
 
     def reset(self) -> None:

@@ -1,6 +1,6 @@
 """GeminiBusiness: the widget API over urllib3's pools (app/upstream/http.py Http: one per
 worker, and one per outbound proxy that accounts use, app/upstream/proxies.py); getoxsrf and
-refreshcookies go through a pooled requests.Session the same way (tokens.py).
+refreshcookies go through the same (tokens.py).
 
 Every call signs in with a cached JWT; a 401 gets one fresh JWT and one retry (§3.5), after
 which the failure is the account's. Errors surface as app.upstream.errors exceptions.
@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator, Sequence
 from urllib.parse import urljoin
 
-import requests
 import urllib3
 
 from . import http as transport
@@ -23,7 +22,7 @@ from .credential import Credential
 from .. import metrics
 from ..config import Config
 from . import errors, files, identity, proxies
-from .http import Http, http_session, release
+from .http import Http, release
 from .events import FileReply, SessionInfo, Skipped, Text, Thought, error_from_body, events_of
 from .stream import ArrayScanner
 from .tokens import TokenSource
@@ -35,12 +34,10 @@ MAX_DOWNLOAD_REDIRECTS = 3
 
 
 class GeminiBusiness:
-    def __init__(self, config: Config, http: requests.Session | None = None, clock=time.time, renew=None):
+    def __init__(self, config: Config, http: Http | None = None, clock=time.time, renew=None):
         self.config = config
-        self.http = http or http_session()  # getoxsrf, refreshcookies (tokens.py, rotation.py)
-        self.routes = proxies.Routes(self.http, config.upstream_proxy, http_session)
-        # The widget calls and downloadFile: two a chat, the hot path (http.py says why not requests).
-        self.calls = proxies.Routes(Http(), config.upstream_proxy, Http)
+        self.http = http or Http()
+        self.routes = proxies.Routes(self.http, config.upstream_proxy, Http)
         self.api = config.api_base_url
         connect = config.upstream_connect_timeout
         self.session_timeout = (connect, min(SESSION_CALL_TIMEOUT, config.upstream_read_timeout))
@@ -161,7 +158,7 @@ class GeminiBusiness:
         its upstream error. Redirects are never followed here. `stream`: the body is left to
         read (then http.release); otherwise it is in `.data` and the connection pooled again."""
         timeout = self.stream_timeout if stream else self.session_timeout
-        http, proxy = self.calls.session(account), self.calls.proxy_of(account)
+        http, proxy = self.routes.session(account), self.routes.proxy_of(account)
         for attempt in (1, 2):
             headers = headers_of(self.tokens.bearer(account))
             started = time.monotonic()

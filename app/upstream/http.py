@@ -1,49 +1,42 @@
-"""The upstream HTTP layers: urllib3's pools used directly (`Http`) for the widget calls, and a
-tuned requests.Session (`Session`) for getoxsrf and refreshcookies.
+"""The upstream HTTP layer: urllib3's pools, used directly, for every call to Gemini Business
+(the widget calls and downloadFile in client.py, getoxsrf in tokens.py, refreshcookies in
+rotation.py), one `Http` per worker and one per outbound proxy (proxies.Routes).
 
-Why two. Each chat makes two widget calls (widgetStreamAssist, and widgetCreateSession for
-the next spare), and requests costs ~300 µs of CPU a call on top of urllib3 (bench/README.md,
+Why not requests. Each chat makes two widget calls (widgetStreamAssist, and widgetCreateSession
+for the next spare), and requests costs ~300 µs of CPU a call on top of urllib3 (bench/README.md,
 profile: a bare GET ~660 µs through requests, ~355 µs through urllib3 alone): its prepared
-request, hooks, cookie jar, header dicts and adapter, none of which these calls need.
-getoxsrf runs once per account every TOKEN_REUSE seconds and its tests speak requests, so it
-stays there.
+request, hooks, cookie jar, case-insensitive header dicts, adapter and environment look-ups,
+none of which these calls need. Not importing it also spares each worker ~4 MB of memory.
 
-What `Http` keeps of what requests did for these calls:
-- pooled keep-alive connections: one PoolManager (and one per proxy), POOL_MAXSIZE
-  connections kept per host, never blocking (see POOL_MAXSIZE);
+What `Http` keeps of what requests did:
+- pooled keep-alive connections: a PoolManager (or a proxy's), POOL_MAXSIZE connections kept
+  per host, never blocking (see POOL_MAXSIZE);
 - explicit connect and read timeouts (every call passes them), no retries, no redirect
-  followed (a redirect is returned as the answer; downloadFile decides what to do with it);
+  followed (a redirect is returned as the answer: downloadFile and getoxsrf decide);
 - TLS verified against certifi's bundle, or the file (or directory) REQUESTS_CA_BUNDLE /
-  CURL_CA_BUNDLE name, as requests reads them (once per layer here);
-- the environment's proxies (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY) decided by requests' own
-  rules, once per (scheme, host): a running worker's environment does not change;
-- an account's own proxy (proxies.Routes): HTTP with its credentials sent as
-  Proxy-Authorization (CONNECT for https), SOCKS5 with username and password (socks5h:
-  the proxy resolves the name), the same urllib3 managers requests used underneath;
-- no cookie jar: the widget calls carry the bearer JWT only, as the web client's do.
+  CURL_CA_BUNDLE name, read when the layer is made;
+- the environment's proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; `environment_proxy`)
+  decided once per (scheme, host): a running worker's environment does not change;
+- an account's own proxy: HTTP with its credentials sent as Proxy-Authorization (CONNECT for
+  https), SOCKS5 with username and password (socks5h: the proxy resolves the name) — the same
+  urllib3 managers requests used underneath;
+- no cookie jar: every call sends the cookies it means to (getoxsrf's `cookie` header) and
+  nothing an answer set (rotation.py reads Set-Cookie itself);
+- the headers exactly as given, in their order, after Host and Content-Length.
 
-Failures are urllib3's own exceptions (retries=False raises them unwrapped): `timed_out`
-tells a timeout from the rest as requests did (urllib3 counts a refused connection among
-connect timeouts; requests did not).
-
-`Session` (requests): requests reads the environment on every call when `trust_env` is on:
-the proxy variables (`get_environ_proxies`: every name in os.environ decoded and lowered,
-then the no_proxy check) and `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE`: 80 µs of CPU a call with
-35 variables (bench/profile.py), ~0.4 ms measured in a container with more. `Session` asks
-requests once per (scheme, host) and keeps the answer. (~/.netrc is still looked up per call
-by requests: one stat, ~8 µs.)
+Failures are urllib3's own exceptions (`Error`, raised unwrapped: retries=False); `timed_out`
+tells a timeout from the rest as requests did (urllib3 files a refused connection under connect
+timeouts; requests did not).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import urllib.request
 from urllib.parse import unquote, urlsplit
 
 import certifi
-import requests
-import requests.utils
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.sessions import merge_setting
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, TimeoutError as Urllib3Timeout
 
 # One worker holds up to 5,000 streams, each on an upstream connection of its own. The pool never
@@ -66,8 +59,30 @@ def timed_out(exc: BaseException) -> bool:
 
 
 def ca_bundle() -> str:
-    """What TLS is verified against: requests' variables, else certifi's bundle."""
+    """What TLS is verified against: the variables requests honoured, else certifi's bundle."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+
+
+def environment_proxy(origin: str) -> str:
+    """The proxy the environment names for `origin` (scheme://host[:port]), "" for none: the
+    scheme's variable (HTTPS_PROXY for https; lower case first), else ALL_PROXY, unless NO_PROXY
+    lists the host: `*`, the name or a parent domain (`example.com` and `.example.com` cover
+    `api.example.com`), `host:port`, an IP address or a CIDR range — as requests read them."""
+    found = urllib.request.getproxies_environment()
+    parts = urlsplit(origin)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for entry in found.get("no", "").replace(" ", "").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*" or entry in (host, f"{host}:{port}") or host.endswith("." + entry.lstrip(".")):
+            return ""
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return ""
+        except ValueError:  # a name, not an address or range
+            pass
+    return found.get(parts.scheme) or found.get("all") or ""
 
 
 class Http:
@@ -107,12 +122,7 @@ class Http:
                             assert_same_host=False, preload_content=not stream, decode_content=True)
 
     def _route(self, origin: str) -> tuple:
-        if self._proxy is None:
-            # requests' own rules (NO_PROXY with ports and CIDRs, ALL_PROXY, scheme://host keys)
-            found = requests.utils.get_environ_proxies(origin + "/")
-            proxy = requests.utils.select_proxy(origin + "/", found) or ""
-        else:
-            proxy = self._proxy
+        proxy = environment_proxy(origin) if self._proxy is None else self._proxy
         manager = self._managers.get(proxy)
         if manager is None:
             manager = self._managers[proxy] = self._manager(proxy)
@@ -144,36 +154,3 @@ def release(response: urllib3.BaseHTTPResponse) -> None:
     to the pool; one left unread closes it (its bytes would be read by the next call)."""
     response.close()
     response.release_conn()
-
-
-class Session(requests.Session):
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple, dict] = {}   # (scheme, host, verify) → proxies, verify
-
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):
-        if not self.trust_env or proxies:  # proxies given for this call: requests' own merge
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, verify)
-        found = self._environment.get(key)
-        if found is None:
-            found = self._environment[key] = super().merge_environment_settings(url, {}, None, verify, None)
-        return {"proxies": dict(found["proxies"]), "stream": merge_setting(stream, self.stream),
-                "verify": found["verify"], "cert": merge_setting(cert, self.cert)}
-
-
-def http_session(proxy: str | None = None) -> Session:
-    """`proxy` as Http's: None follows the environment, "" is direct, else that proxy."""
-    session = Session()
-    # As Http's pools (see POOL_MAXSIZE); getoxsrf is rarer, but shares the reasoning.
-    adapter = HTTPAdapter(pool_connections=NUM_POOLS, pool_maxsize=POOL_MAXSIZE, pool_block=False, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    if proxy is not None:
-        # Explicit, never the environment's HTTP(S)_PROXY / NO_PROXY: "" is direct, a proxy is
-        # that proxy even for a host NO_PROXY lists.
-        session.trust_env = False
-        if proxy:
-            session.proxies = {"http": proxy, "https": proxy}
-    return session

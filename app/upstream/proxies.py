@@ -2,9 +2,8 @@
 
 An account's own setting (`Credential.proxy`) is a proxy URL, "none" (straight to the
 upstream, whatever UPSTREAM_PROXY says) or "" (UPSTREAM_PROXY, the global default).
-`Routes.session(account)` is the HTTP layer an account's calls go through (client.py: an
-http.Http for the widget calls; tokens.py: a requests.Session for getoxsrf): one per proxy
-URL, each with its own connection pools, so a connection made through proxy A is never
+`Routes.session(account)` is the http.Http an account's calls go through (the widget calls,
+getoxsrf, refreshcookies, downloads): one per proxy URL, each with its own connection pools, so a connection made through proxy A is never
 reused for an account of proxy B, and the proxy's credentials (in its URL) only ever go to that
 proxy. Sessions are kept for the MAX_SESSIONS proxies used last.
 
@@ -20,7 +19,6 @@ from collections import OrderedDict
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-import requests
 import urllib3
 
 from . import errors
@@ -94,11 +92,11 @@ class Routes:
     """The HTTP layer each account's calls go through (see the module's docstring)."""
 
     def __init__(self, base, default: str, make: Callable[[str], object]):
-        self.base = base            # no proxy configured: the worker's pooled layer (environment's proxies)
+        self.base = base            # no proxy configured: the worker's Http (the environment's proxies)
         self.default = default      # UPSTREAM_PROXY
-        # make(proxy): a new pooled layer that goes through `proxy` ("": direct), never the
+        # make(proxy): a new pooled Http that goes through `proxy` ("": direct), never the
         # environment's HTTP(S)_PROXY / NO_PROXY: "none" is direct, a proxy is that proxy even
-        # for a host NO_PROXY lists (http.Http, http.http_session).
+        # for a host NO_PROXY lists.
         self.make = make
         self._sessions: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
@@ -127,26 +125,20 @@ class Routes:
 
 
 def blame(exc: Exception, proxy: str, verb: str) -> None:
-    """Raise ProxyUnreachable when `exc` (requests' or urllib3's, as http.Http raises it) is the
+    """Raise ProxyUnreachable when `exc` (as http.Http raises it: urllib3's own, unwrapped) is the
     account's proxy failing the connection (refused, unreachable, authentication refused, tunnel
     refused): not the upstream's doing."""
-    if not proxy or isinstance(exc, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
+    if not proxy or isinstance(exc, urllib3.exceptions.SSLError):
         return
-    if isinstance(exc, urllib3.exceptions.HTTPError):
-        cause = exc  # http.Http: urllib3's own error, unwrapped (retries=False)
-    else:
-        reason = exc.args[0] if exc.args else None
-        cause = getattr(reason, "reason", reason)  # requests wraps urllib3's MaxRetryError
     # urllib3 calls a pooled connection the proxy has since closed "Unable to connect to proxy"
     # too: that is a stale keep-alive (the request may move on as any broken call), not a proxy
     # that is down. Down is: no connection (refused, unreachable, timed out) or a refused tunnel.
-    original = getattr(cause, "original_error", cause)
+    original = getattr(exc, "original_error", exc)
     if isinstance(original, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
                              urllib3.exceptions.ProtocolError)):
         return
-    if isinstance(exc, requests.exceptions.ProxyError) or isinstance(
-            cause, (urllib3.exceptions.ProxyError, urllib3.exceptions.NewConnectionError,
-                    urllib3.exceptions.ConnectTimeoutError)):
+    if isinstance(exc, (urllib3.exceptions.ProxyError, urllib3.exceptions.NewConnectionError,
+                        urllib3.exceptions.ConnectTimeoutError)):
         raise errors.ProxyUnreachable(f"proxy unreachable: {where(proxy)} ({_why(original or exc)}) during {verb}",
                                       reason="proxy") from None
 

@@ -14,11 +14,12 @@ from email.utils import parsedate_to_datetime
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import urllib3
 
 from .. import metrics
 from .credential import Credential
 from . import errors, identity, proxies
+from . import http as transport
 
 REDIRECTS = (301, 302, 303, 307, 308)
 SECURE, HOST = "__Secure-C_SES", "__Host-C_OSES"  # the only cookies an account holds (§2.1)
@@ -30,8 +31,8 @@ class Rotated:
     expires_at: float | None       # when the new __Secure-C_SES expires, if the answer said
 
 
-def is_refresh(response: requests.Response) -> bool:
-    return response.status_code in REDIRECTS and "refreshcookies" in response.headers.get("location", "")
+def is_refresh(response: urllib3.BaseHTTPResponse) -> bool:
+    return response.status in REDIRECTS and "refreshcookies" in response.headers.get("location", "")
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -44,35 +45,31 @@ def origins(urls: Iterable[str]) -> frozenset:
     return frozenset(origin(url) for url in urls if url)
 
 
-def follow(http: requests.Session, redirect: requests.Response, account: Credential, allowed: frozenset,
-           timeout: tuple[float, float], clock=time.time, footprint: identity.Footprint | None = None,
-           proxy: str = "") -> Rotated:
-    """Ask the refreshcookies URL `redirect` points at, with the account's cookies; the
-    account with whatever new cookies the two answers set."""
-    target = urljoin(redirect.url, redirect.headers.get("location", ""))
+def follow(http: transport.Http, url: str, redirect: urllib3.BaseHTTPResponse, account: Credential,
+           allowed: frozenset, timeout: tuple[float, float], clock=time.time,
+           footprint: identity.Footprint | None = None, proxy: str = "") -> Rotated:
+    """Ask the refreshcookies URL `redirect` (the answer to `url`) points at, with the account's
+    cookies; the account with whatever new cookies the two answers set."""
+    target = urljoin(url, redirect.headers.get("location", ""))
     if origin(target) not in allowed:
         # Not the account's upstream (a misconfiguration, or someone else's redirect): its
         # cookies would go to a stranger. Refuse, as if the cookies were dead.
         where = urlsplit(target).hostname or "?"
         raise errors.CookieExpired(f"getoxsrf asked to rotate the cookies on another host ({where}); "
-                                   "not followed", status=redirect.status_code, reason="refreshcookies")
+                                   "not followed", status=redirect.status, reason="refreshcookies")
     found = set_cookies(redirect, clock)
     try:
         headers = (footprint or identity.Footprint()).getoxsrf_headers(account.cookie_header())
-        answer = http.get(target, headers=headers,
-                          timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        timed_out = isinstance(exc, requests.Timeout)
+        answer = http.request("GET", target, headers=headers, timeout=timeout)  # redirects: never followed
+    except (transport.Error, OSError) as exc:
+        timed_out = transport.timed_out(exc)
         metrics.upstream_call("refreshcookies", "timeout" if timed_out else "unreachable")
         proxies.blame(exc, proxy, "refreshcookies")  # `http` goes through the account's proxy
         if timed_out:
             raise errors.UpstreamTimeout("refreshcookies timed out") from exc
         raise errors.UpstreamFailed(f"refreshcookies failed: {type(exc).__name__}") from exc
-    metrics.upstream_call("refreshcookies", answer.status_code)
-    try:
-        found.update(set_cookies(answer, clock))
-    finally:
-        answer.close()
+    metrics.upstream_call("refreshcookies", answer.status)
+    found.update(set_cookies(answer, clock))
     secure, host = found.get(SECURE), found.get(HOST)
     if secure is None:
         return Rotated(account, None)
@@ -80,12 +77,10 @@ def follow(http: requests.Session, redirect: requests.Response, account: Credent
     return Rotated(rotated, secure[1])
 
 
-def set_cookies(response: requests.Response, clock=time.time) -> dict[str, tuple[str, float | None]]:
+def set_cookies(response: urllib3.BaseHTTPResponse, clock=time.time) -> dict[str, tuple[str, float | None]]:
     """name -> (value, expiry) of the response's Set-Cookie headers; deletions left out."""
-    headers = getattr(response.raw, "headers", None)
-    lines = headers.getlist("set-cookie") if hasattr(headers, "getlist") else []
     found = {}
-    for line in lines:
+    for line in response.headers.getlist("set-cookie"):
         pair, _, attributes = line.partition(";")
         name, equals, value = pair.partition("=")
         name, value = name.strip(), value.strip()

@@ -14,14 +14,15 @@ import logging
 import threading
 import time
 from typing import Callable
+from urllib.parse import urlencode
 
-import requests
+import urllib3
 from cachetools import TTLCache
 
 from .. import hs256, logs, metrics
 from .credential import Credential
 from . import errors, identity, proxies, rotation
-from .http import http_session
+from . import http as transport
 from .rotation import Rotated
 
 log = logging.getLogger("gbp.upstream.tokens")
@@ -36,11 +37,11 @@ def _rotate_alone(account: Credential, rotate: Callable[[], Rotated]) -> Credent
 
 
 class TokenSource:
-    def __init__(self, http: requests.Session, base_url: str, timeout: tuple[float, float],
+    def __init__(self, http: transport.Http, base_url: str, timeout: tuple[float, float],
                  clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = (), renew: Renew | None = None,
                  footprint: identity.Footprint | None = None, routes: proxies.Routes | None = None):
         # Each account's getoxsrf and cookie rotation go through its own proxy, as its calls do.
-        self.routes = routes or proxies.Routes(http, "", http_session)
+        self.routes = routes or proxies.Routes(http, "", transport.Http)
         self.footprint = footprint or identity.Footprint()
         self.base_url = base_url
         self.timeout = timeout
@@ -85,49 +86,47 @@ class TokenSource:
 
     def _fetch_key(self, account: Credential) -> tuple[Credential, bytes, str]:
         """(the account whose cookies got the key, key, key id)."""
-        response = self._getoxsrf(account)
+        url, response = self._getoxsrf(account)
         if rotation.is_refresh(response):
-            response.close()
-            account = self.renew(account, lambda: rotation.follow(self.routes.session(account), response, account,
+            account = self.renew(account, lambda: rotation.follow(self.routes.session(account), url, response, account,
                                                                   self.hosts, self.timeout, self.clock, self.footprint,
                                                                   proxy=self.routes.proxy_of(account)))
-            response = self._getoxsrf(account)
+            _, response = self._getoxsrf(account)
             if rotation.is_refresh(response):
                 raise errors.CookieExpired("the account's cookies need a new sign-in: getoxsrf still asks to "
-                                           "rotate them after a rotation", status=response.status_code,
+                                           "rotate them after a rotation", status=response.status,
                                            reason="refreshcookies")
         return (account, *parse_key(response))
 
-    def _getoxsrf(self, account: Credential) -> requests.Response:
-        url = f"{self.base_url}/auth/getoxsrf"
+    def _getoxsrf(self, account: Credential) -> tuple[str, urllib3.BaseHTTPResponse]:
+        """(the URL asked, its answer read whole); a redirect is the answer, never followed."""
+        url = f"{self.base_url}/auth/getoxsrf?" + urlencode({"csesidx": account.csesidx})
         started = self.clock()
         try:
-            response = self.routes.session(account).get(
-                url, params={"csesidx": account.csesidx},
-                headers=self.footprint.getoxsrf_headers(account.cookie_header()),
-                timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            timed_out = isinstance(exc, requests.Timeout)
+            response = self.routes.session(account).request(
+                "GET", url, headers=self.footprint.getoxsrf_headers(account.cookie_header()), timeout=self.timeout)
+        except (transport.Error, OSError) as exc:
+            timed_out = transport.timed_out(exc)
             metrics.upstream_call("getoxsrf", "timeout" if timed_out else "unreachable")
             proxies.blame(exc, self.routes.proxy_of(account), "getoxsrf")
             if timed_out:
                 raise errors.UpstreamTimeout("getoxsrf timed out") from exc
             raise errors.UpstreamFailed(f"getoxsrf failed: {type(exc).__name__}") from exc
-        metrics.upstream_call("getoxsrf", response.status_code)
-        log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status_code,
+        metrics.upstream_call("getoxsrf", response.status)
+        log.debug("upstream exchange", extra={"verb": "getoxsrf", "status": response.status,
                                               "account": account.id,
                                               "ms": round((self.clock() - started) * 1000, 1)})
-        return response
+        return url, response
 
 
-def parse_key(response: requests.Response) -> tuple[bytes, str]:
+def parse_key(response: urllib3.BaseHTTPResponse) -> tuple[bytes, str]:
     """(HMAC key, key id) from a getoxsrf response, or the error it means (§3.2, §9)."""
-    status = response.status_code
+    status = response.status
     if status in (301, 302, 303, 307, 308):
         where = response.headers.get("location", "")
         reason = "refreshcookies" if "refreshcookies" in where else "redirect"
         raise errors.CookieExpired("the account's cookies need refreshing", status=status, reason=reason)
-    body = _strip_xssi(response.text)
+    body = _strip_xssi(response.data.decode("utf-8", "replace"))
     if status == 401:
         raise errors.CookieExpired("the account's sign-in has expired", status=status,
                                    reason=body.get("status") or "EXPIRED_SIGN_IN")

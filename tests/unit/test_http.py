@@ -9,7 +9,6 @@ import ssl
 import subprocess
 
 import pytest
-import requests.utils
 
 from app.upstream import http
 from tests.canned_upstream import CannedServer
@@ -80,9 +79,8 @@ def test_environment_proxies_are_decided_once_per_host_and_apply(upstream, monke
     monkeypatch.setenv("HTTP_PROXY", quoted(proxy, "http"))
     monkeypatch.setenv("NO_PROXY", "localhost")
     seen: list[str] = []
-    original = requests.utils.get_environ_proxies
-    monkeypatch.setattr(requests.utils, "get_environ_proxies",
-                        lambda url, no_proxy=None: seen.append(url) or original(url, no_proxy))
+    original = http.environment_proxy
+    monkeypatch.setattr(http, "environment_proxy", lambda origin: seen.append(origin) or original(origin))
     layer = http.Http()
     direct = upstream.origin.replace("127.0.0.1", "localhost")
     for _ in range(3):
@@ -149,3 +147,27 @@ def test_tls_is_verified_against_certifi_or_requests_ca_bundle(certificate, monk
         assert get(http.Http(), f"{server.origin}/ok").data == b"secure"
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("variables, origin, proxy", [
+    ({"HTTPS_PROXY": "http://p:1"}, "https://api.example", "http://p:1"),
+    ({"HTTPS_PROXY": "http://p:1"}, "http://api.example", ""),          # the scheme's own variable
+    ({"ALL_PROXY": "socks5h://p:2"}, "https://api.example", "socks5h://p:2"),
+    ({"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:1"}, "https://a.example", "http://lower:1"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, "https://api.example", ""),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.example, example.com"}, "https://api.example.com", ""),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".example.com"}, "https://api.example.com", ""),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, "https://notexample.com", "http://p:1"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "api.example:8443"}, "https://api.example:8443", ""),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "api.example:8443"}, "https://api.example", "http://p:1"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/8"}, "https://10.1.2.3:9000", ""),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/8"}, "https://11.1.2.3", "http://p:1"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "127.0.0.1"}, "https://127.0.0.1:5", ""),
+])
+def test_the_environment_names_the_proxy_as_requests_read_it(monkeypatch, variables, origin, proxy):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert http.environment_proxy(origin) == proxy

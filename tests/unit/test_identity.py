@@ -3,14 +3,13 @@ import base64
 import json
 
 import pytest
-import requests
-import responses
 
 from app.upstream.credential import Credential
 from app.config import Config, ConfigError
 from app.upstream import identity
 from app.upstream.client import GeminiBusiness
 from app.upstream.identity import Footprint, accept_language, client_hints
+from tests.canned_upstream import CannedServer
 
 
 @pytest.mark.parametrize("language, header", [
@@ -79,17 +78,23 @@ def test_bad_footprint_settings_stop_the_start(env):
         Config.from_env(env)
 
 
-@responses.activate
 def test_jwt_and_headers_carry_the_configured_identities():
-    key = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
-    responses.add(responses.GET, "https://vertexaisearch.cloud.google/auth/getoxsrf",
-                  body=")]}'\n" + json.dumps({"xsrfToken": key, "keyId": "kid"}))
-    api = "https://content-discoveryengine.googleapis.com/v1alpha"
-    client = GeminiBusiness(Config.from_env({"GEMINI_BUSINESS_URL": "https://vertexaisearch.cloud.google",
-                                             "API_BASE_URL": api}), http=requests.Session())
-    # What every widget call of this client sends (test_client.py pins that the footprint's
-    # headers go out as they are, on a real socket).
-    sent = client.footprint.widget_headers(client.tokens.bearer(Credential("a", "c", "42", "cfg")))
+    """On the wire (a local server plays getoxsrf and the API): the identities the settings
+    name (as a Google URL would, test above) are the JWT's iss/aud and the origin/referer sent."""
+    upstream = CannedServer()
+    try:
+        key = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
+        upstream.add("GET", "/auth/getoxsrf", body=")]}'\n" + json.dumps({"xsrfToken": key, "keyId": "kid"}))
+        upstream.add("POST", "/v1alpha/locations/global/widgetCreateSession",
+                     json={"session": {"name": "collections/x/sessions/1"}})
+        client = GeminiBusiness(Config.from_env({
+            "GEMINI_BUSINESS_URL": upstream.origin, "API_BASE_URL": f"{upstream.origin}/v1alpha",
+            "UPSTREAM_ORIGIN": "https://vertexaisearch.cloud.google",
+            "UPSTREAM_AUDIENCE": "https://content-discoveryengine.googleapis.com"}))
+        client.create_session(Credential("a", "c", "42", "cfg"))
+        sent = upstream.calls[1].headers
+    finally:
+        upstream.close()
     payload = sent["authorization"].split()[1].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["iss"] == "https://vertexaisearch.cloud.google"

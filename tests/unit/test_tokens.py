@@ -1,18 +1,19 @@
-"""getoxsrf handling and the JWT we sign: exact header/payload bytes, caching, refresh."""
+"""getoxsrf handling and the JWT we sign: exact header/payload bytes, caching, refresh. The
+upstream is a real local server (tests/canned_upstream.py): getoxsrf goes through urllib3."""
 import base64
 import hashlib
 import hmac
 import json
 
 import pytest
-import requests
-import responses
 
 from app.upstream.credential import Credential
 from app.upstream import errors
+from app.upstream.http import Http
 from app.upstream.tokens import TokenSource
+from tests.canned_upstream import HANG_UP, CannedServer
+from tests.servers import free_port
 
-BASE = "https://business.example"
 KEY = bytes(range(32))
 KEY_TEXT = base64.urlsafe_b64encode(KEY).rstrip(b"=").decode()
 ACCOUNT = Credential("me@example.com", "cookie-value", "326039688", "cfg", host_c_oses="oses-value")
@@ -26,21 +27,49 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="module")
+def server():
+    canned = CannedServer()
+    yield canned
+    canned.close()
+
+
+BASE = AUTH = ""          # the server's origin, and the same server by another name (AUTH_URL's host)
+SERVER: CannedServer = None
+
+
+@pytest.fixture(autouse=True)
+def upstream(server):
+    """Every test here talks to the module's server, through the helpers below."""
+    global BASE, AUTH, SERVER
+    server.reset()
+    SERVER, BASE = server, server.origin
+    AUTH = server.origin.replace("127.0.0.1", "localhost")
+    return server
+
+
+def token_source(*args, **kwargs) -> TokenSource:
+    return TokenSource(Http(), BASE, (1, 1), *args, **kwargs)
+
+
 def getoxsrf(status=200, body=None, **kwargs):
     if body is None:
         body = ")]}'\n" + json.dumps({"xsrfToken": KEY_TEXT, "keyId": "WAA.kid", "expirationTime": "x"})
-    responses.add(responses.GET, f"{BASE}/auth/getoxsrf", body=body, status=status, **kwargs)
+    SERVER.add("GET", "/auth/getoxsrf", body=body, status=status, **kwargs)
+
+
+def calls():
+    return SERVER.calls
 
 
 def b64decode(part):
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-@responses.activate
 def test_jwt_bytes_match_the_browser_token_layout():
     getoxsrf()
     clock = Clock()
-    token = TokenSource(requests.Session(), BASE, (1, 1), clock).bearer(ACCOUNT)
+    token = token_source(clock).bearer(ACCOUNT)
     header, payload, signature = token.split(".")
     assert b64decode(header) == b'{"alg":"HS256","typ":"JWT","kid":"WAA.kid"}'
     assert b64decode(payload) == (b'{"iss":"https://business.gemini.google","aud":"https://biz-discoveryengine'
@@ -51,40 +80,37 @@ def test_jwt_bytes_match_the_browser_token_layout():
     assert b64decode(signature) == expected
 
 
-@responses.activate
 def test_getoxsrf_request_carries_cookies_and_csesidx():
     getoxsrf()
-    TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
-    sent = responses.calls[0].request
-    assert sent.url == f"{BASE}/auth/getoxsrf?csesidx=326039688"
+    token_source().bearer(ACCOUNT)
+    sent = calls()[0]
+    assert sent.path == "/auth/getoxsrf?csesidx=326039688"
     assert sent.headers["cookie"] == "__Secure-C_SES=cookie-value; __Host-C_OSES=oses-value"
     assert sent.headers["referer"] == "https://business.gemini.google/"
 
 
-@responses.activate
 def test_token_is_reused_then_resigned_before_it_expires():
     getoxsrf()
     getoxsrf()
     clock = Clock()
-    source = TokenSource(requests.Session(), BASE, (1, 1), clock)
+    source = token_source(clock)
     first = source.bearer(ACCOUNT)
     clock.now += 200
-    assert source.bearer(ACCOUNT) == first and len(responses.calls) == 1
+    assert source.bearer(ACCOUNT) == first and len(calls()) == 1
     clock.now += 75  # 275 s after iat: past the reuse window, still 25 s before exp
     second = source.bearer(ACCOUNT)
-    assert second != first and len(responses.calls) == 2
+    assert second != first and len(calls()) == 2
     assert json.loads(b64decode(second.split(".")[1]))["iat"] == int(clock.now)
 
 
-@responses.activate
 def test_invalidate_forces_a_new_key():
     getoxsrf()
     getoxsrf()
-    source = TokenSource(requests.Session(), BASE, (1, 1))
+    source = token_source()
     source.bearer(ACCOUNT)
     source.invalidate(ACCOUNT)
     source.bearer(ACCOUNT)
-    assert len(responses.calls) == 2
+    assert len(calls()) == 2
 
 
 @pytest.mark.parametrize("status,body,headers,reason", [
@@ -93,29 +119,28 @@ def test_invalidate_forces_a_new_key():
     (200, ")]}'\n{}", {}, "no key"),
     (200, ")]}'\nnot json", {}, "no key"),
 ])
-@responses.activate
 def test_dead_cookies_are_reported_as_cookie_expired(status, body, headers, reason):
     getoxsrf(status, body, headers=headers)
     with pytest.raises(errors.CookieExpired) as caught:
-        TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
+        token_source().bearer(ACCOUNT)
     assert caught.value.reason == reason
     assert "cookie-value" not in caught.value.public_message()
 
 
-@responses.activate
 def test_prefix_variants_parse():
     getoxsrf(body=")]}'" + json.dumps({"xsrfToken": KEY_TEXT, "keyId": "k"}))  # no newline after the prefix
-    assert TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT).count(".") == 2
+    assert token_source().bearer(ACCOUNT).count(".") == 2
 
 
-@responses.activate
 def test_upstream_down_is_not_mistaken_for_expired_cookies():
     getoxsrf(503, "unavailable")
+    getoxsrf(200, HANG_UP)  # connected, then closed without an answer
     with pytest.raises(errors.UpstreamFailed):
-        TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
-    responses.replace(responses.GET, f"{BASE}/auth/getoxsrf", body=requests.ConnectionError("refused"))
-    with pytest.raises(errors.UpstreamFailed):
-        TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
+        token_source().bearer(ACCOUNT)
+    with pytest.raises(errors.UpstreamFailed, match="getoxsrf failed: ProtocolError"):
+        token_source().bearer(ACCOUNT)
+    with pytest.raises(errors.UpstreamFailed, match="getoxsrf failed"):  # nothing listens
+        TokenSource(Http(), f"http://127.0.0.1:{free_port()}", (1, 1)).bearer(ACCOUNT)
 
 
 def rotation_upstream(*getoxsrf_statuses):
@@ -126,14 +151,13 @@ def rotation_upstream(*getoxsrf_statuses):
             getoxsrf(302, "", headers={"Location": "/auth/refreshcookies?continue=x"})
         else:
             getoxsrf()
-    responses.add(responses.GET, f"{BASE}/auth/refreshcookies", status=302,
-                  headers=[("Location", f"{BASE}/auth/getoxsrf"),
-                           ("Set-Cookie", "__Secure-C_SES=new-cookie; Max-Age=86400; Secure; HttpOnly; Path=/"),
-                           ("Set-Cookie", "__Host-C_OSES=new-oses; Secure; Path=/"),
-                           ("Set-Cookie", "NID=ignored; Path=/")])
+    SERVER.add("GET", "/auth/refreshcookies", status=302,
+               headers=[("Location", f"{BASE}/auth/getoxsrf"),
+                        ("Set-Cookie", "__Secure-C_SES=new-cookie; Max-Age=86400; Secure; HttpOnly; Path=/"),
+                        ("Set-Cookie", "__Host-C_OSES=new-oses; Secure; Path=/"),
+                        ("Set-Cookie", "NID=ignored; Path=/")])
 
 
-@responses.activate
 def test_a_refreshcookies_redirect_is_followed_once_with_the_same_cookies_then_getoxsrf_again():
     rotation_upstream(302, 200)
     renewed = []
@@ -144,45 +168,46 @@ def test_a_refreshcookies_redirect_is_followed_once_with_the_same_cookies_then_g
         return rotated.account
 
     clock = Clock()
-    source = TokenSource(requests.Session(), BASE, (1, 1), clock, renew=renew)
+    source = token_source(clock, renew=renew)
     token = source.bearer(ACCOUNT)
     assert token.count(".") == 2
-    refresh, again = responses.calls[1].request, responses.calls[2].request
-    assert refresh.url == f"{BASE}/auth/refreshcookies?continue=x"
+    refresh, again = calls()[1], calls()[2]
+    assert refresh.path == "/auth/refreshcookies?continue=x"
     assert refresh.headers["cookie"] == "__Secure-C_SES=cookie-value; __Host-C_OSES=oses-value"
     assert again.headers["cookie"] == "__Secure-C_SES=new-cookie; __Host-C_OSES=new-oses"
     [rotated] = renewed
     assert (rotated.account.secure_c_ses, rotated.account.host_c_oses) == ("new-cookie", "new-oses")
     assert rotated.expires_at == clock.now + 86400
     # The request that met the rotation keeps its account object; both cookies find the token.
-    assert source.bearer(rotated.account) == token and len(responses.calls) == 3
+    assert source.bearer(rotated.account) == token and len(calls()) == 3
 
 
-@responses.activate
 def test_a_302_that_lasts_after_the_rotation_means_the_cookies_are_dead():
     rotation_upstream(302, 302)
     with pytest.raises(errors.CookieExpired) as caught:
-        TokenSource(requests.Session(), BASE, (1, 1)).bearer(ACCOUNT)
+        token_source().bearer(ACCOUNT)
     assert caught.value.reason == "refreshcookies" and "after a rotation" in caught.value.message
-    assert len(responses.calls) == 3  # getoxsrf, refreshcookies, getoxsrf: never a second rotation
+    assert len(calls()) == 3  # getoxsrf, refreshcookies, getoxsrf: never a second rotation
 
 
-@pytest.mark.parametrize("location", ["https://evil.example/refreshcookies", "http://business.example/refreshcookies",
-                                      "https://business.example:8443/refreshcookies"])
-@responses.activate
+@pytest.mark.parametrize("location", ["https://evil.example/refreshcookies", "{https}/refreshcookies",
+                                      "{other_port}/refreshcookies"])
 def test_a_refreshcookies_on_another_host_is_never_followed(location):
+    """Another name, the same host and port in https, the same host on another port."""
+    location = location.format(https=BASE.replace("http://", "https://"),
+                               other_port=BASE.rsplit(":", 1)[0] + f":{free_port()}")
     getoxsrf(302, "", headers={"Location": location})
     with pytest.raises(errors.CookieExpired) as caught:
-        TokenSource(requests.Session(), BASE, (1, 1), hosts=("https://auth.example",)).bearer(ACCOUNT)
+        token_source(hosts=(AUTH,)).bearer(ACCOUNT)
     assert "another host" in caught.value.message
-    assert len(responses.calls) == 1  # the cookies went nowhere
+    assert len(calls()) == 1  # the cookies went nowhere
 
 
-@responses.activate
 def test_a_refreshcookies_on_the_auth_host_is_followed():
-    getoxsrf(302, "", headers={"Location": "https://auth.example/refreshcookies"})
-    responses.add(responses.GET, "https://auth.example/refreshcookies", status=204,
-                  headers=[("Set-Cookie", "__Secure-C_SES=new-cookie; Path=/")])
+    """AUTH_URL's host (here the same server by another name) may rotate the cookies too."""
+    getoxsrf(302, "", headers={"Location": f"{AUTH}/refreshcookies"})
+    SERVER.add("GET", "/refreshcookies", status=204, headers=[("Set-Cookie", "__Secure-C_SES=new-cookie; Path=/")])
     getoxsrf()
-    TokenSource(requests.Session(), BASE, (1, 1), hosts=("https://auth.example",)).bearer(ACCOUNT)
-    assert responses.calls[2].request.headers["cookie"] == "__Secure-C_SES=new-cookie; __Host-C_OSES=oses-value"
+    token_source(hosts=(AUTH,)).bearer(ACCOUNT)
+    assert calls()[1].headers["host"] == AUTH.split("://")[1]
+    assert calls()[2].headers["cookie"] == "__Secure-C_SES=new-cookie; __Host-C_OSES=oses-value"
