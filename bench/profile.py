@@ -39,6 +39,7 @@ from bench.stack import gateway_env  # noqa: E402
 from tests.servers import Process, free_port  # noqa: E402
 
 # Self time by where it is spent: the first matching path fragment names the area.
+HTTP = "HTTP client (urllib3, http.client)"
 AREAS = (
     ("werkzeug/test.py", "test client (not the gateway)"),
     ("bench/profile.py", "test client (not the gateway)"),
@@ -51,10 +52,11 @@ AREAS = (
     ("/app/logs.py", "logging + redaction"), ("/app/secretset.py", "logging + redaction"),
     ("/logging/", "logging + redaction"), ("/app/observe.py", "logging + redaction"),
     ("/app/auth.py", "auth"), ("/app/throttle.py", "auth"),
-    ("/app/upstream/", "upstream client (app)"),
-    ("/requests/", "requests stack"), ("/urllib3/", "requests stack"), ("http/client.py", "requests stack"),
-    ("/email/", "requests stack"), ("urllib/request.py", "requests stack"), ("urllib/parse.py", "requests stack"),
-    ("/idna/", "requests stack"), ("/charset_normalizer/", "requests stack"), ("/http/cookiejar.py", "requests stack"),
+    ("/app/upstream/http.py", HTTP), ("/app/upstream/", "upstream client (app)"),
+    # The upstream HTTP client: urllib3 and http.client under app/upstream/http.py (requests before)
+    ("/requests/", HTTP), ("/urllib3/", HTTP), ("http/client.py", HTTP), ("/email/", HTTP),
+    ("urllib/request.py", HTTP), ("urllib/parse.py", HTTP), ("/idna/", HTTP), ("/charset_normalizer/", HTTP),
+    ("/http/cookiejar.py", HTTP),
     ("/json/", "JSON"), ("_json", "JSON"), ("/app/strict_json.py", "JSON"), ("/app/body.py", "JSON"),
     ("/flask/", "Flask"), ("/werkzeug/routing", "Flask routing"),
     ("/werkzeug/", "werkzeug (request, headers, response)"),
@@ -72,8 +74,9 @@ ENTRIES = (
     ("app/accounts/pool.py", "succeeded", "pool.succeeded"),
     ("app/accounts/snapshot.py", "current", "snapshot check"),
     ("app/upstream/tokens.py", "bearer", "TokenSource.bearer (JWT)"),
-    ("requests/sessions.py", "request", "requests Session.request (all upstream calls)"),
-    ("requests/utils.py", "get_environ_proxies", "requests: proxy variables read from os.environ"),
+    ("urllib3/connectionpool.py", "urlopen", "urllib3 urlopen (every upstream call; a whole body read)"),
+    ("urllib3/response.py", "read_chunked", "urllib3 read_chunked (streamed bodies, per chunk)"),
+    ("requests/sessions.py", "request", "requests Session.request (upstream calls before urllib3)"),
     ("app/upstream/stream.py", "__iter__", "stream parser (ArrayScanner)"),
     ("app/conversations.py", "remember", "conversation index write"),
     ("app/upstream/spares.py", "take", "spare session take"),
