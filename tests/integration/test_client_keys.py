@@ -1,7 +1,12 @@
 """Client keys as objects (issue 13 §1) on a real gunicorn with two workers: a key made on the
 admin API works on both workers beside the static API_KEYS; revoked, every worker refuses it
 within app.keys.CACHE_SECONDS (polled, with a hang guard only); allowed models (403 naming the
-model); expiry; 401s in each surface's envelope."""
+model); expiry; 401s in each surface's envelope; an edit made by the CLI (`python -m app.keys`, a
+process of its own on the gateway's store) reaching both workers."""
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -9,15 +14,20 @@ import requests
 
 from app.keys import CACHE_SECONDS
 from tests.integration.conftest import ADMIN_KEY, API_KEY, proxy_env
-from tests.servers import Gunicorn
+from tests.servers import ROOT, Gunicorn
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HANG_GUARD = CACHE_SECONDS + 20  # seconds; a bound against hanging, not a timing assertion
 
 
 @pytest.fixture(scope="module")
-def server(simulator, tmp_path_factory):
-    gunicorn = Gunicorn(proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY), workers=2)
+def settings(simulator, tmp_path_factory):
+    return proxy_env(simulator, tmp_path_factory, API_KEYS=API_KEY)
+
+
+@pytest.fixture(scope="module")
+def server(settings):
+    gunicorn = Gunicorn(settings, workers=2)
     yield gunicorn
     gunicorn.stop()
 
@@ -190,3 +200,44 @@ def test_concurrent_streams_hold_across_both_workers_and_free_when_one_ends(serv
         assert again.status_code == 429 and time.monotonic() < deadline, again.text
         time.sleep(0.2)
     assert "[DONE]" in again.text
+
+
+def keys_cli(settings, *argv) -> subprocess.CompletedProcess:
+    """`python -m app.keys ...` as an operator runs it beside the gateway: same settings, same store."""
+    return subprocess.run([sys.executable, "-m", "app.keys", *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **settings, "ENV_FILE": "/nonexistent"})
+
+
+def test_an_edit_made_by_the_cli_reaches_both_workers(server, settings):
+    made = make_key(server, name="cli", models=["gemini-2.5-flash", "gemini-2.5-pro"])
+    for _ in range(4):  # the workers serving these keep the key in their caches (CACHE_SECONDS)
+        answer = chat(server, made["key"], "gemini-2.5-pro")
+        assert answer.status_code == 200, answer.text
+    edited = keys_cli(settings, "edit", made["id"], "--model", "gemini-2.5-flash", "--rpm", "1000")
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads(edited.stdout)["models"] == ["gemini-2.5-flash"]
+    shown = requests.get(f"{server.url}/admin/keys/{made['id']}", headers=ADMIN, timeout=10).json()
+    assert shown["models"] == ["gemini-2.5-flash"] and shown["rpm"] == 1000
+    refused_by: set[int] = set()
+    deadline = time.monotonic() + HANG_GUARD
+    while len(refused_by) < 2:  # each worker, once its cached copy ends (CACHE_SECONDS)
+        assert time.monotonic() < deadline, f"still allowed after {HANG_GUARD} s (refused by {refused_by})"
+        answer = requests.post(f"{server.url}/v1/chat/completions", timeout=30,
+                               headers={"Authorization": f"Bearer {made['key']}", "Connection": "close"},
+                               json={"model": "gemini-2.5-pro", "messages": [{"role": "user", "content": "hi"}]})
+        if answer.status_code == 403:
+            assert answer.json()["error"]["code"] == "model_not_allowed", answer.text
+            refused_by.add(server.pid_of(answer.headers["x-request-id"]))
+        else:
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.2)
+    assert chat(server, made["key"], "gemini-2.5-flash").status_code == 200
+    shown = keys_cli(settings, "show", made["id"])
+    made.pop("key")
+    assert shown.returncode == 0 and json.loads(shown.stdout) == {**made, "models": ["gemini-2.5-flash"], "rpm": 1000}
+    bad = keys_cli(settings, "edit", made["id"], "--concurrent-streams", "0")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == ("'concurrent_streams' must be a whole number from 1 to 1,000,000, "
+                                  "or null (no limit).")
+    nothing = keys_cli(settings, "edit", made["id"])
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr

@@ -221,3 +221,40 @@ def test_a_daily_token_budget_is_edited_shown_and_refused_past_until_the_next_ut
         one.check_budget(record)
     assert len(store.list(TOKENS)) == 2  # one counter per day; each expires 2 days after its day
     ClientKeys(store, clock=clock).check_budget({"id": record["id"], "daily_tokens": None})  # no budget: no check
+
+
+def test_the_cli_shows_and_edits_with_the_apis_checks(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STORE_URL", raising=False)
+    assert cli(["create", "--name", "ci", "--model", "gemini-2.5-flash", "--rpm", "60", "--expires-in", "60"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    made.pop("key")
+    assert cli(["show", made["id"]]) == 0
+    assert json.loads(capsys.readouterr().out) == made
+    assert cli(["edit", made["id"], "--name", "ci-2", "--model", "gemini-2.5-*", "--model", "fast",
+                "--no-rpm", "--concurrent-streams", "2", "--daily-tokens", "9000", "--never-expires"]) == 0
+    edited = json.loads(capsys.readouterr().out)
+    assert {k: edited[k] for k in ("name", "models", "rpm", "concurrent_streams", "daily_tokens", "expires_at")} == {
+        "name": "ci-2", "models": ["gemini-2.5-*", "fast"], "rpm": None, "concurrent_streams": 2,
+        "daily_tokens": 9000, "expires_at": None}
+    assert cli(["edit", made["id"], "--all-models", "--rpm", "5", "--expires-in", "3600"]) == 0
+    edited = json.loads(capsys.readouterr().out)  # what was not given stays as it was
+    assert edited["models"] == [] and edited["rpm"] == 5 and edited["name"] == "ci-2"
+    assert edited["concurrent_streams"] == 2 and 3500 < edited["expires_at"] - made["created_at"] < 3700
+    assert cli(["edit", made["id"], "--no-concurrent-streams", "--no-daily-tokens"]) == 0
+    assert json.loads(capsys.readouterr().out)["concurrent_streams"] is None
+    # refused with the admin API's own message; nothing changes
+    assert cli(["edit", made["id"], "--rpm", "0"]) == 1
+    assert capsys.readouterr().err.strip() == "'rpm' must be a whole number from 1 to 1,000,000, or null (no limit)."
+    assert cli(["edit", made["id"], "--daily-tokens", str(10 ** 13)]) == 1
+    assert "'daily_tokens' must be a whole number" in capsys.readouterr().err
+    assert cli(["show", made["id"]]) == 0
+    assert json.loads(capsys.readouterr().out)["rpm"] == 5
+    for argv in (["edit", made["id"]], ["edit", made["id"], "--rpm", "3", "--no-rpm"], ["edit", made["id"], "--rpm", "x"]):
+        with pytest.raises(SystemExit) as usage:
+            cli(argv)
+        assert usage.value.code == 2
+    assert "nothing to change" in capsys.readouterr().err
+    assert cli(["edit", "0123456789abcdef", "--name", "x"]) == 1
+    assert cli(["show", "0123456789abcdef"]) == 1
+    assert capsys.readouterr().err == "no client key 0123456789abcdef\n" * 2
