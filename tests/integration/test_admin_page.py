@@ -23,6 +23,7 @@ BASE = {a["id"] for a in ACCOUNTS}
 ADMIN = "page-admin-key"
 HOSTILE = "<img src=x onerror=alert(1)>@x.com"
 SCREENSHOT = "/tmp/admin-page.png"
+KEY_EDIT_SCREENSHOT = "/tmp/admin-key-edit.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -537,3 +538,92 @@ def test_usage_shows_a_bar_per_day_the_records_totals_and_a_csv(page, admin_prox
         for key in store.list("usage"):
             store.delete("usage", key)
         store.delete("client_keys", made["id"])  # the other tests use this gateway without a key
+
+
+# --- editing a client key in its row -------------------------------------------------------------
+REFRESH = "document.dispatchEvent(new Event('visibilitychange'))"  # the page refreshes now, not in 4 s
+
+
+def test_a_key_is_edited_in_its_row_and_a_refused_value_shows_the_apis_message(page, admin_proxy, data_dir):
+    expires = time.time() + 10 * 86400
+    made = api(admin_proxy, "POST", "/admin/keys", json={"name": "edit-me", "models": ["gemini-2.5-flash"], "rpm": 30,
+                                                           "daily_tokens": 5000, "expires_at": expires}).json()
+    gone = api(admin_proxy, "POST", "/admin/keys", json={"name": "gone"}).json()
+    api(admin_proxy, "DELETE", f"/admin/keys/{gone['id']}")
+    try:
+        opened(page, admin_proxy)
+        key_row = page.locator("#keys tbody tr").filter(has=page.get_by_text("edit-me", exact=True))
+        expect(key_row.locator(".badge")).to_have_text("active")
+        revoked = page.locator("#keys tbody tr").filter(has=page.get_by_text("gone", exact=True))
+        expect(revoked.locator(".badge")).to_have_text("revoked")
+        expect(revoked.get_by_role("button", name="Edit key gone")).to_be_hidden()  # a revoked key is not editable
+
+        page.get_by_role("button", name="Edit key edit-me").click()
+        form = page.get_by_role("form", name="Edit key edit-me")
+        expect(form.get_by_label("Name")).to_have_value("edit-me")  # prefilled with what the key has
+        expect(form.get_by_label("Name")).to_be_focused()
+        expect(form.get_by_label("Models")).to_have_value("gemini-2.5-flash")
+        expect(form.get_by_label("Requests per minute")).to_have_value("30")
+        expect(form.get_by_label("Concurrent streams")).to_have_value("")
+        expect(form.get_by_label("Daily token budget")).to_have_value("5000")
+        shown_expiry = page.evaluate("""(epoch) => { const d = new Date(epoch * 1000);
+            return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }""", expires)
+        expect(form.get_by_label("Expires (empty: never)")).to_have_value(shown_expiry)
+
+        form.get_by_label("Requests per minute").fill("5000000")  # the browser lets it through, the API does not
+        form.get_by_role("button", name="Save").click()
+        expect(form.get_by_role("alert")).to_have_text(
+            "'rpm' must be a whole number from 1 to 1,000,000, or null (no limit).")
+        expect(form.get_by_role("alert")).to_have_class("error")
+        assert api(admin_proxy, "GET", f"/admin/keys/{made['id']}").json()["rpm"] == 30
+        # The listing is rebuilt at each refresh: the form, what is typed in it and the focus stay.
+        # The old row is marked, a refresh asked for (as when the tab is shown again), the row
+        # waited for to be replaced.
+        page.evaluate("document.querySelector('#keys tbody tr.key-active').dataset.old = '1'")
+        form.get_by_label("Models").fill("gemini-2.5-*, gemini-3-flash-preview")
+        page.evaluate(REFRESH)
+        expect(page.locator("#keys tbody tr.key-active:not([data-old])")).to_have_count(1)
+        expect(form.get_by_label("Models")).to_be_focused()
+        expect(form.get_by_label("Models")).to_have_value("gemini-2.5-*, gemini-3-flash-preview")
+        expect(form.get_by_label("Requests per minute")).to_have_value("5000000")
+
+        form.get_by_label("Requests per minute").fill("12")
+        form.get_by_label("Daily token budget").fill("")  # cleared: no budget
+        page.screenshot(path=KEY_EDIT_SCREENSHOT, full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the form fits the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=KEY_EDIT_SCREENSHOT.replace(".png", "-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#notice")).to_have_text("Key edit-me saved.")
+        expect(form).to_have_count(0)
+        expect(key_row.locator("td").nth(2)).to_have_text("gemini-2.5-*, gemini-3-flash-preview")
+        expect(key_row.locator("td").nth(3)).to_have_text("12 requests/min")
+        shown = api(admin_proxy, "GET", f"/admin/keys/{made['id']}").json()
+        assert shown["rpm"] == 12 and shown["models"] == ["gemini-2.5-*", "gemini-3-flash-preview"]
+        assert shown["daily_tokens"] is None and shown["name"] == "edit-me"
+        assert shown["expires_at"] == expires  # left alone: not sent, not rounded to the minute
+
+        page.get_by_role("button", name="Edit key edit-me").click()
+        form.get_by_label("Expires (empty: never)").fill("")
+        form.get_by_role("button", name="Save").click()
+        expect(key_row.locator("td").nth(4)).to_have_text("never")
+        assert api(admin_proxy, "GET", f"/admin/keys/{made['id']}").json()["expires_at"] is None
+        page.get_by_role("button", name="Edit key edit-me").click()
+        form.get_by_label("Expires (empty: never)").fill("2031-06-01T12:30")
+        form.get_by_role("button", name="Save").click()
+        expect(form).to_have_count(0)
+        assert api(admin_proxy, "GET", f"/admin/keys/{made['id']}").json()["expires_at"] == \
+            page.evaluate("new Date('2031-06-01T12:30').getTime() / 1000")
+
+        page.get_by_role("button", name="Edit key edit-me").click()  # revoked elsewhere: its form goes
+        expect(form).to_be_visible()
+        api(admin_proxy, "DELETE", f"/admin/keys/{made['id']}")
+        page.evaluate(REFRESH)
+        expect(form).to_have_count(0)
+        expect(key_row.get_by_role("button", name="Edit key edit-me")).to_be_hidden()
+    finally:  # the other tests use this gateway without a key
+        store = open_store(Config.from_env({"DATA_DIR": str(data_dir)}))
+        for key in (made, gone):
+            store.delete("client_keys", key["id"])
+        store.close()

@@ -192,13 +192,26 @@
     $("accounts").hidden = accounts.length === 0;
   }
 
-  // --- client keys: rebuilt whole at each refresh (nothing is typed into their rows) -------------
+  // --- client keys: their rows rebuilt at each refresh; an open edit form is kept across them --------
+  const editing = new Map(); // key id -> its edit form's <tr>, never detached by a refresh (what is typed, and the focus, survive)
+  const keyTitle = (k) => k.name || `${k.prefix}…`;
+  const numberOrNull = (text) => (text.trim() === "" ? null : Number(text)); // the API says what is wrong with it
+  const modelList = (text) => text.split(",").map((m) => m.trim()).filter(Boolean); // none: every model
+  const localInput = (epoch) => { // a datetime-local value, in this browser's time zone like stamp()
+    const d = new Date(epoch * 1000);
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  };
+
   function renderKeys(keys) {
     const limits = (k) => [k.rpm ? `${k.rpm} requests/min` : "", k.concurrent_streams
       ? `${k.concurrent_streams} streams` : "", k.daily_tokens ? `${k.daily_tokens} tokens/day` : ""]
       .filter(Boolean).join(", ") || "none";
     const now = Date.now() / 1000;
-    $("keys").tBodies[0].replaceChildren(...keys.map((k) => {
+    const tbody = $("keys").tBodies[0];
+    const editable = new Set(keys.filter((k) => !k.revoked).map((k) => k.id)); // a revoked key is not edited
+    for (const [id, form] of editing) if (!editable.has(id)) { form.remove(); editing.delete(id); }
+    for (const tr of [...tbody.rows]) if (!tr.classList.contains("key-edit")) tr.remove();
+    const wanted = keys.flatMap((k) => {
       const state = k.revoked ? "revoked" : k.expires_at && k.expires_at <= now ? "expired" : "active";
       const revoke = el("button", { type: "button", textContent: "Revoke", className: "danger", hidden: k.revoked });
       revoke.setAttribute("aria-label", `Revoke key ${k.name || k.prefix}`);
@@ -206,29 +219,93 @@
         if (!confirm(`Revoke ${k.name || k.prefix}…? Clients using it are refused within a few seconds.`)) return;
         act(revoke, () => api("DELETE", `keys/${encodeURIComponent(k.id)}`), () => `Key ${k.name || k.prefix}… revoked.`);
       });
+      const edit = el("button", { type: "button", textContent: "Edit", hidden: k.revoked });
+      edit.setAttribute("aria-label", `Edit key ${k.name || k.prefix}`);
+      edit.setAttribute("aria-expanded", String(editing.has(k.id)));
+      edit.addEventListener("click", () => toggleEdit(k, edit));
       const cells = [k.name || "—", `${k.prefix}…`, (k.models || []).join(", ") || "all", limits(k),
         k.expires_at ? stamp(k.expires_at) : "never", el("span", { className: `badge key-${state}`, textContent: state }),
-        el("div", { className: "actions" }, revoke)];
+        el("div", { className: "actions" }, edit, revoke)];
       const tr = el("tr", { className: `key-${state}` });
       ["Name", "Key", "Models", "Limits", "Expires", "State", ""].forEach((label, i) => {
         tr.appendChild(el("td", {}, cells[i])).dataset.label = label;
       });
-      return tr;
-    }));
+      return editing.has(k.id) ? [tr, editing.get(k.id)] : [tr];
+    });
+    // The kept forms are already in place: rows go in around them, so a form is never moved
+    wanted.forEach((tr, index) => { if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null); });
     $("key-count").textContent = `(${keys.length})`;
     $("no-keys").hidden = keys.length > 0;
     $("keys").hidden = keys.length === 0;
+  }
+
+  function toggleEdit(k, button) {
+    if (editing.has(k.id)) {
+      editing.get(k.id).remove();
+      editing.delete(k.id);
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const form = editForm(k, () => { form.remove(); editing.delete(k.id); });
+    editing.set(k.id, form);
+    button.closest("tr").after(form);
+    button.setAttribute("aria-expanded", "true");
+    form.querySelector("input").focus();
+  }
+
+  // The key's fields as they were when the form opened; only what was changed is sent (PATCH), so
+  // an expiry left alone keeps its seconds and a field edited elsewhere meanwhile is not undone.
+  function editForm(k, close) {
+    const fields = [ // field, label, input properties, the value shown, the value sent
+      ["name", "Name", { type: "text", maxLength: 100 }, k.name || "", (v) => v.trim()],
+      ["models", "Models", { type: "text", placeholder: "all", className: "models" }, (k.models || []).join(", "),
+        modelList],
+      ["rpm", "Requests per minute", { type: "number", min: 1, placeholder: "no limit" }, k.rpm, numberOrNull],
+      ["concurrent_streams", "Concurrent streams", { type: "number", min: 1, placeholder: "no limit" },
+        k.concurrent_streams, numberOrNull],
+      ["daily_tokens", "Daily token budget", { type: "number", min: 1, placeholder: "no budget",
+        title: "estimated input + output tokens per UTC day" }, k.daily_tokens, numberOrNull],
+      ["expires_at", "Expires (empty: never)", { type: "datetime-local" }, k.expires_at ? localInput(k.expires_at) : "",
+        (v) => (v ? new Date(v).getTime() / 1000 : null)],
+    ].map(([field, label, props, shown, sent]) => ({ field, sent, shown: shown == null ? "" : String(shown),
+      input: el("input", { ...props, spellcheck: false, value: shown == null ? "" : String(shown) }), label }));
+    const message = el("p", { role: "alert" });
+    const save = el("button", { type: "submit", textContent: "Save" });
+    const cancel = el("button", { type: "button", textContent: "Cancel", className: "quiet" });
+    const form = el("form", { className: "key-form", method: "post" },
+      el("div", { className: "fields" }, ...fields.map((f) => el("label", {}, f.label, f.input))),
+      el("div", { className: "row" }, save, cancel, message));
+    form.setAttribute("aria-label", `Edit key ${keyTitle(k)}`);
+    const tr = el("tr", { className: "key-edit" }, el("td", { colSpan: 7 }, form));
+    cancel.addEventListener("click", () => { close(); if (open) refresh(); });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = Object.fromEntries(fields.filter((f) => f.input.value !== f.shown).map((f) => [f.field, f.sent(f.input.value)]));
+      message.textContent = "";
+      if (!Object.keys(body).length) { message.textContent = "Nothing changed."; message.className = "muted"; return; }
+      save.disabled = true;
+      try {
+        const saved = await api("PATCH", `keys/${encodeURIComponent(k.id)}`, body);
+        close();
+        note(`Key ${keyTitle(saved)} saved.`);
+      } catch (error) {
+        if (error.status !== 401) { message.textContent = error.message; message.className = "error"; }
+      } finally {
+        save.disabled = false;
+        if (open) refresh();
+      }
+    });
+    return tr;
   }
 
   $("new-key").addEventListener("submit", async (event) => {
     event.preventDefault();
     const message = $("key-message");
     const button = event.target.querySelector("button");
-    const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+    const number = (id) => numberOrNull($(id).value);
     const days = number("key-days");
     const body = { name: $("key-name").value.trim(), rpm: number("key-rpm"), concurrent_streams: number("key-streams"),
-      daily_tokens: number("key-tokens"),
-      models: $("key-models").value.split(",").map((m) => m.trim()).filter(Boolean),
+      daily_tokens: number("key-tokens"), models: modelList($("key-models").value),
       expires_at: days === null ? null : Date.now() / 1000 + days * 86400 };
     button.disabled = true;
     try {
@@ -550,6 +627,7 @@
     clearUsage();
     $("accounts").tBodies[0].replaceChildren();
     $("keys").tBodies[0].replaceChildren();
+    editing.clear();
     for (const id of ["notice", "add-message", "count", "updated", "key-message", "key-count", "key-secret-value"]) {
       $(id).textContent = "";
     }
