@@ -253,6 +253,9 @@ class AssistStream:
                         if isinstance(event, SessionInfo):
                             self.session = event.session
                         yield event
+                # A held stream waits in _read most of its life: keep nothing of this chunk
+                # (its bytes, its decoded JSON, ~2.5 KB a stream) while it waits for the next.
+                chunk = element = event = None
             scanner.finish()
         finally:
             if hasattr(pieces, "close"):

@@ -30,6 +30,8 @@ timeouts; requests did not).
 """
 from __future__ import annotations
 
+import functools
+import http.client
 import ipaddress
 import os
 import urllib.request
@@ -49,6 +51,11 @@ POOL_MAXSIZE = 5000
 NUM_POOLS = 8  # hosts whose pools are kept (the API, the sign-in host, a download host)
 
 Error = urllib3.exceptions.HTTPError  # what Http.request raises when no answer came
+# What http.client reads an upstream socket through (its default is 8 KiB, allocated with each
+# response). A stream held open keeps one, so it was ~8 KB of the ~63 KB each held stream costs
+# (bench/README.md, streams). Reads of more go straight to the socket; a smaller buffer only
+# means more reads when much arrives at once.
+READ_BUFFER = 2048
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -131,6 +138,9 @@ class Http:
         return route
 
     def _manager(self, proxy: str) -> urllib3.PoolManager:
+        return _small_buffers(self._new_manager(proxy))
+
+    def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         if not proxy:
             return urllib3.PoolManager(**self._pool)
         if "://" not in proxy:  # "host:port", as environment variables may say
@@ -147,6 +157,38 @@ class Http:
         """Close every pooled connection (the pools are made again on the next call)."""
         for manager in self._managers.values():
             manager.clear()
+
+
+class _SmallBufferResponse(http.client.HTTPResponse):
+    """http.client's response, reading its socket through READ_BUFFER bytes (see there)."""
+
+    def __init__(self, sock, *args, **kwargs):
+        super().__init__(_BufferedBy(sock), *args, **kwargs)
+
+
+class _BufferedBy:
+    """What http.client.HTTPResponse asks of its socket: only makefile("rb")."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def makefile(self, mode):
+        return self.sock.makefile(mode, buffering=READ_BUFFER)
+
+
+def _small_buffers(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """The manager, its pools' connections answering with _SmallBufferResponse (direct, through an
+    HTTP proxy's tunnel, or SOCKS alike: each pool class gets a subclass whose connection does)."""
+    manager.pool_classes_by_scheme = {scheme: _pool_class(cls) for scheme, cls in manager.pool_classes_by_scheme.items()}
+    return manager
+
+
+@functools.cache
+def _pool_class(pool: type) -> type:
+    connection = type(pool.ConnectionCls.__name__, (pool.ConnectionCls,), {"response_class": _SmallBufferResponse})
+    return type(pool.__name__, (pool,), {"ConnectionCls": connection})
 
 
 def release(response: urllib3.BaseHTTPResponse) -> None:

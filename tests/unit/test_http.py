@@ -171,3 +171,20 @@ def test_the_environment_names_the_proxy_as_requests_read_it(monkeypatch, variab
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert http.environment_proxy(origin) == proxy
+
+
+@pytest.mark.parametrize("through", ["direct", "http", "socks5h"])
+def test_an_answer_is_read_through_a_small_buffer(upstream, proxies, through):
+    """http.client's default 8 KiB read buffer is most of what a held stream's upstream
+    connection costs; every route reads through READ_BUFFER bytes instead (sys.getsizeof of a
+    BufferedReader counts its buffer)."""
+    import sys
+    proxy = "" if through == "direct" else quoted(proxies["socks" if through.startswith("socks") else "http"], through)
+    layer = http.Http(proxy)
+    response = layer.request("GET", f"{upstream.origin}/ok", headers={}, timeout=TIMEOUT, stream=True)
+    try:
+        reader = response._fp.fp  # http.client's buffered reader of the socket
+        assert http.READ_BUFFER <= sys.getsizeof(reader) < http.READ_BUFFER + 1024
+        assert response.read() == b"fine"
+    finally:
+        http.release(response)
