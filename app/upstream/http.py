@@ -101,7 +101,7 @@ class Http:
         where = {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
         self._pool = dict(num_pools=NUM_POOLS, maxsize=POOL_MAXSIZE, block=False, retries=False,
                           cert_reqs="CERT_REQUIRED", **where)
-        self._proxy = proxy
+        self.proxy = proxy  # as given: None (the environment's), "" (direct) or a URL
         self._managers: dict[str, urllib3.PoolManager] = {}  # proxy URL ("": direct) -> its pools
         self._routes: dict[str, urllib3.PoolManager] = {}    # "scheme://host" -> the manager to use
         self._timeouts: dict[tuple, urllib3.Timeout] = {}
@@ -129,7 +129,7 @@ class Http:
                             assert_same_host=False, preload_content=not stream, decode_content=True)
 
     def _route(self, origin: str) -> tuple:
-        proxy = environment_proxy(origin) if self._proxy is None else self._proxy
+        proxy = environment_proxy(origin) if self.proxy is None else self.proxy
         manager = self._managers.get(proxy)
         if manager is None:
             manager = self._managers[proxy] = self._manager(proxy)

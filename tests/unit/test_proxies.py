@@ -3,7 +3,6 @@ failures are the proxy's, and which proxy the sign-in's browser uses."""
 import http.client
 
 import pytest
-import requests
 import urllib3
 
 from app import logs
@@ -11,6 +10,7 @@ from app.accounts.login import browser_proxy
 from app.accounts.signin import SignInError, playwright_proxy
 from app.config import Config, ConfigError
 from app.upstream import errors, proxies
+from app.upstream.http import Error, Http
 from tests.servers import free_port
 
 
@@ -67,12 +67,11 @@ def test_the_browser_signs_in_through_the_account_proxy():
     assert caught.value.reason == "browser" and "secret-socks" not in str(caught.value)
 
 
-def test_a_refused_connection_is_the_proxys_fault():
-    http = requests.Session()
-    http.trust_env = False
+@pytest.mark.parametrize("target", ["http://127.0.0.1:9/x", "https://127.0.0.1:9/x"])  # forwarded, tunnelled
+def test_a_refused_connection_is_the_proxys_fault(target):
     dead = f"http://u:pw@127.0.0.1:{free_port()}"
-    with pytest.raises(requests.RequestException) as caught:
-        http.get("http://127.0.0.1:9/x", proxies={"http": dead}, timeout=5)
+    with pytest.raises(Error) as caught:
+        Http(dead).request("GET", target, headers={}, timeout=(5, 5))
     with pytest.raises(errors.ProxyUnreachable) as blamed:
         proxies.blame(caught.value, dead, "getoxsrf")
     assert str(blamed.value).startswith("proxy unreachable: http://127.0.0.1:")
@@ -84,8 +83,7 @@ def test_a_stale_pooled_connection_is_not_a_dead_proxy():
     """urllib3 names a kept-alive connection the proxy closed "Unable to connect to proxy" too."""
     stale = urllib3.exceptions.ProxyError("Unable to connect to proxy",
                                           http.client.RemoteDisconnected("Remote end closed connection"))
-    exc = requests.exceptions.ProxyError(urllib3.exceptions.MaxRetryError(None, "http://x/", stale))
-    proxies.blame(exc, "http://h:1", "widgetStreamAssist")  # returns: an ordinary broken call
+    proxies.blame(stale, "http://h:1", "widgetStreamAssist")  # returns: an ordinary broken call
 
 
 def test_one_pooled_session_per_proxy_and_only_so_many():
@@ -94,17 +92,17 @@ def test_one_pooled_session_per_proxy_and_only_so_many():
     def account(proxy):
         return Credential("x", "c", "1", "cfg", proxy=proxy)
 
-    base = requests.Session()
-    routes = proxies.Routes(base, "", requests.Session)
-    assert routes.session(account("")) is base  # nothing configured: the worker's Session as it is
+    base = Http()
+    routes = proxies.Routes(base, "", Http)
+    assert routes.session(account("")) is base  # nothing configured: the worker's Http as it is
     a, b = routes.session(account("http://u:p@a:1")), routes.session(account("socks5h://b:2"))
     assert a is not b and a is routes.session(account("http://u:p@a:1"))
-    assert a.proxies == {"http": "http://u:p@a:1", "https": "http://u:p@a:1"} and not a.trust_env
+    assert a.proxy == "http://u:p@a:1" and b.proxy == "socks5h://b:2"
     direct = routes.session(account("none"))
-    assert direct is not base and direct.proxies == {} and not direct.trust_env  # no environment proxy either
+    assert direct is not base and direct.proxy == ""  # direct: no environment proxy either (None)
     for n in range(proxies.MAX_SESSIONS + 5):
         routes.session(account(f"http://h{n}:1"))
     assert len(routes._sessions) == proxies.MAX_SESSIONS
-    defaulted = proxies.Routes(base, "http://d:1", requests.Session)
-    assert defaulted.session(account("")).proxies["https"] == "http://d:1"
-    assert defaulted.proxy_of(account("none")) == "" and defaulted.session(account("none")).proxies == {}
+    defaulted = proxies.Routes(base, "http://d:1", Http)
+    assert defaulted.session(account("")).proxy == "http://d:1"
+    assert defaulted.proxy_of(account("none")) == "" and defaulted.session(account("none")).proxy == ""
