@@ -11,6 +11,7 @@ by setting the URLs), and stay the real service's when the URLs point at a simul
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -92,7 +93,9 @@ class Footprint:
         return ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                 f"Chrome/{self.chrome}.0.0.0 Safari/537.36")
 
+    @functools.cached_property
     def _browser(self) -> dict[str, str]:
+        """The same for every call (built once: ~10 µs a call otherwise, two calls a chat)."""
         return {
             "accept": "*/*",
             "accept-encoding": ACCEPT_ENCODING_SENT,
@@ -105,9 +108,12 @@ class Footprint:
 
     def widget_headers(self, bearer: str) -> dict[str, str]:
         """Headers of every widget* call (§4): a cross-site fetch from the web app."""
+        return {**self._browser, "authorization": f"Bearer {bearer}", **self._widget_rest}
+
+    @functools.cached_property
+    def _widget_rest(self) -> dict[str, str]:
+        """What follows the bearer in widget_headers, in its order."""
         return {
-            **self._browser(),
-            "authorization": f"Bearer {bearer}",
             "content-type": "application/json",
             "origin": self.origin,
             "referer": self.referer,
@@ -127,7 +133,7 @@ class Footprint:
     def getoxsrf_headers(self, cookie: str) -> dict[str, str]:
         """Headers of GET /auth/getoxsrf (§3.1): the fetch headers D sends with the hints."""
         return {
-            **self._browser(),
+            **self._browser,
             "cookie": cookie,
             "origin": self.origin,
             "referer": self.referer,
