@@ -675,7 +675,9 @@ def check_images(fuzzed, answer: str, sent: dict | None = None) -> None:
     in the response_format asked for (left out: url, or b64_json for a GPT image model's name);
     a url is fetchable without the API key. `sent`: the JSON body (a form's is not rebuilt here)."""
     answer = json.loads(answer)
-    assert set(answer) == {"created", "data"} and isinstance(answer["created"], int), answer
+    assert set(answer) == {"created", "data", "usage"} and isinstance(answer["created"], int), answer
+    usage = answer["usage"]  # the estimate the usage record counts (app/openai/images.py)
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] and usage["input_tokens"] > 0, usage
     if sent is not None:
         model = sent.get("model") or ""
         assert len(answer["data"]) == (sent.get("n") or 1), (sent, answer)

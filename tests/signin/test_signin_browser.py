@@ -67,9 +67,7 @@ def test_a_known_account_gets_fresh_cookies(run, signin_sim):
     old = {"id": email, "secure_c_ses": "old-cookie-" + uuid.uuid4().hex, "csesidx": "5550001",
            "config_id": str(uuid.uuid4()), "host_c_oses": "old-oses"}
     signin_sim.control("POST", "accounts", json=old)
-    started = time.monotonic()
     result = run(email)
-    elapsed = time.monotonic() - started
     assert (result.email, result.csesidx, result.config_id) == (email, "5550001", old["config_id"])
     assert result.secure_c_ses not in ("", old["secure_c_ses"])
     assert result.host_c_oses not in ("", "old-oses")
@@ -77,7 +75,6 @@ def test_a_known_account_gets_fresh_cookies(run, signin_sim):
     assert getoxsrf(signin_sim, result)["xsrfToken"]
     assert run.steps == STEPS
     assert result.secure_c_ses not in repr(result)
-    assert elapsed < 20, f"a sign-in took {elapsed:.1f} s"
 
 
 def test_an_unknown_email_creates_its_account(run, signin_sim):

@@ -148,10 +148,12 @@ def reply(*files: FileOut, text: str = "", refusal: str | None = None) -> Reply:
 
 def test_the_body_has_a_url_or_the_base64_of_each_image():
     made = reply(FileOut("data:image/png;base64,iVBORw0KGgo=", "image/png", "a.png"))
+    two = {"input_tokens": 2, "input_tokens_details": {"text_tokens": 2, "image_tokens": 0},
+           "output_tokens": 0, "total_tokens": 2}  # the two answers' estimates summed
     assert images.images_body([made, made], "b64_json", "png", 7) == {
-        "created": 7, "data": [{"b64_json": "iVBORw0KGgo="}, {"b64_json": "iVBORw0KGgo="}]}
+        "created": 7, "data": [{"b64_json": "iVBORw0KGgo="}, {"b64_json": "iVBORw0KGgo="}], "usage": two}
     linked = reply(FileOut("https://gw/v1/files/file-1/content?x", "image/png"))
-    assert images.images_body([linked], "url", None, 7) == {"created": 7, "data": [{"url": "https://gw/v1/files/file-1/content?x"}]}
+    assert images.images_body([linked], "url", None, 7)["data"] == [{"url": "https://gw/v1/files/file-1/content?x"}]
 
 
 def test_an_answer_without_an_image_is_an_error_never_a_short_list():
