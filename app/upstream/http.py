@@ -153,11 +153,6 @@ class Http:
         auth = urllib3.util.make_headers(proxy_basic_auth=f"{user}:{password}") if user else {}
         return urllib3.ProxyManager(proxy, proxy_headers=auth, **self._pool)
 
-    def clear(self) -> None:
-        """Close every pooled connection (the pools are made again on the next call)."""
-        for manager in self._managers.values():
-            manager.clear()
-
 
 class _SmallBufferResponse(http.client.HTTPResponse):
     """http.client's response, reading its socket through READ_BUFFER bytes (see there)."""
