@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import selectors
 import socket
 import sys
@@ -37,6 +38,10 @@ from . import contestants as c
 from . import probes
 
 CHUNKS = 20
+# A gateway chunk with answer text, matched on the raw bytes (HTTP framing included): enough to
+# tell a held stream has shown content. (bench.contestants' pattern of the same name went with
+# bench/content.py, which decides on complete SSE events for bench.sidebyside.)
+OPENAI_CONTENT = re.compile(rb'"content":\s*"[^"]')
 SAMPLES = 5  # new streams timed per level
 
 
@@ -64,7 +69,7 @@ class Streams(HeldConnections):
             except ConnectionError:
                 data = b""
             self.received[sock] += data
-            if data and sock not in self.first and c.OPENAI_CONTENT.search(self.received[sock]):
+            if data and sock not in self.first and OPENAI_CONTENT.search(self.received[sock]):
                 self.first[sock] = now
             if data and sock in self.first:
                 self.gap[sock] = max(self.gap.get(sock, 0.0), now - self.last.get(sock, now))
@@ -79,7 +84,7 @@ def first_content(port: int, request: bytes) -> float:
         start = time.monotonic()
         sock.sendall(request)
         seen = b""
-        while not c.OPENAI_CONTENT.search(seen):
+        while not OPENAI_CONTENT.search(seen):
             data = sock.recv(65536)
             if not data:
                 raise ValueError(f"ended before content: {seen[-200:]!r}")
