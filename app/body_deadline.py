@@ -34,11 +34,15 @@ class BodyDeadline:
         self._started: float | None = None
         self._received = 0
         self._waiting = False  # blocked reading the body right now
+        self._unreader = unreader
         self._read = unreader.chunk
         unreader.chunk = self._chunk
 
     def start(self) -> None:
-        self._started, self._received = time.monotonic(), 0
+        # Body bytes that came in the same read as the head wait in the unreader's buffer: they
+        # arrived, so they buy time like any others (else a body sent at a real speed whose first
+        # piece rode with the head had only BODY_TIMEOUT for its second).
+        self._started, self._received = time.monotonic(), len(self._unreader.buf.getvalue())
 
     def stop(self) -> None:
         self._started = None
