@@ -55,3 +55,19 @@ def test_the_watch_runs_while_events_keep_coming():
 
 def test_without_a_watch_quiet_still_means_a_keepalive():
     assert next(EventPump(silent()).events(0.05)) is KEEPALIVE
+
+
+def test_a_burst_arrives_whole_and_in_order_then_the_readers_error():
+    """The hand-over (a deque and an Event, read by one consumer) loses and reorders nothing,
+    whether the reader runs ahead of the consumer or behind it."""
+    def burst():
+        yield from range(500)
+        time.sleep(0.02)  # the consumer is waiting now
+        yield from range(500, 600)
+        raise Gone()
+
+    seen = []
+    with pytest.raises(Gone):
+        for event in EventPump(burst()).events(5):
+            seen.append(event)
+    assert seen == list(range(600))
