@@ -136,3 +136,11 @@ def test_the_detectors_decide_on_complete_units_however_the_bytes_are_split(dete
                 hits.append(start + size)
         assert len(hits) == 1, size  # once
         assert hits[0] - size < complete <= hits[0], size  # in the piece that completes it, not before
+
+
+def test_an_http_1_0_head_before_the_events_is_no_event():
+    """bench.streams reads HTTP/1.0 answers: the head, then the events unframed."""
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\nX-Note: \"content\": \"no\"\r\n\r\n"
+    found = SSEContent()
+    hits = [found.feed(piece) for piece in [head] + [piece for _, piece in GATEWAY]]
+    assert hits.index(True) == 1 + 3 and hits.count(True) == 1  # the gateway's fourth piece, as above
