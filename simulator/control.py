@@ -69,8 +69,7 @@ def release():
 
 @bp.post("/keys/expire")
 def expire_keys():
-    state = current_state()
-    return jsonify({"expired": state.keys.expire_all(state.now())})
+    return jsonify({"expired": current_state().keys.expire_all()})
 
 
 @bp.get("/accounts")

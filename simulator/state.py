@@ -45,13 +45,15 @@ class SimState:
         """Back to start-up: settings, accounts; no faults, log, sessions, quota use,
         sign-ins or recorded mail (mail already in a Maildir stays there).
 
-        Keys of start-up accounts survive, so a proxy holding a cached JWT is not thrown
-        into a 401 by a reset between two tests; keys of other accounts are forgotten."""
+        Keys of start-up accounts survive and work again (signed out or expired by a control
+        command before), so a proxy holding a cached JWT is not thrown into a 401 by what an
+        earlier test did: its next test may find the proxy's other worker still holding a
+        token signed with a key that test expired. Keys of other accounts are forgotten."""
         self.faults.clear()
         self.settings = self._startup_settings
         self.accounts = AccountBook(self._fresh_accounts(), self.now())
         self.keys.forget_accounts_except({a.csesidx for a in self._startup_accounts})
-        self.keys.unrevoke_all()  # the start-up accounts are signed in again
+        self.keys.revive_all()  # the start-up accounts are signed in again, their keys unexpired
         self.sessions.clear()
         self.log.clear()
         self.quota.clear()

@@ -53,6 +53,7 @@ class Key:
     issued_at: float
     expires_at: float
     revoked: bool = False  # its account signed out (§12: a key dies with its sign-in)
+    cut_short: bool = False  # POST keys/expire ended it before its lifetime; a reset undoes that
 
     @property
     def xsrf_token(self) -> str:
@@ -76,10 +77,11 @@ class KeyRing:
     def get(self, kid) -> Key | None:
         return self._keys.get(kid) if isinstance(kid, str) else None
 
-    def expire_all(self, now: float) -> int:
+    def expire_all(self) -> int:
+        """Every key issued so far is past its lifetime until a reset (revive_all)."""
         with self._lock:
             for key in self._keys.values():
-                key.expires_at = min(key.expires_at, now)
+                key.cut_short = True
             return len(self._keys)
 
     def revoke_account(self, csesidx: str) -> None:
@@ -89,10 +91,12 @@ class KeyRing:
                 if key.csesidx == csesidx:
                     key.revoked = True
 
-    def unrevoke_all(self) -> None:
+    def revive_all(self) -> None:
+        """Undoes revoke_account and expire_all: a key works again until its own expiry. A
+        control command's effect must not outlive the test that sent it, as a reset ends it."""
         with self._lock:
             for key in self._keys.values():
-                key.revoked = False
+                key.revoked = key.cut_short = False
 
     def forget_accounts_except(self, csesidxs: set[str]) -> None:
         with self._lock:
@@ -205,6 +209,6 @@ def verify_bearer(authorization: str | None, keys: KeyRing, now: float, issuer: 
         problem = jwt_problem(b64url_decode(parts[0]), b64url_decode(parts[1]))
         if problem is not None:
             raise AuthFailure(INVALID, problem)
-    if now >= key.expires_at:
+    if now >= key.expires_at or key.cut_short:
         raise AuthFailure(EXPIRED, "signing key past its lifetime")
     return key

@@ -106,6 +106,16 @@ def test_reset_keeps_keys_of_startup_accounts(up, sim):
     assert up.call("widgetListSessions", {}, token=token).status_code == 200
 
 
+def test_reset_revives_keys_an_earlier_test_expired(up, sim):
+    """A proxy's other worker may still hold a token signed with a key an earlier test expired:
+    after the reset between the two tests its first call must not be refused."""
+    token = up.token()
+    sim.post("keys/expire")
+    assert up.call("widgetListSessions", {}, token=token).status_code == 401
+    sim.post("reset")
+    assert up.call("widgetListSessions", {}, token=token).status_code == 200
+
+
 def test_a_banned_account_gets_403_on_every_widget_call_until_the_ban_is_lifted(up, sim):
     session = up.create_session()
     banned = sim.post(f"accounts/{DEMO_CSESIDX}/ban").get_json()
