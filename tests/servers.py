@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+READY_READ = 20.0  # seconds a readiness probe that reached the server waits for its answer (a hang guard)
 
 
 def free_port() -> int:
@@ -126,7 +127,12 @@ class Gunicorn(Process):
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]  # the image's CMD
         command[-1] = app  # a test's own entry point (e.g. with a clock it moves) wraps wsgi.py
         super().__init__("gunicorn", command, env)
-        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok)
+        # The socket is bound before a worker boots: a probe connects at once and waits in the
+        # backlog. It is waited for (READY_READ), not given up on after a second and sent again:
+        # an abandoned probe is still served once a worker is up, and its getoxsrf (/health asks
+        # for a token) would reach the upstream after the test has begun, e.g. rotating the
+        # cookies of an account test_cookie_rotation keeps idle.
+        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=(1, READY_READ)).ok)
         self.workers = workers
 
     def stop(self, sig: int = signal.SIGINT) -> None:
@@ -168,4 +174,4 @@ class Nginx(Process):
             f"http {{\n  access_log off;\n  {temp}\n  include {workdir}/site.conf;\n}}\n")
         binary = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if Path(p).exists()), "nginx")
         super().__init__("nginx", [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])
-        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok)
+        self.wait_until(lambda: requests.get(f"{self.url}/health", timeout=(1, READY_READ)).ok)  # as Gunicorn's
