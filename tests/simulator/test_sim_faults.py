@@ -111,7 +111,9 @@ def test_hang_ends_after_seconds(up, sim, session):
     sim.fault(kind="hang", after=1, seconds=0.2)
     started = time.monotonic()
     body = up.stream(session, "x").get_data()
-    assert 0.2 <= time.monotonic() - started < 2
+    # At least the hang; far below the default hang (600 s) that `seconds` replaced (a hang
+    # guard, not a measurement: a loaded machine adds seconds).
+    assert 0.2 <= time.monotonic() - started < 60
     assert len(raw_elements(body)) == 1 and not body.endswith(b"]")
     assert outcome_of_last(sim)["outcome"] == "hang"
 

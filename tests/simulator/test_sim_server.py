@@ -79,7 +79,7 @@ def open_chat(base: str, text: str) -> requests.Response:
     return response
 
 
-def wait_for_entry(base: str, verb: str, outcome: str, timeout: float = 3) -> dict:
+def wait_for_entry(base: str, verb: str, outcome: str, timeout: float = 20) -> dict:  # a hang guard
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for entry in requests.get(base + "/__sim__/requests", timeout=5).json()["requests"]:
@@ -113,11 +113,10 @@ def test_hang_blocks_nobody_and_abort_is_seen(base):
     while b",\n" not in received:
         received += next(reads)  # the first element arrived, now it hangs
 
-    started = time.monotonic()
     with open_chat(base, "meanwhile") as other:
         assert json.loads(other.content)  # a second chat completes during the hang
-    assert time.monotonic() - started < 3
-
+    # ...while the first still hangs: it ends "aborted" by the close below, not "hang" (had the
+    # second chat waited for the hang, the 30 s would have run out first).
     hanging.close()  # the client goes away during the hang
     entry = wait_for_entry(base, "widgetStreamAssist", "aborted")
     assert entry["fault"] == "hang"

@@ -92,12 +92,15 @@ def unreachable_store_calls(store):
 
 
 def test_a_closed_port_fails_fast_without_leaking_the_password():
-    store = RedisStore(f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0")
+    # A 60 s connect timeout: failing on the refusal, not on a timeout, is what "fast" means
+    # here, and the reason says which it was (the bound is only a hang guard).
+    store = RedisStore(f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0?socket_connect_timeout=60")
     for call in unreachable_store_calls(store):
         started = time.monotonic()
         with pytest.raises(StoreUnavailable) as caught:
             call()
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 30
+        assert "refused" in str(caught.value).lower()
         assert "hunter2" not in str(caught.value) and "127.0.0.1" in str(caught.value)
 
 
@@ -108,9 +111,10 @@ def test_a_server_that_never_answers_times_out():
         port = silent.getsockname()[1]
         store = RedisStore(f"redis://127.0.0.1:{port}/0?socket_timeout=0.2&socket_connect_timeout=0.2")
         started = time.monotonic()
-        with pytest.raises(StoreUnavailable):
+        with pytest.raises(StoreUnavailable) as caught:
             store.get("ns", "k")
-        assert time.monotonic() - started < 2.0
+        assert "timeout" in str(caught.value).lower()  # the socket timeout ended it
+        assert time.monotonic() - started < 30  # about 4 x 0.2 s; a hang guard, not a measurement
 
 
 def test_a_server_that_goes_away(tmp_path):
