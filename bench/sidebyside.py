@@ -216,7 +216,8 @@ def targets(result: dict) -> dict:
             by_cpu = 1 / cpu["gateway"]["median"], 1 / cpu["litellm"]["median"]
         cpu_text = "" if by_cpu is None else (f"by CPU per request one core allows {by_cpu[0]:.0f}/s, "
                                               f"{by_cpu[0] / by_cpu[1]:.1f}× LiteLLM's {by_cpu[1]:.0f}/s")
-        if theirs and (mine >= k * theirs or not (floor and floor <= mine)):
+        # the simulator gave out at the same step as the gateway: the gateway's own limit unknown
+        if theirs and (mine >= k * theirs or floor != mine):
             out["rate"] = f"{goal} ({k * theirs}/s): {verdict(mine >= k * theirs)}" + (f"; {cpu_text}" if cpu_text else "")
         else:  # LiteLLM below every rate, or the simulator gave out before the gateway did
             why = ("LiteLLM below the lowest rate tried" if not theirs
