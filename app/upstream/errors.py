@@ -4,7 +4,7 @@ everything the rest of the app decides on, so nothing else branches on the class
 - what a client is told: `http_status`, `error_type`, `error_code`, `error_param`,
   `client_message()` and `retry_after_header()` (rendered by app/errors.py from_upstream, the
   one place that turns them into the client's envelope);
-- `may_failover`: whether the turn may move to another account (app/chat.py on_an_account);
+- `may_failover`: whether the turn may move to another account (app/failover.py on_an_account);
 - `account_effect`: what the failure means for the account it happened on (AccountPool.failed).
 
 A subclass inherits its parent's answers; tests/unit/test_error_family.py pins every class's, so

@@ -29,7 +29,7 @@ from . import COUNTS, NAMESPACE
 from .days import DAY, day_end, day_of
 
 log = logging.getLogger("gbp.usage")
-RECORD_WAIT = 0.5  # as app/chat.py's answer record: a store that stopped answering finishes it alone
+RECORD_WAIT = 0.5  # as app/answer_reading.py's answer record: a store that stopped answering finishes it alone
 GONE = frozenset({"ok", "client_gone", "client_closed_request"})  # outcomes that are not errors
 
 

@@ -142,7 +142,7 @@ def test_an_operator_disable_is_not_a_ban_and_says_so(ban_proxy, data_dir):
 
 
 # The upstream's 403 to a query: an HTTP status, or the same refusal as an error element first
-# in a 200 answer (§6.6); either gets the same second chance (app/chat.py).
+# in a 200 answer (§6.6); either gets the same second chance (app/turn_upstream.py).
 REFUSALS = {"http": ("http_error", {"status": 403, "verb": "widgetStreamAssist"}),
             "in-stream": ("stream_403", {"after": 0})}
 

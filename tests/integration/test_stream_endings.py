@@ -66,7 +66,7 @@ class Paused:
 def answer_while_the_store_fails(simulator, redis_proxy, redis_store, stream):
     """Start an answer, pause Redis while the simulator holds the stream, let it finish; Redis
     stays paused until the store write recording the answer gave up (it no longer holds the
-    answer back: chat.RECORD_WAIT), so the failure is logged."""
+    answer back: answer_reading.RECORD_WAIT), so the failure is logged."""
     simulator.fault("gate", after=3)
     seen = len(redis_proxy.output())
     result = {}

@@ -1,7 +1,7 @@
 """The upstream error family: every class's client status, type, code, whether the turn may
 move to another account, and what it means for the account, pinned in one table.
 
-Every decision on an upstream failure (app/errors.py from_upstream, chat.on_an_account,
+Every decision on an upstream failure (app/errors.py from_upstream, failover.on_an_account,
 AccountPool.failed) reads these class attributes, so this table is the whole mapping: a new
 class in app/ must be added here on purpose, or test_every_class_is_pinned fails.
 """

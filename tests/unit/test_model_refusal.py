@@ -1,10 +1,10 @@
-"""A 404 on a session made a moment ago is the model, not a lost session (chat._open_once), whatever
+"""A 404 on a session made a moment ago is the model, not a lost session (turn_upstream.open_once), whatever
 words the upstream uses: the wording of a model refusal is undocumented (§13 Q18)."""
 from types import SimpleNamespace
 
 import pytest
 
-from app import chat
+from app import chat, turn_upstream
 from app.upstream.credential import Credential
 from app.upstream import errors
 from app.upstream.models import Model
@@ -36,7 +36,7 @@ def test_a_second_404_on_a_fresh_session_is_the_model():
     upstream = FakeUpstream()
     turn = chat.Turn(text="hi", model=Model("gemini-9", "gemini-9"))
     with pytest.raises(errors.ModelRejected) as caught:
-        chat._open_once(services_with(upstream), turn, ACCOUNT, fresh=False)
+        turn_upstream.open_once(services_with(upstream), turn, ACCOUNT, fresh=False)
     assert caught.value.model_id == "gemini-9" and not caught.value.blames_account
     assert upstream.asked == [("sessions/spare", "gemini-9"), ("sessions/1", "gemini-9")]
 
@@ -44,5 +44,5 @@ def test_a_second_404_on_a_fresh_session_is_the_model():
 def test_with_no_model_id_a_lost_session_stays_a_lost_session():
     turn = chat.Turn(text="hi", model=Model("gemini-business", None))
     with pytest.raises(errors.SessionGone) as caught:
-        chat._open_once(services_with(FakeUpstream()), turn, ACCOUNT, fresh=False)
+        turn_upstream.open_once(services_with(FakeUpstream()), turn, ACCOUNT, fresh=False)
     assert not isinstance(caught.value, errors.ModelRejected)
