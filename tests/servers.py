@@ -5,6 +5,7 @@ the logs (request ids, worker pids) and check that no secret ever reached them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -38,6 +39,16 @@ def free_port() -> int:
             port = sock.getsockname()[1]
         if (port // 2) % workers == mine:
             return port
+
+
+@contextlib.contextmanager
+def refusing_port():
+    """A loopback port that refuses connections for as long as the block lasts: bound, never
+    listening. A port merely found free (free_port) can be taken meanwhile by any server that
+    binds port 0, in this process or another xdist worker's, and then it answers instead."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 class Process:

@@ -16,7 +16,7 @@ from tests.integration.conftest import API_KEY
 from tests.integration.helpers import wait_for
 from tests.integration.test_accounts import admin, chat, pool_env
 from tests.outbound_proxy import HttpProxy, Socks5Proxy
-from tests.servers import Gunicorn, Simulator, free_port
+from tests.servers import Gunicorn, Simulator, free_port, refusing_port
 
 UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 PASSWORDS = {"A": "pw-A-7c1e93", "B": "pw-B-4d82f0", "D": "pw-D-0b5a6e"}
@@ -36,7 +36,8 @@ def proxies():
 
 @pytest.fixture(scope="module")
 def dead_port():
-    return free_port()  # bound and closed: connections are refused
+    with refusing_port() as port:  # connections are refused, and no other server can take it
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import redis
 
 from app.store import StoreUnavailable
 from app.store.redis import RedisStore
-from tests.servers import free_port
+from tests.servers import refusing_port
 from tests.store.redis_server import start_redis
 
 
@@ -94,14 +94,15 @@ def unreachable_store_calls(store):
 def test_a_closed_port_fails_fast_without_leaking_the_password():
     # A 60 s connect timeout: failing on the refusal, not on a timeout, is what "fast" means
     # here, and the reason says which it was (the bound is only a hang guard).
-    store = RedisStore(f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0?socket_connect_timeout=60")
-    for call in unreachable_store_calls(store):
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailable) as caught:
-            call()
-        assert time.monotonic() - started < 30
-        assert "refused" in str(caught.value).lower()
-        assert "hunter2" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+    with refusing_port() as port:
+        store = RedisStore(f"redis://:hunter2-secret@127.0.0.1:{port}/0?socket_connect_timeout=60")
+        for call in unreachable_store_calls(store):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable) as caught:
+                call()
+            assert time.monotonic() - started < 30
+            assert "refused" in str(caught.value).lower()
+            assert "hunter2" not in str(caught.value) and "127.0.0.1" in str(caught.value)
 
 
 def test_a_server_that_never_answers_times_out():

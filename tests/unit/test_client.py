@@ -12,7 +12,7 @@ from app.upstream import errors
 from app.upstream.client import GeminiBusiness
 from app.upstream.events import Text, Thought
 from tests.canned_upstream import HANG_UP, CannedServer
-from tests.servers import free_port
+from tests.servers import free_port, refusing_port
 
 SESSION = "collections/default_collection/engines/agentspace-engine/sessions/123"
 ACCOUNT = Credential("a", "cookie", "42", "cfg-1")
@@ -224,9 +224,8 @@ def test_connection_failure_is_upstream_failed(client, upstream):
     widget(upstream, "widgetCreateSession", body=HANG_UP)  # connected, then closed without an answer
     with pytest.raises(errors.UpstreamFailed, match="could not reach"):
         client.create_session(ACCOUNT)
-    refused = client_of(upstream.origin, f"http://127.0.0.1:{free_port()}/v1alpha")  # nothing listens there
-    with pytest.raises(errors.UpstreamFailed, match="could not reach") as caught:
-        refused.create_session(ACCOUNT)
+    with refusing_port() as port, pytest.raises(errors.UpstreamFailed, match="could not reach") as caught:
+        client_of(upstream.origin, f"http://127.0.0.1:{port}/v1alpha").create_session(ACCOUNT)  # nothing listens there
     assert not isinstance(caught.value, errors.UpstreamTimeout)  # refused is no timeout
 
 

@@ -11,7 +11,7 @@ from app.accounts.signin import SignInError, playwright_proxy
 from app.config import Config, ConfigError
 from app.upstream import errors, proxies
 from app.upstream.http import Error, Http
-from tests.servers import free_port
+from tests.servers import refusing_port
 
 
 @pytest.mark.parametrize("value, stored", [
@@ -69,8 +69,8 @@ def test_the_browser_signs_in_through_the_account_proxy():
 
 @pytest.mark.parametrize("target", ["http://127.0.0.1:9/x", "https://127.0.0.1:9/x"])  # forwarded, tunnelled
 def test_a_refused_connection_is_the_proxys_fault(target):
-    dead = f"http://u:pw@127.0.0.1:{free_port()}"
-    with pytest.raises(Error) as caught:
+    with refusing_port() as port, pytest.raises(Error) as caught:
+        dead = f"http://u:pw@127.0.0.1:{port}"
         Http(dead).request("GET", target, headers={}, timeout=(5, 5))
     with pytest.raises(errors.ProxyUnreachable) as blamed:
         proxies.blame(caught.value, dead, "getoxsrf")

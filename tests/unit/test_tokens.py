@@ -12,7 +12,7 @@ from app.upstream import errors
 from app.upstream.http import Http
 from app.upstream.tokens import TokenSource
 from tests.canned_upstream import HANG_UP, CannedServer
-from tests.servers import free_port
+from tests.servers import free_port, refusing_port
 
 KEY = bytes(range(32))
 KEY_TEXT = base64.urlsafe_b64encode(KEY).rstrip(b"=").decode()
@@ -139,8 +139,8 @@ def test_upstream_down_is_not_mistaken_for_expired_cookies():
         token_source().bearer(ACCOUNT)
     with pytest.raises(errors.UpstreamFailed, match="getoxsrf failed: ProtocolError"):
         token_source().bearer(ACCOUNT)
-    with pytest.raises(errors.UpstreamFailed, match="getoxsrf failed"):  # nothing listens
-        TokenSource(Http(), f"http://127.0.0.1:{free_port()}", (1, 1)).bearer(ACCOUNT)
+    with refusing_port() as port, pytest.raises(errors.UpstreamFailed, match="getoxsrf failed"):  # nothing listens
+        TokenSource(Http(), f"http://127.0.0.1:{port}", (1, 1)).bearer(ACCOUNT)
 
 
 def rotation_upstream(*getoxsrf_statuses):
