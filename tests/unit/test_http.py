@@ -13,7 +13,7 @@ import pytest
 from app.upstream import http
 from tests.canned_upstream import CannedServer
 from tests.outbound_proxy import HttpProxy, Socks5Proxy
-from tests.servers import free_port
+from tests.servers import refusing_port
 
 TIMEOUT = (5.0, 5.0)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -104,8 +104,8 @@ def test_an_explicit_proxy_carries_the_call_with_its_credentials(upstream, monke
 
 def test_refused_is_not_a_timeout_and_silence_is(upstream):
     layer = http.Http()
-    with pytest.raises(http.Error) as refused:
-        get(layer, f"http://127.0.0.1:{free_port()}/")
+    with refusing_port() as port, pytest.raises(http.Error) as refused:
+        get(layer, f"http://127.0.0.1:{port}/")
     assert not http.timed_out(refused.value)
     import socket
     silent = socket.create_server(("127.0.0.1", 0))
